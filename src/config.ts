@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  /** `sqlite:PATH` or `postgres://…` */
+  databaseUrl: string
+  publicUrl: string
+  sessionSecret: string
+  smtpUrl: string | null
+  mailFrom: string
+  orgName: string
+  adminEmail: string | null
+  adminPassword: string | null
+  invitationTtlHours: number
+  /** Trust X-Forwarded-For from a reverse proxy when working out the client address. */
+  trustProxy: boolean
+  /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
+  rateLimitPerMinute: number
+  /** Failed sign-ins allowed per email within signInFailureWindowMinutes. */
+  signInFailureLimit: number
+  signInFailureWindowMinutes: number
+  /** log2 of scrypt's N for new password hashes (17 in production; tests lower it). */
+  passwordHashCost: number
+  logLevel: string
+}
+
+/** Bad configuration: names the variable, so start-up can stop with one clear line. */
+export class ConfigError extends Error {
+  constructor (readonly variable: string, problem: string) {
+    super(`${variable}: ${problem}`)
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function text (env: Env, name: string): string | null {
+  const value = env[name]?.trim()
+  return value === undefined || value === '' ? null : value
+}
+
+function integer (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name)
+  if (raw === null) return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function url (name: string, raw: string, protocols: string[]): string {
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(name, `is not a valid URL: "${raw}"`)
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${raw}"`)
+  }
+  return raw
+}
+
+function databaseUrl (env: Env, dataDir: string): string {
+  const raw = text(env, 'DATABASE_URL')
+  if (raw === null) return `sqlite:${join(dataDir, 'portico.sqlite')}`
+  if (raw.startsWith('sqlite:')) {
+    if (raw.length === 'sqlite:'.length) throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/portico.sqlite')
+    return raw
+  }
+  return url('DATABASE_URL', raw, ['postgres:', 'postgresql:'])
+}
+
+/** The secret is generated once and kept in the data folder, so sessions survive restarts. */
+function sessionSecret (env: Env, dataDir: string): string {
+  const given = text(env, 'SESSION_SECRET')
+  if (given !== null) {
+    if (given.length < 32) throw new ConfigError('SESSION_SECRET', 'must be at least 32 characters long')
+    return given
+  }
+  const file = join(dataDir, 'session-secret')
+  if (existsSync(file)) {
+    const stored = readFileSync(file, 'utf8').trim()
+    if (stored.length >= 32) return stored
+  }
+  const generated = randomBytes(48).toString('base64url')
+  writeFileSync(file, generated + '\n', { mode: 0o600 })
+  return generated
+}
+
+export function loadConfig (env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535)
+  const dataDir = resolve(text(env, 'DATA_DIR') ?? './data')
+  try {
+    mkdirSync(dataDir, { recursive: true })
+  } catch (err) {
+    throw new ConfigError('DATA_DIR', `cannot create folder ${dataDir}: ${(err as Error).message}`)
+  }
+  const publicUrl = url('PUBLIC_URL', text(env, 'PUBLIC_URL') ?? `http://localhost:${port}`, ['http:', 'https:']).replace(/\/+$/, '')
+  const smtpUrl = text(env, 'SMTP_URL')
+  const adminEmail = text(env, 'ADMIN_EMAIL')
+  const adminPassword = env.ADMIN_PASSWORD ?? null
+  if ((adminEmail === null) !== (adminPassword === null || adminPassword === '')) {
+    throw new ConfigError(adminEmail === null ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD', 'ADMIN_EMAIL and ADMIN_PASSWORD must be set together')
+  }
+  return {
+    port,
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    dataDir,
+    databaseUrl: databaseUrl(env, dataDir),
+    publicUrl,
+    sessionSecret: sessionSecret(env, dataDir),
+    smtpUrl: smtpUrl === null ? null : url('SMTP_URL', smtpUrl, ['smtp:', 'smtps:']),
+    mailFrom: text(env, 'MAIL_FROM') ?? 'Portico <no-reply@localhost>',
+    orgName: text(env, 'ORG_NAME') ?? 'Portico',
+    adminEmail,
+    adminPassword: adminEmail === null ? null : adminPassword,
+    invitationTtlHours: integer(env, 'INVITATION_TTL_HOURS', 48, 1, 24 * 365),
+    trustProxy: text(env, 'TRUST_PROXY') === 'true',
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1, 100000),
+    signInFailureLimit: integer(env, 'SIGNIN_FAILURE_LIMIT', 10, 1, 100000),
+    signInFailureWindowMinutes: integer(env, 'SIGNIN_FAILURE_WINDOW_MINUTES', 15, 1, 24 * 60),
+    passwordHashCost: integer(env, 'PASSWORD_HASH_COST', 17, 10, 20),
+    logLevel: text(env, 'LOG_LEVEL') ?? 'info'
+  }
+}

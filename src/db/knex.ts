@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import knexFactory, { type Knex } from 'knex'
+import { migrationSource } from './migration-source'
+
+export type Db = Knex
+
+interface SqliteConnection {
+  run: (sql: string, callback: (err: Error | null) => void) => void
+}
+
+/** Opens the database named by DATABASE_URL: `sqlite:PATH` or a postgres:// URL. */
+export function createDb (databaseUrl: string): Db {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const filename = resolve(databaseUrl.slice('sqlite:'.length))
+    mkdirSync(dirname(filename), { recursive: true })
+    return knexFactory({
+      client: 'sqlite3',
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        // One connection: SQLite has one writer anyway, and this keeps transactions strictly serial.
+        min: 1,
+        max: 1,
+        afterCreate (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
+          conn.run('PRAGMA foreign_keys = ON', (err) => {
+            if (err) return done(err, conn)
+            conn.run('PRAGMA journal_mode = WAL', (err2) => {
+              if (err2) return done(err2, conn)
+              conn.run('PRAGMA busy_timeout = 5000', (err3) => done(err3, conn))
+            })
+          })
+        }
+      }
+    })
+  }
+  return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } })
+}
+
+export async function migrate (db: Db): Promise<void> {
+  await db.migrate.latest({ migrationSource })
+}
+
+export function isPostgres (db: Db): boolean {
+  return db.client.config.client === 'pg'
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
+import view from '@fastify/view'
+import { Eta } from 'eta'
+import { viewsDir } from '../paths'
+import type { FieldErrors } from '../services/errors'
+import { formatDate } from '../format'
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Renders a page inside the layout, with the signed-in account, flash message and CSRF token at hand. */
+    page: (template: string, data?: Record<string, unknown>, statusCode?: number) => Promise<FastifyReply>
+  }
+}
+
+export interface FormState {
+  values: Record<string, unknown>
+  errors: FieldErrors
+}
+
+export interface ViewsOptions {
+  orgName: string
+}
+
+/** Eta templates; `<%= %>` escapes, and nothing user-supplied is ever printed raw. */
+export default fp(async function views (app: FastifyInstance, options: ViewsOptions) {
+  await app.register(view, {
+    engine: { eta: new Eta({ views: viewsDir, autoEscape: true, cache: true }) },
+    templates: viewsDir,
+    production: true
+  })
+
+  app.decorateReply('page', async function page (this: FastifyReply, template: string, data: Record<string, unknown> = {}, statusCode = 200) {
+    const request = this.request
+    const session = request.session
+    const flash = session?.flash
+    if (flash !== undefined) delete session.flash
+    return await this.code(statusCode).type('text/html; charset=utf-8').view(template, {
+      orgName: options.orgName,
+      account: request.account,
+      path: request.url.split('?')[0],
+      flash: flash ?? null,
+      values: {},
+      errors: {},
+      formatDate,
+      // A function, so a token (and a session to hold its secret) is made only for pages with forms.
+      csrf: () => this.generateCsrf(),
+      ...data
+    })
+  })
+}, { name: 'portico-views', dependencies: ['@fastify/session', '@fastify/csrf-protection'] })

@@ -1,0 +1,13 @@
+import type { FastifyInstance } from 'fastify'
+
+export default async function healthRoutes (app: FastifyInstance): Promise<void> {
+  app.get('/healthz', async (request, reply) => {
+    try {
+      await app.db.raw('select 1')
+    } catch (err) {
+      request.log.error({ err }, 'health check: database did not answer')
+      return await reply.code(503).type('text/plain').send('database unavailable')
+    }
+    return await reply.type('text/plain').send('ok')
+  })
+}

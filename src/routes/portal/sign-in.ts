@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify'
+import { rateLimited, TooManyRequests } from '../../plugins/security'
+import { SESSION_COOKIE, startSession } from '../../plugins/auth'
+import { formSchema, querySchema, safeNext } from '../forms'
+
+interface SignInBody {
+  email: string
+  password: string
+  next?: string
+}
+
+// One message for unknown email, wrong password and an account that may not sign in.
+export const SIGN_IN_REFUSED = 'The email or password is not right, or this account cannot sign in.'
+
+const NOTICES: Record<string, string> = {
+  'signed-out': 'You have signed out.'
+}
+
+export default async function signInRoutes (app: FastifyInstance): Promise<void> {
+  const { signIn } = app.services
+
+  app.get<{ Querystring: { next?: string, notice?: string } }>('/signin', {
+    schema: querySchema({ next: { type: 'string', maxLength: 2000 }, notice: { type: 'string', maxLength: 40 } })
+  }, async (request, reply) => {
+    const { next, notice } = request.query
+    if (request.account !== null) return await reply.code(303).redirect(safeNext(next, request.account.isAdmin ? '/admin' : '/'))
+    return await reply.page('portal/signin', {
+      title: 'Sign in',
+      values: { next: next ?? '' },
+      notice: notice !== undefined ? NOTICES[notice] ?? null : (next !== undefined ? 'Please sign in to continue.' : null)
+    })
+  })
+
+  app.post<{ Body: SignInBody }>('/signin', {
+    config: rateLimited(app.config.rateLimitPerMinute),
+    schema: formSchema({ email: 1000, password: 1024 }, { next: { type: 'string', maxLength: 2000 } })
+  }, async (request, reply) => {
+    const { email, password, next } = request.body
+    const values = { email, next: next ?? '' }
+    if (await signIn.isLockedOut(email)) {
+      const refused = new TooManyRequests('Too many failed sign-ins for this email. Wait a few minutes and try again.')
+      void reply.header('retry-after', String(app.config.signInFailureWindowMinutes * 60))
+      return await reply.page('portal/signin', { title: 'Sign in', values, formError: refused.message }, refused.statusCode)
+    }
+    const account = await signIn.authenticate(email, password)
+    if (account === null) {
+      return await reply.page('portal/signin', { title: 'Sign in', values, formError: SIGN_IN_REFUSED }, 400)
+    }
+    await startSession(request, account.id)
+    return await reply.code(303).redirect(safeNext(next === '' ? undefined : next, account.isAdmin ? '/admin' : '/'))
+  })
+
+  app.post('/signout', { schema: formSchema({}) }, async (request, reply) => {
+    await request.session.destroy()
+    reply.clearCookie(SESSION_COOKIE, { path: '/' })
+    return await reply.code(303).redirect('/signin?notice=signed-out')
+  })
+}

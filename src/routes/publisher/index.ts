@@ -1,0 +1,15 @@
+import type { FastifyInstance } from 'fastify'
+import { requireAdmin } from '../../plugins/auth'
+import developerRoutes from './developers'
+import { countDevelopersByState } from '../../services/developer-list'
+
+/** The publisher portal: every route under /admin is for administrators only. */
+export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
+  app.addHook('onRequest', requireAdmin)
+
+  app.get('/', async (_request, reply) => {
+    return await reply.page('publisher/home', { title: 'Publisher portal', byState: await countDevelopersByState(app.db) })
+  })
+
+  await app.register(developerRoutes, { prefix: '/developers' })
+}

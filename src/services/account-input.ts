@@ -1,0 +1,55 @@
+import { passwordProblem } from './passwords'
+import type { FieldErrors } from './errors'
+
+export const NAME_MAX_LENGTH = 100
+export const EMAIL_MAX_LENGTH = 254
+
+export interface NameInput {
+  firstName: string
+  lastName: string
+}
+
+export interface NewAccountInput extends NameInput {
+  email: string
+  password: string
+}
+
+// Control characters have no place in a name or an address and would corrupt emails and CSV.
+const CONTROL = /\p{Cc}/u
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+function nameProblem (label: string, value: string): string | null {
+  const trimmed = value.trim()
+  if (trimmed === '') return `Enter the ${label}.`
+  if ([...trimmed].length > NAME_MAX_LENGTH) return `The ${label} can be at most ${NAME_MAX_LENGTH} characters.`
+  if (CONTROL.test(trimmed)) return `The ${label} contains characters that are not allowed.`
+  return null
+}
+
+export function emailProblem (value: string): string | null {
+  const trimmed = value.trim()
+  if (trimmed === '') return 'Enter an email address.'
+  if (trimmed.length > EMAIL_MAX_LENGTH) return `An email address can be at most ${EMAIL_MAX_LENGTH} characters.`
+  if (!EMAIL.test(trimmed) || CONTROL.test(trimmed)) return 'Enter an email address like name@example.com.'
+  return null
+}
+
+/** Field messages for a name; empty when it is fine. */
+export function nameErrors (input: NameInput): FieldErrors {
+  const errors: FieldErrors = {}
+  const first = nameProblem('first name', input.firstName)
+  const last = nameProblem('last name', input.lastName)
+  if (first !== null) errors.firstName = first
+  if (last !== null) errors.lastName = last
+  return errors
+}
+
+/** Field messages for a new account (names, email, password policy); empty when it is fine. */
+export function newAccountErrors (input: NewAccountInput): FieldErrors {
+  const errors = nameErrors(input)
+  const email = emailProblem(input.email)
+  if (email !== null) errors.email = email
+  const password = passwordProblem(input.password, [input.email.trim().split('@')[0] ?? ''])
+  if (password !== null) errors.password = password
+  return errors
+}

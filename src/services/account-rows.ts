@@ -1,0 +1,78 @@
+import type { Knex } from 'knex'
+
+export type AccountState = 'pending' | 'active' | 'blocked'
+export const ACCOUNT_STATES: readonly AccountState[] = ['pending', 'active', 'blocked']
+
+export interface Account {
+  id: number
+  email: string
+  firstName: string
+  lastName: string
+  state: AccountState
+  createdAt: string
+  updatedAt: string
+  lastSignInAt: string | null
+}
+
+export interface AccountRow {
+  id: number
+  email: string
+  email_normalized: string
+  first_name: string
+  last_name: string
+  name_normalized: string
+  password_hash: string | null
+  state: AccountState
+  created_at: string
+  updated_at: string
+  last_sign_in_at: string | null
+}
+
+export const ACCOUNT_COLUMNS = ['id', 'email', 'first_name', 'last_name', 'state', 'created_at', 'updated_at', 'last_sign_in_at'] as const
+
+export function toAccount (row: Pick<AccountRow, typeof ACCOUNT_COLUMNS[number]>): Account {
+  return {
+    id: row.id,
+    email: row.email,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    state: row.state,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastSignInAt: row.last_sign_in_at
+  }
+}
+
+export function normalizeEmail (email: string): string {
+  return email.trim().toLowerCase()
+}
+
+export function normalizeName (firstName: string, lastName: string): string {
+  return `${firstName.trim()} ${lastName.trim()}`.toLowerCase()
+}
+
+export function displayName (account: Pick<Account, 'firstName' | 'lastName'>): string {
+  return `${account.firstName} ${account.lastName}`.trim()
+}
+
+/** Accounts in the Administrators group that are active, other than `exceptId`. */
+export async function countOtherActiveAdministrators (trx: Knex | Knex.Transaction, exceptId: number): Promise<number> {
+  const row = await trx('developer_groups')
+    .join('groups', 'groups.id', 'developer_groups.group_id')
+    .join('developers', 'developers.id', 'developer_groups.developer_id')
+    .where('groups.system_key', 'administrators')
+    .where('developers.state', 'active')
+    .whereNot('developers.id', exceptId)
+    .count({ n: '*' })
+    .first()
+  return Number(row?.n ?? 0)
+}
+
+export async function isAdministrator (trx: Knex | Knex.Transaction, accountId: number): Promise<boolean> {
+  const row = await trx('developer_groups')
+    .join('groups', 'groups.id', 'developer_groups.group_id')
+    .where('groups.system_key', 'administrators')
+    .where('developer_groups.developer_id', accountId)
+    .first('developer_groups.developer_id')
+  return row !== undefined
+}

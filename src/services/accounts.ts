@@ -1,0 +1,165 @@
+import type { Knex } from 'knex'
+import { recordAudit, type Actor } from './audit'
+import { isoNow, type Clock } from './clock'
+import { Conflict, Invalid, NotFound, Refused } from './errors'
+import type { PasswordHasher } from './passwords'
+import { newAccountErrors, type NewAccountInput } from './account-input'
+import {
+  ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, isAdministrator, normalizeEmail, normalizeName,
+  toAccount, type Account, type AccountRow
+} from './account-rows'
+import { groupIdsForNewAccount, type GroupSummary } from './groups'
+
+export interface AccountsDeps {
+  db: Knex
+  hasher: PasswordHasher
+  clock: Clock
+}
+
+export interface AccountDetails {
+  account: Account
+  groups: GroupSummary[]
+  isAdmin: boolean
+}
+
+export const TAKEN_EMAIL = 'An account with this email address already exists.'
+
+export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
+  function auditTarget (account: Pick<Account, 'id' | 'email'>) {
+    return { type: 'developer', id: account.id, label: account.email }
+  }
+
+  /** Inserts an active account in the given groups; the caller holds the transaction. */
+  async function insertActiveAccount (trx: Knex.Transaction, input: NewAccountInput, passwordHash: string, groupIds: number[]): Promise<Account> {
+    const emailNormalized = normalizeEmail(input.email)
+    const taken = await trx('developers').where('email_normalized', emailNormalized).first('id')
+    if (taken !== undefined) throw new Conflict('email', TAKEN_EMAIL)
+    const now = isoNow(clock)
+    const [row] = await trx('developers').insert({
+      email: input.email.trim(),
+      email_normalized: emailNormalized,
+      first_name: input.firstName.trim(),
+      last_name: input.lastName.trim(),
+      name_normalized: normalizeName(input.firstName, input.lastName),
+      password_hash: passwordHash,
+      state: 'active',
+      created_at: now,
+      updated_at: now
+    }).returning(ACCOUNT_COLUMNS)
+    const account = toAccount(row as AccountRow)
+    await trx('developer_groups').insert(groupIds.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now })))
+    return account
+  }
+
+  /** Validates first, then hashes outside any transaction: a slow hash must not hold the database. */
+  async function validatedHash (input: NewAccountInput): Promise<string> {
+    const errors = newAccountErrors(input)
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await hasher.hash(input.password)
+  }
+
+  /** Add user: active at once, always in Developers, plus any other groups ticked. */
+  async function createAccount (input: NewAccountInput, groupIds: number[], actor: Actor): Promise<Account> {
+    const passwordHash = await validatedHash(input)
+    return await db.transaction(async (trx) => {
+      const account = await insertActiveAccount(trx, input, passwordHash, await groupIdsForNewAccount(trx, groupIds))
+      await recordAudit(trx, clock, { actor, action: 'developer.created', target: auditTarget(account), details: { groupIds } })
+      return account
+    })
+  }
+
+  // Once there is an administrator there always is one (the last cannot leave), so a yes is kept.
+  let administratorExists = false
+
+  async function hasAdministrator (): Promise<boolean> {
+    if (administratorExists) return true
+    const row = await db('developer_groups')
+      .join('groups', 'groups.id', 'developer_groups.group_id')
+      .where('groups.system_key', 'administrators')
+      .first('developer_groups.developer_id')
+    administratorExists = row !== undefined
+    return administratorExists
+  }
+
+  /** First-run setup (and ADMIN_EMAIL): only while no administrator exists, else NotFound. */
+  async function createFirstAdministrator (input: NewAccountInput, ip: string | null): Promise<Account> {
+    const passwordHash = await validatedHash(input)
+    return await db.transaction(async (trx) => {
+      const admins = await trx('developer_groups')
+        .join('groups', 'groups.id', 'developer_groups.group_id')
+        .where('groups.system_key', 'administrators')
+        .first('developer_groups.developer_id')
+      if (admins !== undefined) throw new NotFound()
+      const adminGroup = await trx('groups').where('system_key', 'administrators').first('id')
+      const account = await insertActiveAccount(trx, input, passwordHash, await groupIdsForNewAccount(trx, [adminGroup.id]))
+      await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'administrator.created', target: auditTarget(account) })
+      return account
+    })
+  }
+
+  async function getDeveloper (id: number): Promise<AccountDetails> {
+    const row = await db('developers').where('id', id).first(ACCOUNT_COLUMNS)
+    if (row === undefined) throw new NotFound('There is no developer with this id.')
+    const groups = await db('groups')
+      .join('developer_groups', 'developer_groups.group_id', 'groups.id')
+      .where('developer_groups.developer_id', id)
+      .orderBy('groups.name')
+      .select('groups.id', 'groups.name', 'groups.system_key')
+    return {
+      account: toAccount(row),
+      groups: groups.map((g) => ({ id: g.id, name: g.name, systemKey: g.system_key })),
+      isAdmin: groups.some((g) => g.system_key === 'administrators')
+    }
+  }
+
+  /** Loads an account for a change and refuses to leave the portal without an active administrator. */
+  async function lockForChange (trx: Knex.Transaction, id: number, what: string): Promise<Account> {
+    const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
+    if (row === undefined) throw new NotFound('There is no developer with this id.')
+    const account = toAccount(row)
+    if (account.state === 'active' && await isAdministrator(trx, id) && await countOtherActiveAdministrators(trx, id) === 0) {
+      throw new Refused(`${displayName(account)} is the last active administrator and cannot be ${what}. Make another account an administrator first.`)
+    }
+    return account
+  }
+
+  /** Block: the account's sessions end in the same transaction, so its very next request is signed out. */
+  async function blockAccount (id: number, actor: Actor): Promise<Account> {
+    return await db.transaction(async (trx) => {
+      const account = await lockForChange(trx, id, 'blocked')
+      if (account.state === 'pending') throw new Refused('This account has a pending invitation; revoke the invitation instead.')
+      if (account.state === 'blocked') return account
+      await trx('developers').where('id', id).update({ state: 'blocked', updated_at: isoNow(clock) })
+      await trx('sessions').where('account_id', id).del()
+      await recordAudit(trx, clock, { actor, action: 'developer.blocked', target: auditTarget(account) })
+      return { ...account, state: 'blocked' }
+    })
+  }
+
+  async function activateAccount (id: number, actor: Actor): Promise<Account> {
+    return await db.transaction(async (trx) => {
+      const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
+      if (row === undefined) throw new NotFound('There is no developer with this id.')
+      const account = toAccount(row)
+      if (account.state === 'pending') throw new Refused('This account has a pending invitation: it becomes active when the developer accepts it.')
+      if (account.state === 'active') return account
+      await trx('developers').where('id', id).update({ state: 'active', updated_at: isoNow(clock) })
+      await recordAudit(trx, clock, { actor, action: 'developer.activated', target: auditTarget(account) })
+      return { ...account, state: 'active' }
+    })
+  }
+
+  /** Delete: memberships, sessions and tokens go with the account (foreign keys cascade). */
+  async function deleteAccount (id: number, actor: Actor): Promise<Account> {
+    return await db.transaction(async (trx) => {
+      const account = await lockForChange(trx, id, 'deleted')
+      await trx('developers').where('id', id).del()
+      await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
+      return account
+    })
+  }
+
+  return { createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount }
+}
+
+export type Accounts = ReturnType<typeof createAccounts>

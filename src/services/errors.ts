@@ -1,0 +1,42 @@
+/** Domain errors: thrown by services, mapped once to a status and a page by the errors plugin. */
+export class DomainError extends Error {
+  constructor (readonly statusCode: number, message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+export class NotFound extends DomainError {
+  constructor (message = 'The page or record you asked for does not exist.') {
+    super(404, message)
+  }
+}
+
+export class Forbidden extends DomainError {
+  constructor (message = 'You do not have access to this page.') {
+    super(403, message)
+  }
+}
+
+export type FieldErrors = Record<string, string>
+
+/** Input that breaks a rule: one message per field, shown beside it. */
+export class Invalid extends DomainError {
+  constructor (readonly fields: FieldErrors, statusCode = 400) {
+    super(statusCode, Object.values(fields)[0] ?? 'The form has errors.')
+  }
+}
+
+/** A clash with what exists, such as a taken email: 409, shown beside the field. */
+export class Conflict extends Invalid {
+  constructor (field: string, message: string) {
+    super({ [field]: message }, 409)
+  }
+}
+
+/** An action refused because of the state of things (e.g. the last administrator). */
+export class Refused extends DomainError {
+  constructor (message: string) {
+    super(409, message)
+  }
+}

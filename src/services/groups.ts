@@ -1,0 +1,35 @@
+import type { Knex } from 'knex'
+
+export type SystemGroupKey = 'administrators' | 'developers' | 'guests'
+
+export interface GroupSummary {
+  id: number
+  name: string
+  systemKey: SystemGroupKey | null
+}
+
+interface GroupRow {
+  id: number
+  name: string
+  system_key: SystemGroupKey | null
+}
+
+/** Every group, system groups first, for pickers and filters. */
+export async function listGroupSummaries (db: Knex | Knex.Transaction): Promise<GroupSummary[]> {
+  const rows: GroupRow[] = await db('groups')
+    .select('id', 'name', 'system_key')
+    .orderByRaw('case when system_key is null then 1 else 0 end')
+    .orderBy('name_normalized')
+  return rows.map((row) => ({ id: row.id, name: row.name, systemKey: row.system_key }))
+}
+
+/**
+ * The groups a new active account joins: always Developers (it holds everyone who can sign in to
+ * the portal), plus the chosen ones that exist; Guests takes no members.
+ */
+export async function groupIdsForNewAccount (trx: Knex.Transaction, chosen: number[]): Promise<number[]> {
+  const rows: GroupRow[] = await trx('groups')
+    .where((q) => { void q.whereIn('id', chosen).orWhere('system_key', 'developers') })
+    .select('id', 'name', 'system_key')
+  return rows.filter((row) => row.system_key !== 'guests').map((row) => row.id)
+}
