@@ -102,7 +102,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(errors)
 
   // Services that run beside the requests
-  await ensureConfiguredAdministrator(services.accounts, config)
+  try {
+    await ensureConfiguredAdministrator(services.accounts, config)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
   const pruner = setInterval(() => { sessionStore.prune().catch((err) => app.log.error({ err }, 'session prune failed')) }, PRUNE_EVERY_MS)
   pruner.unref()
   app.addHook('onClose', async () => {

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { buildApp, type BuildOptions } from '../src/app'
+import { loadConfig, type Config } from '../src/config'
+import type { Account } from '../src/services/account-rows'
+
+interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+export const ADMIN = { firstName: 'Ada', lastName: 'Admin', email: 'ada@example.com', password: 'correct horse battery staple' }
+export const DEV = { firstName: 'Dev', lastName: 'Eloper', email: 'dev@example.com', password: 'a long and quiet river bend' }
+
+/** A fresh data folder with the app's real configuration loaded from these variables. */
+export function makeConfig (t: Teardown, env: Record<string, string> = {}, dataDir?: string): Config {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'portico-test-'))
+  if (dataDir === undefined) t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // Low scrypt cost keeps tests fast; the hash format carries its own parameters.
+  return loadConfig({ DATA_DIR: dir, PASSWORD_HASH_COST: '10', ...env })
+}
+
+/** The real app on a temporary SQLite file, closed when the test ends. */
+export async function makeApp (t: Teardown, env: Record<string, string> = {}, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = await buildApp(makeConfig(t, env), options)
+  t.teardown(async () => await app.close())
+  return app
+}
+
+export async function createAdmin (app: FastifyInstance, input = ADMIN): Promise<Account> {
+  return await app.services.accounts.createFirstAdministrator(input, '127.0.0.1')
+}
+
+export async function createDeveloper (app: FastifyInstance, input = DEV, actor: Account | null = null): Promise<Account> {
+  return await app.services.accounts.createAccount(input, [], { id: actor?.id ?? null, label: actor?.email ?? 'test', ip: '127.0.0.1' })
+}
+
+/** A browser-like client for app.inject: keeps cookies and the latest CSRF token from pages it loads. */
+export class Client {
+  readonly cookies = new Map<string, string>()
+  csrf: string | null = null
+
+  constructor (private readonly app: FastifyInstance, private readonly remoteAddress = '127.0.0.1') {}
+
+  private remember (res: LightMyRequestResponse): LightMyRequestResponse {
+    for (const cookie of res.cookies as Array<{ name: string, value: string, maxAge?: number, expires?: Date }>) {
+      const expired = cookie.value === '' || (cookie.expires !== undefined && cookie.expires.getTime() < Date.now())
+      if (expired) this.cookies.delete(cookie.name)
+      else this.cookies.set(cookie.name, cookie.value)
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(res.body)
+    if (token !== null) this.csrf = token[1]
+    return res
+  }
+
+  async request (options: InjectOptions): Promise<LightMyRequestResponse> {
+    const cookies = Object.fromEntries(this.cookies)
+    return this.remember(await this.app.inject({ remoteAddress: this.remoteAddress, ...options, cookies: { ...cookies, ...(options.cookies ?? {}) } }))
+  }
+
+  async get (url: string): Promise<LightMyRequestResponse> {
+    return await this.request({ method: 'GET', url })
+  }
+
+  /** Posts a form; the CSRF token of the last page is added unless the fields carry their own. */
+  async post (url: string, fields: Record<string, string | string[]> = {}): Promise<LightMyRequestResponse> {
+    if (this.csrf === null && !('_csrf' in fields)) await this.get('/signin')
+    const body = new URLSearchParams()
+    for (const [name, value] of Object.entries({ _csrf: this.csrf ?? '', ...fields })) {
+      for (const one of Array.isArray(value) ? value : [value]) body.append(name, one)
+    }
+    return await this.request({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: body.toString()
+    })
+  }
+
+  async signIn (email: string, password: string): Promise<LightMyRequestResponse> {
+    const res = await this.post('/signin', { email, password })
+    if (res.statusCode === 303) await this.get('/profile') // a fresh CSRF token for the new session
+    return res
+  }
+}
+
+export async function signedInClient (app: FastifyInstance, who: { email: string, password: string }): Promise<Client> {
+  const client = new Client(app)
+  const res = await client.signIn(who.email, who.password)
+  if (res.statusCode !== 303) throw new Error(`sign-in failed for ${who.email}: ${res.statusCode}`)
+  return client
+}
