@@ -51,6 +51,13 @@ function integer (env: Env, name: string, fallback: number, min: number, max: nu
   return value
 }
 
+function flag (env: Env, name: string): boolean {
+  const raw = text(env, name)
+  if (raw === null || raw === 'false') return false
+  if (raw === 'true') return true
+  throw new ConfigError(name, `must be true or false, got "${raw}"`)
+}
+
 function url (name: string, raw: string, protocols: string[]): string {
   let parsed: URL
   try {
@@ -119,7 +126,7 @@ export function loadConfig (env: Env = process.env): Config {
     adminEmail,
     adminPassword: adminEmail === null ? null : adminPassword,
     invitationTtlHours: integer(env, 'INVITATION_TTL_HOURS', 48, 1, 24 * 365),
-    trustProxy: text(env, 'TRUST_PROXY') === 'true',
+    trustProxy: flag(env, 'TRUST_PROXY'),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1, 100000),
     signInFailureLimit: integer(env, 'SIGNIN_FAILURE_LIMIT', 10, 1, 100000),
     signInFailureWindowMinutes: integer(env, 'SIGNIN_FAILURE_WINDOW_MINUTES', 15, 1, 24 * 60),
