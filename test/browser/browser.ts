@@ -1,0 +1,39 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+
+export const SCREENSHOTS = join(__dirname, 'screenshots')
+
+interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+/** Debian's chromium, headless, JavaScript off: every flow must work without scripts. */
+export async function launchBrowser (t: Teardown): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+  })
+  t.teardown(async () => await browser.close())
+  return browser
+}
+
+/** The app listening on a free loopback port; returns its base URL. */
+export async function listen (app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return `http://127.0.0.1:${port}`
+}
+
+export async function newPage (browser: Browser, viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext, page: Page }> {
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport })
+  return { context, page: await context.newPage() }
+}
+
+export async function screenshot (page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+}
