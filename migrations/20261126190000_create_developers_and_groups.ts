@@ -11,10 +11,14 @@ export async function up (knex: Knex): Promise<void> {
     // "first last" lower-cased, for search and sort by name.
     t.string('name_normalized', 201).notNullable().index()
     t.string('password_hash', 255)
-    t.string('state', 16).notNullable().index()
+    t.string('state', 16).notNullable()
     t.string('created_at', 24).notNullable().index()
     t.string('updated_at', 24).notNullable()
     t.string('last_sign_in_at', 24)
+    // The Developers page filters by one state and sorts by name, email or date: each pair has an index.
+    t.index(['state', 'created_at'])
+    t.index(['state', 'name_normalized'])
+    t.index(['state', 'email_normalized'])
   })
 
   await knex.schema.createTable('groups', (t) => {
