@@ -113,7 +113,7 @@ export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
   }
 
   /** Loads an account for a change and refuses to leave the portal without an active administrator. */
-  async function lockForChange (trx: Knex.Transaction, id: number, what: string): Promise<Account> {
+  async function loadForRemoval (trx: Knex.Transaction, id: number, what: string): Promise<Account> {
     const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
     if (row === undefined) throw new NotFound('There is no developer with this id.')
     const account = toAccount(row)
@@ -126,7 +126,7 @@ export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
   /** Block: the account's sessions end in the same transaction, so its very next request is signed out. */
   async function blockAccount (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const account = await lockForChange(trx, id, 'blocked')
+      const account = await loadForRemoval(trx, id, 'blocked')
       if (account.state === 'pending') throw new Refused('This account has a pending invitation; revoke the invitation instead.')
       if (account.state === 'blocked') return account
       await trx('developers').where('id', id).update({ state: 'blocked', updated_at: isoNow(clock) })
@@ -152,7 +152,7 @@ export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
   /** Delete: memberships, sessions and tokens go with the account (foreign keys cascade). */
   async function deleteAccount (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const account = await lockForChange(trx, id, 'deleted')
+      const account = await loadForRemoval(trx, id, 'deleted')
       await trx('developers').where('id', id).del()
       await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
       return account

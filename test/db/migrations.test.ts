@@ -1,0 +1,32 @@
+import t from 'tap'
+import { createDb, migrate } from '../../src/db/knex'
+import { migrationSource } from '../../src/db/migration-source'
+import { makeConfig } from '../helpers'
+
+t.test('migrations create the schema with the system groups, and roll all the way back', async (t) => {
+  const db = createDb(makeConfig(t).databaseUrl)
+  t.teardown(async () => await db.destroy())
+  await migrate(db)
+  for (const table of ['developers', 'groups', 'developer_groups', 'invitation_tokens', 'sessions', 'audit_events', 'sign_in_failures']) {
+    t.ok(await db.schema.hasTable(table), table)
+  }
+  t.same(await db('groups').orderBy('id').pluck('system_key'), ['administrators', 'developers', 'guests'])
+  await migrate(db)
+  t.equal(Number((await db('groups').count({ n: '*' }).first())?.n), 3, 'running again changes nothing')
+
+  await db.migrate.rollback({ migrationSource }, true)
+  for (const table of ['developers', 'groups', 'developer_groups', 'invitation_tokens', 'sessions', 'audit_events', 'sign_in_failures']) {
+    t.notOk(await db.schema.hasTable(table), `${table} dropped`)
+  }
+  await migrate(db)
+  t.ok(await db.schema.hasTable('developers'), 'and forward again')
+})
+
+t.test('SQLite runs with foreign keys on and WAL', async (t) => {
+  const db = createDb(makeConfig(t).databaseUrl)
+  t.teardown(async () => await db.destroy())
+  const [fk] = await db.raw('PRAGMA foreign_keys')
+  t.equal(fk.foreign_keys, 1)
+  const [journal] = await db.raw('PRAGMA journal_mode')
+  t.equal(journal.journal_mode, 'wal')
+})
