@@ -76,3 +76,12 @@ export async function isAdministrator (trx: Knex | Knex.Transaction, accountId: 
     .first('developer_groups.developer_id')
   return row !== undefined
 }
+
+/** Whether any account is in the Administrators group (first-run setup ends once one is). */
+export async function administratorExists (trx: Knex | Knex.Transaction): Promise<boolean> {
+  const row = await trx('developer_groups')
+    .join('groups', 'groups.id', 'developer_groups.group_id')
+    .where('groups.system_key', 'administrators')
+    .first('developer_groups.developer_id')
+  return row !== undefined
+}

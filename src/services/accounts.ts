@@ -5,7 +5,7 @@ import { Conflict, Invalid, NotFound, Refused } from './errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-input'
 import {
-  ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, isAdministrator, normalizeEmail, normalizeName,
+  ACCOUNT_COLUMNS, administratorExists, countOtherActiveAdministrators, displayName, isAdministrator, normalizeEmail, normalizeName,
   toAccount, type Account, type AccountRow
 } from './account-rows'
 import { groupIdsForNewAccount, type GroupSummary } from './groups'
@@ -69,27 +69,18 @@ export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
   }
 
   // Once there is an administrator there always is one (the last cannot leave), so a yes is kept.
-  let administratorExists = false
+  let administratorKnown = false
 
   async function hasAdministrator (): Promise<boolean> {
-    if (administratorExists) return true
-    const row = await db('developer_groups')
-      .join('groups', 'groups.id', 'developer_groups.group_id')
-      .where('groups.system_key', 'administrators')
-      .first('developer_groups.developer_id')
-    administratorExists = row !== undefined
-    return administratorExists
+    administratorKnown ||= await administratorExists(db)
+    return administratorKnown
   }
 
   /** First-run setup (and ADMIN_EMAIL): only while no administrator exists, else NotFound. */
   async function createFirstAdministrator (input: NewAccountInput, ip: string | null): Promise<Account> {
     const passwordHash = await validatedHash(input)
     return await db.transaction(async (trx) => {
-      const admins = await trx('developer_groups')
-        .join('groups', 'groups.id', 'developer_groups.group_id')
-        .where('groups.system_key', 'administrators')
-        .first('developer_groups.developer_id')
-      if (admins !== undefined) throw new NotFound()
+      if (await administratorExists(trx)) throw new NotFound()
       const adminGroup = await trx('groups').where('system_key', 'administrators').first('id')
       const account = await insertActiveAccount(trx, input, passwordHash, await groupIdsForNewAccount(trx, [adminGroup.id]))
       await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'administrator.created', target: auditTarget(account) })
