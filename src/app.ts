@@ -12,6 +12,10 @@ import { systemClock, type Clock } from './services/clock'
 import { createPasswordHasher, type PasswordHasher } from './services/passwords'
 import { createAccounts, type Accounts } from './services/accounts'
 import { createSignIn, type SignIn } from './services/sign-in'
+import { createTemplates, type Templates } from './services/mail/templates'
+import { createOutbox, type Outbox } from './services/mail/outbox'
+import { createMailSender, createTransport, type MailSender, type MailTransport } from './services/mail/sender'
+import { createInvitations, type Invitations } from './services/invitations'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -22,12 +26,17 @@ import setupRoutes from './routes/portal/setup'
 import signInRoutes from './routes/portal/sign-in'
 import portalHomeRoutes from './routes/portal/home'
 import publisherRoutes from './routes/publisher'
+import invitationRoutes from './routes/portal/invitations'
 
 export interface Services {
   clock: Clock
   hasher: PasswordHasher
   accounts: Accounts
   signIn: SignIn
+  templates: Templates
+  outbox: Outbox
+  mailSender: MailSender
+  invitations: Invitations
 }
 
 declare module 'fastify' {
@@ -41,6 +50,10 @@ declare module 'fastify' {
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   clock?: Clock
+  /** How often the mail sender looks for due emails (retries, other instances' mail). */
+  mailPollMs?: number
+  /** Instead of SMTP_URL's nodemailer transport (benchmarks; tests use a real SMTP server). */
+  mailTransport?: MailTransport | null
 }
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
@@ -65,18 +78,31 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
 
   const hasher = createPasswordHasher(config.passwordHashCost)
+  const templates = createTemplates({ db, clock })
+  const mailSender = createMailSender({
+    db,
+    clock,
+    transport: options.mailTransport !== undefined ? options.mailTransport : createTransport(config.smtpUrl),
+    from: config.mailFrom,
+    onError: (err) => app.log.error({ err }, 'mail sender failed')
+  })
+  const outbox = createOutbox({ clock, templates, orgName: config.orgName, publicUrl: config.publicUrl, onQueued: mailSender.poke })
   const services: Services = {
     clock,
     hasher,
     accounts: createAccounts({ db, hasher, clock }),
-    signIn: createSignIn({ db, hasher, clock, failureLimit: config.signInFailureLimit, failureWindowMinutes: config.signInFailureWindowMinutes })
+    signIn: createSignIn({ db, hasher, clock, failureLimit: config.signInFailureLimit, failureWindowMinutes: config.signInFailureWindowMinutes }),
+    templates,
+    outbox,
+    mailSender,
+    invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours })
   }
   app.decorate('config', config)
   app.decorate('db', db)
   app.decorate('services', services)
 
   // External plugins
-  const sessionStore = new KnexSessionStore(db, clock)
+  const sessionStore = new KnexSessionStore(db)
   await app.register(cookie)
   await app.register(session, {
     secret: config.sessionSecret,
@@ -110,8 +136,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   }
   const pruner = setInterval(() => { sessionStore.prune().catch((err) => app.log.error({ err }, 'session prune failed')) }, PRUNE_EVERY_MS)
   pruner.unref()
+  mailSender.start(options.mailPollMs ?? 2000)
   app.addHook('onClose', async () => {
     clearInterval(pruner)
+    await mailSender.stop()
     await db.destroy()
   })
 
@@ -120,6 +148,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(setupRoutes)
   await app.register(signInRoutes)
   await app.register(portalHomeRoutes)
+  await app.register(invitationRoutes)
   await app.register(publisherRoutes, { prefix: '/admin' })
 
   return app

@@ -1,7 +1,6 @@
 import type { Session } from 'fastify'
 import type { SessionStore } from '@fastify/session'
 import type { Knex } from 'knex'
-import type { Clock } from '../services/clock'
 
 declare module 'fastify' {
   interface Session {
@@ -18,19 +17,22 @@ type Callback = (err?: Error) => void
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
-/** Sessions in the database, so they survive restarts and are shared by several instances. */
+/**
+ * Sessions in the database, so they survive restarts and are shared by several instances.
+ * Expiry runs on real time, like the cookie @fastify/session sets, not on the app's injectable clock.
+ */
 export class KnexSessionStore implements SessionStore {
-  constructor (private readonly db: Knex, private readonly clock: Clock) {}
+  constructor (private readonly db: Knex) {}
 
   set (sid: string, session: Session, callback: Callback): void {
-    const expires = session.cookie.expires instanceof Date ? session.cookie.expires : new Date(this.clock.now().getTime() + DAY_MS)
+    const expires = session.cookie.expires instanceof Date ? session.cookie.expires : new Date(Date.now() + DAY_MS)
     const row = { sid, account_id: session.accountId ?? null, data: JSON.stringify(session), expires_at: expires.toISOString() }
     this.db('sessions').insert(row).onConflict('sid').merge()
       .then(() => callback(), callback)
   }
 
   get (sid: string, callback: (err: Error | null, session?: Session | null) => void): void {
-    this.db('sessions').where('sid', sid).where('expires_at', '>', this.clock.now().toISOString()).first('data')
+    this.db('sessions').where('sid', sid).where('expires_at', '>', new Date().toISOString()).first('data')
       .then((row: { data: string } | undefined) => callback(null, row === undefined ? null : JSON.parse(row.data) as Session), callback)
   }
 
@@ -41,6 +43,6 @@ export class KnexSessionStore implements SessionStore {
 
   /** Removes expired sessions; run now and then, not per request. */
   async prune (): Promise<number> {
-    return await this.db('sessions').where('expires_at', '<=', this.clock.now().toISOString()).del()
+    return await this.db('sessions').where('expires_at', '<=', new Date().toISOString()).del()
   }
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-rows'
+import { pageOf, type Page } from './pages'
 
 export const PAGE_SIZE = 25
 
@@ -20,14 +21,6 @@ export interface DeveloperQuery {
   groupId?: number
   sort?: DeveloperSort
   page?: number
-}
-
-export interface Page<T> {
-  rows: T[]
-  total: number
-  page: number
-  pages: number
-  pageSize: number
 }
 
 /** `%` and `_` typed by the user are literal characters, not wildcards. */
@@ -53,18 +46,14 @@ export async function listDevelopers (db: Knex, query: DeveloperQuery): Promise<
   if (query.groupId !== undefined) {
     void base.join('developer_groups', 'developer_groups.developer_id', 'developers.id').where('developer_groups.group_id', query.groupId)
   }
-  const counted = await base.clone().count({ n: '*' }).first()
-  const total = Number(counted?.n ?? 0)
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE))
-  const page = Math.min(Math.max(1, query.page ?? 1), pages)
   const [column, direction] = SORTS[query.sort ?? '-registered']
-  const rows = await base.clone()
-    .select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
-    .orderBy(`developers.${column}`, direction)
-    .orderBy('developers.id', direction)
-    .limit(PAGE_SIZE)
-    .offset((page - 1) * PAGE_SIZE)
-  return { rows: rows.map(toAccount), total, page, pages, pageSize: PAGE_SIZE }
+  return await pageOf(base, query.page, PAGE_SIZE, async (page) => {
+    const rows = await page
+      .select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
+      .orderBy(`developers.${column}`, direction)
+      .orderBy('developers.id', direction)
+    return rows.map(toAccount)
+  })
 }
 
 /** Accounts per state, for the publisher portal's home page. */

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { requireAdmin } from '../../plugins/auth'
 import developerRoutes from './developers'
+import invitationAdminRoutes from './invitations'
+import emailRoutes from './emails'
+import emailTemplateRoutes from './email-templates'
 import { countDevelopersByState } from '../../services/developer-list'
 
 /** The publisher portal: every route under /admin is for administrators only. */
@@ -12,4 +15,7 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   })
 
   await app.register(developerRoutes, { prefix: '/developers' })
+  await app.register(invitationAdminRoutes, { prefix: '/invitations' })
+  await app.register(emailRoutes, { prefix: '/emails' })
+  await app.register(emailTemplateRoutes, { prefix: '/email-templates' })
 }

@@ -1,0 +1,202 @@
+import type { Knex } from 'knex'
+import { recordAudit, type Actor } from './audit'
+import { isoNow, type Clock } from './clock'
+import { Conflict, DomainError, Invalid, NotFound } from './errors'
+import type { PasswordHasher } from './passwords'
+import { passwordProblem } from './passwords'
+import { emailProblem, nameErrors, type NameInput } from './account-input'
+import { ACCOUNT_COLUMNS, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
+import { groupIdsForNewAccount } from './groups'
+import { hashToken, looksLikeToken, newToken } from './tokens'
+import type { Outbox } from './mail/outbox'
+import { formatDate } from '../format'
+import type { EmailStatus } from './mail/outbox'
+
+export class Expired extends DomainError {
+  constructor (message: string) {
+    super(410, message)
+  }
+}
+
+export interface InviteInput extends NameInput {
+  email: string
+}
+
+export interface InvitationsDeps {
+  db: Knex
+  hasher: PasswordHasher
+  clock: Clock
+  outbox: Outbox
+  publicUrl: string
+  ttlHours: number
+}
+
+export interface PendingInvitation {
+  account: Account
+  invitedBy: string | null
+  sentAt: string
+  expiresAt: string
+  expired: boolean
+  emailStatus: EmailStatus | null
+  emailId: number | null
+}
+
+export interface InviteResult {
+  account: Account
+  resent: boolean
+  expiresAt: string
+}
+
+const PURPOSE = 'invitation'
+export const INVITATION_NOT_FOUND = 'This invitation link is not valid: it was used, revoked or replaced by a newer one.'
+
+export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHours }: InvitationsDeps) {
+  /** Ends the account's open links and issues a new one, with its email, in the caller's transaction. */
+  async function issueInvitation (trx: Knex.Transaction, account: Account, actor: Actor): Promise<string> {
+    const now = isoNow(clock)
+    await trx('invitation_tokens').where({ developer_id: account.id, purpose: PURPOSE }).whereNull('used_at').whereNull('ended_at').update({ ended_at: now })
+    const { token, hash } = newToken()
+    const expiresAt = new Date(clock.now().getTime() + ttlHours * 3_600_000).toISOString()
+    await trx('invitation_tokens').insert({ developer_id: account.id, purpose: PURPOSE, token_hash: hash, created_by: actor.id, created_at: now, expires_at: expiresAt })
+    await outbox.queueRequiredEmail(trx, 'invitation', account, { ConfirmUrl: `${publicUrl}/invitations/${token}`, ExpiresAt: formatDate(expiresAt) })
+    return expiresAt
+  }
+
+  async function pendingAccount (trx: Knex | Knex.Transaction, id: number): Promise<Account> {
+    const row = await trx('developers').where({ id, state: 'pending' }).first(ACCOUNT_COLUMNS)
+    if (row === undefined) throw new NotFound('There is no pending invitation with this id.')
+    return toAccount(row)
+  }
+
+  /** Invite: a pending account, a link, an email. Inviting a pending email again resends. */
+  async function inviteDeveloper (input: InviteInput, actor: Actor): Promise<InviteResult> {
+    const errors = nameErrors(input)
+    const email = emailProblem(input.email)
+    if (email !== null) errors.email = email
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await db.transaction(async (trx) => {
+      const existing: AccountRow | undefined = await trx('developers').where('email_normalized', normalizeEmail(input.email)).first()
+      if (existing !== undefined && existing.state !== 'pending') {
+        throw new Conflict('email', `An account with this email address already exists (${existing.state}); there is no need to invite it.`)
+      }
+      let account: Account
+      if (existing !== undefined) {
+        account = toAccount(existing)
+      } else {
+        const now = isoNow(clock)
+        const [row] = await trx('developers').insert({
+          email: input.email.trim(),
+          email_normalized: normalizeEmail(input.email),
+          first_name: input.firstName.trim(),
+          last_name: input.lastName.trim(),
+          name_normalized: normalizeName(input.firstName, input.lastName),
+          password_hash: null,
+          state: 'pending',
+          created_at: now,
+          updated_at: now
+        }).returning(ACCOUNT_COLUMNS)
+        account = toAccount(row as AccountRow)
+      }
+      const expiresAt = await issueInvitation(trx, account, actor)
+      const resent = existing !== undefined
+      await recordAudit(trx, clock, { actor, action: resent ? 'invitation.resent' : 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })
+      return { account, resent, expiresAt }
+    })
+  }
+
+  async function resendInvitation (id: number, actor: Actor): Promise<InviteResult> {
+    return await db.transaction(async (trx) => {
+      const account = await pendingAccount(trx, id)
+      const expiresAt = await issueInvitation(trx, account, actor)
+      await recordAudit(trx, clock, { actor, action: 'invitation.resent', target: { type: 'developer', id: account.id, label: account.email } })
+      return { account, resent: true, expiresAt }
+    })
+  }
+
+  /** Revoke: the link ends and the pending account goes (its tokens with it). */
+  async function revokeInvitation (id: number, actor: Actor): Promise<Account> {
+    return await db.transaction(async (trx) => {
+      const account = await pendingAccount(trx, id)
+      await trx('developers').where({ id, state: 'pending' }).del()
+      await recordAudit(trx, clock, { actor, action: 'invitation.revoked', target: { type: 'developer', id: account.id, label: account.email } })
+      return account
+    })
+  }
+
+  async function getPendingInvitation (id: number): Promise<Account> {
+    return await pendingAccount(db, id)
+  }
+
+  /** Pending invitations with their latest link and the delivery status of its email. */
+  async function listPendingInvitations (): Promise<PendingInvitation[]> {
+    const rows: Array<AccountRow & { token_created_at: string, expires_at: string, invited_by: string | null }> = await db('developers')
+      .join('invitation_tokens', 'invitation_tokens.developer_id', 'developers.id')
+      .leftJoin('developers as inviter', 'inviter.id', 'invitation_tokens.created_by')
+      .where('developers.state', 'pending')
+      .where('invitation_tokens.purpose', PURPOSE)
+      .whereNull('invitation_tokens.used_at')
+      .whereNull('invitation_tokens.ended_at')
+      .orderBy('invitation_tokens.created_at', 'desc')
+      .select(...ACCOUNT_COLUMNS.map((c) => `developers.${c}`), 'invitation_tokens.created_at as token_created_at', 'invitation_tokens.expires_at', 'inviter.email as invited_by')
+    const emails: Array<{ id: number, developer_id: number, status: EmailStatus }> = rows.length === 0
+      ? []
+      : await db('outbox_emails').whereIn('developer_id', rows.map((r) => r.id)).where('template', 'invitation').orderBy('id').select('id', 'developer_id', 'status')
+    const now = isoNow(clock)
+    return rows.map((row) => {
+      const email = emails.filter((e) => e.developer_id === row.id).at(-1)
+      return {
+        account: toAccount(row),
+        invitedBy: row.invited_by,
+        sentAt: row.token_created_at,
+        expiresAt: row.expires_at,
+        expired: row.expires_at <= now,
+        emailStatus: email?.status ?? null,
+        emailId: email?.id ?? null
+      }
+    })
+  }
+
+  /** The invitation behind a link: 404 when unknown, used or ended; 410 when expired. */
+  async function findByToken (token: string, trx: Knex | Knex.Transaction = db): Promise<{ account: Account, tokenId: number }> {
+    if (!looksLikeToken(token)) throw new NotFound(INVITATION_NOT_FOUND)
+    const row = await trx('invitation_tokens').where({ token_hash: hashToken(token), purpose: PURPOSE }).first()
+    if (row === undefined || row.used_at !== null || row.ended_at !== null) throw new NotFound(INVITATION_NOT_FOUND)
+    const account = await trx('developers').where({ id: row.developer_id, state: 'pending' }).first(ACCOUNT_COLUMNS)
+    if (account === undefined) throw new NotFound(INVITATION_NOT_FOUND)
+    if (row.expires_at <= isoNow(clock)) throw new Expired('This invitation has expired. Ask the person who invited you for a new invitation.')
+    return { account: toAccount(account), tokenId: row.id }
+  }
+
+  /**
+   * Accept: the token is spent by one conditional UPDATE (of two simultaneous accepts exactly one
+   * wins), then the account becomes active, joins Developers and gets the welcome email.
+   */
+  async function acceptInvitation (token: string, password: string, ip: string | null): Promise<Account> {
+    const { account } = await findByToken(token)
+    const problem = passwordProblem(password, [account.email.split('@')[0] ?? ''])
+    if (problem !== null) throw new Invalid({ password: problem })
+    const passwordHash = await hasher.hash(password)
+    return await db.transaction(async (trx) => {
+      const now = isoNow(clock)
+      const spent = await trx('invitation_tokens')
+        .where({ token_hash: hashToken(token), purpose: PURPOSE })
+        .whereNull('used_at').whereNull('ended_at').where('expires_at', '>', now)
+        .update({ used_at: now })
+      if (spent !== 1) {
+        await findByToken(token, trx) // says why: expired (410) or gone (404)
+        throw new NotFound(INVITATION_NOT_FOUND)
+      }
+      await trx('developers').where({ id: account.id, state: 'pending' }).update({ state: 'active', password_hash: passwordHash, updated_at: now, last_sign_in_at: now })
+      const groups = await groupIdsForNewAccount(trx, [])
+      await trx('developer_groups').insert(groups.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now }))).onConflict(['developer_id', 'group_id']).ignore()
+      const active = { ...account, state: 'active' as const, updatedAt: now, lastSignInAt: now }
+      await outbox.queueEmail(trx, 'welcome', active)
+      await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'invitation.accepted', target: { type: 'developer', id: account.id, label: account.email } })
+      return active
+    })
+  }
+
+  return { inviteDeveloper, resendInvitation, revokeInvitation, getPendingInvitation, listPendingInvitations, findByToken, acceptInvitation }
+}
+
+export type Invitations = ReturnType<typeof createInvitations>

@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Knex } from 'knex'
+import { viewsDir } from '../../paths'
+import { recordAudit, type Actor } from '../audit'
+import { isoNow, type Clock } from '../clock'
+import { Invalid, NotFound } from '../errors'
+
+export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell'] as const
+export type TemplateName = typeof TEMPLATE_NAMES[number]
+
+interface TemplateInfo {
+  referenceName: string
+  sentWhen: string
+  placeholders: readonly string[]
+}
+
+const COMMON = ['DevFirstName', 'DevLastName', 'OrganizationName', 'DevPortalUrl'] as const
+
+export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
+  invitation: { referenceName: 'Invite user', sentWhen: 'an admin invites a developer', placeholders: [...COMMON, 'ConfirmUrl', 'ExpiresAt'] },
+  'signup-confirmation': { referenceName: 'New developer account confirmation', sentWhen: 'a developer signs up', placeholders: [...COMMON, 'ConfirmUrl'] },
+  welcome: { referenceName: 'Developer welcome letter', sentWhen: 'an account becomes active', placeholders: [...COMMON, 'DevEmail'] },
+  'password-reset': { referenceName: 'Password change confirmation', sentWhen: 'a developer asks for a password reset', placeholders: [...COMMON, 'ConfirmUrl'] },
+  farewell: { referenceName: 'Developer farewell letter', sentWhen: 'an account is deleted', placeholders: [...COMMON] }
+}
+
+// Placeholders whose values are links: in the HTML part they become <a> elements.
+const URL_PLACEHOLDERS = new Set(['ConfirmUrl', 'DevPortalUrl'])
+
+export const SUBJECT_MAX_LENGTH = 200
+export const BODY_MAX_LENGTH = 20_000
+
+export type TemplateValues = Partial<Record<string, string>>
+
+export interface EmailTemplate {
+  name: TemplateName
+  subject: string
+  body: string
+  enabled: boolean
+  customized: boolean
+  updatedAt: string | null
+}
+
+export interface RenderedEmail {
+  subject: string
+  text: string
+  html: string
+}
+
+export function isTemplateName (name: string): name is TemplateName {
+  return (TEMPLATE_NAMES as readonly string[]).includes(name)
+}
+
+/** The default text of a template: views/emails/NAME.txt, a `Subject:` line, a blank line, the body. */
+function defaultTemplate (name: TemplateName): { subject: string, body: string } {
+  const file = readFileSync(join(viewsDir, 'emails', `${name}.txt`), 'utf8')
+  const [first, ...rest] = file.split('\n')
+  return { subject: first.replace(/^Subject:\s*/, ''), body: rest.join('\n').replace(/^\n+/, '').replace(/\n+$/, '\n') }
+}
+
+const DEFAULTS = Object.fromEntries(TEMPLATE_NAMES.map((name) => [name, defaultTemplate(name)])) as Record<TemplateName, { subject: string, body: string }>
+
+const PLACEHOLDER = /\$([A-Za-z]+)/g
+
+function escapeHtml (text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+/** Placeholders used in a text that the template does not know. */
+export function unknownPlaceholders (name: TemplateName, text: string): string[] {
+  const known = new Set(TEMPLATE_INFO[name].placeholders)
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((p) => !known.has(p)))]
+}
+
+/**
+ * `$Placeholder` substitution and nothing else: the admin's text is never evaluated, so `<%= … %>`
+ * or `${…}` in it arrive literally. In the HTML part every piece, text and value alike, is escaped.
+ */
+function substitute (template: string, values: TemplateValues): { text: string, html: string } {
+  let text = ''
+  let html = ''
+  let last = 0
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    const literal = template.slice(last, match.index)
+    text += literal
+    html += escapeHtml(literal)
+    const value = values[match[1]]
+    if (value === undefined) {
+      text += match[0]
+      html += escapeHtml(match[0])
+    } else {
+      text += value
+      html += URL_PLACEHOLDERS.has(match[1]) ? `<a href="${escapeHtml(value)}">${escapeHtml(value)}</a>` : escapeHtml(value)
+    }
+    last = match.index + match[0].length
+  }
+  const rest = template.slice(last)
+  return { text: text + rest, html: html + escapeHtml(rest) }
+}
+
+export function renderTemplate (subject: string, body: string, values: TemplateValues): RenderedEmail {
+  const renderedSubject = substitute(subject, values).text.replace(/\s+/g, ' ').trim()
+  const { text, html } = substitute(body, values)
+  const paragraphs = html.split(/\n{2,}/).map((p) => p.trim()).filter((p) => p !== '').map((p) => `<p>${p.replace(/\n/g, '<br>\n')}</p>`)
+  return {
+    subject: renderedSubject,
+    text,
+    html: `<!doctype html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(renderedSubject)}</title></head>\n<body style="font-family: -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; font-size: 15px; line-height: 1.5; color: #1c2333; max-width: 40em">\n${paragraphs.join('\n')}\n</body></html>\n`
+  }
+}
+
+/** Sample values for the preview on the template page. */
+export function sampleValues (orgName: string, publicUrl: string): TemplateValues {
+  return {
+    DevFirstName: 'Ada',
+    DevLastName: 'Lovelace',
+    DevEmail: 'ada@example.com',
+    OrganizationName: orgName,
+    ConfirmUrl: `${publicUrl}/invitations/SAMPLE-TOKEN`,
+    DevPortalUrl: `${publicUrl}/`,
+    ExpiresAt: '2026-01-01 12:00 UTC'
+  }
+}
+
+interface TemplateRow {
+  name: TemplateName
+  subject: string | null
+  body: string | null
+  enabled: boolean | number
+  updated_at: string
+}
+
+export function createTemplates ({ db, clock }: { db: Knex, clock: Clock }) {
+  function fromRow (name: TemplateName, row: TemplateRow | undefined): EmailTemplate {
+    const defaults = DEFAULTS[name]
+    return {
+      name,
+      subject: row?.subject ?? defaults.subject,
+      body: row?.body ?? defaults.body,
+      enabled: row === undefined ? true : Boolean(row.enabled),
+      customized: row?.subject != null || row?.body != null,
+      updatedAt: row?.updated_at ?? null
+    }
+  }
+
+  async function getTemplate (name: string, trx: Knex | Knex.Transaction = db): Promise<EmailTemplate> {
+    if (!isTemplateName(name)) throw new NotFound('There is no email template with this name.')
+    return fromRow(name, await trx('email_templates').where('name', name).first())
+  }
+
+  async function listTemplates (): Promise<EmailTemplate[]> {
+    const rows: TemplateRow[] = await db('email_templates').select()
+    return TEMPLATE_NAMES.map((name) => fromRow(name, rows.find((row) => row.name === name)))
+  }
+
+  async function store (name: TemplateName, fields: Partial<TemplateRow>, actor: Actor, action: string): Promise<void> {
+    await db.transaction(async (trx) => {
+      const row = { ...fields, name, updated_at: isoNow(clock), updated_by: actor.id }
+      await trx('email_templates').insert({ enabled: true, ...row }).onConflict('name').merge(Object.keys(row))
+      await recordAudit(trx, clock, { actor, action, target: { type: 'email-template', id: null, label: name } })
+    })
+  }
+
+  /** Saves an admin's text; unknown placeholders and over-long text are refused beside the field. */
+  async function saveTemplate (name: string, input: { subject: string, body: string, enabled: boolean }, actor: Actor): Promise<EmailTemplate> {
+    const template = await getTemplate(name)
+    const errors: Record<string, string> = {}
+    const subject = input.subject.trim()
+    const body = input.body.replace(/\r\n/g, '\n')
+    if (subject === '') errors.subject = 'Enter a subject.'
+    else if (subject.length > SUBJECT_MAX_LENGTH) errors.subject = `The subject can be at most ${SUBJECT_MAX_LENGTH} characters.`
+    if (body.trim() === '') errors.body = 'Enter the text of the email.'
+    else if (body.length > BODY_MAX_LENGTH) errors.body = `The text can be at most ${BODY_MAX_LENGTH} characters.`
+    for (const [field, text] of [['subject', subject], ['body', body]] as const) {
+      const unknown = unknownPlaceholders(template.name, text)
+      if (unknown.length > 0 && errors[field] === undefined) {
+        errors[field] = `Unknown placeholder${unknown.length > 1 ? 's' : ''}: ${unknown.map((p) => `$${p}`).join(', ')}. This template knows ${TEMPLATE_INFO[template.name].placeholders.map((p) => `$${p}`).join(', ')}.`
+      }
+    }
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    await store(template.name, { subject, body, enabled: input.enabled }, actor, 'template.edited')
+    return await getTemplate(template.name)
+  }
+
+  async function resetTemplate (name: string, actor: Actor): Promise<void> {
+    const template = await getTemplate(name)
+    await store(template.name, { subject: null, body: null }, actor, 'template.reset')
+  }
+
+  return { getTemplate, listTemplates, saveTemplate, resetTemplate }
+}
+
+export type Templates = ReturnType<typeof createTemplates>
