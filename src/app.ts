@@ -16,6 +16,7 @@ import { createTemplates, type Templates } from './services/mail/templates'
 import { createOutbox, type Outbox } from './services/mail/outbox'
 import { createMailSender, createTransport, type MailSender, type MailTransport } from './services/mail/sender'
 import { createInvitations, type Invitations } from './services/invitations'
+import { createGroupAdmin, type GroupAdmin } from './services/group-admin'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -37,6 +38,7 @@ export interface Services {
   outbox: Outbox
   mailSender: MailSender
   invitations: Invitations
+  groups: GroupAdmin
 }
 
 declare module 'fastify' {
@@ -95,7 +97,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     templates,
     outbox,
     mailSender,
-    invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours })
+    invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours }),
+    groups: createGroupAdmin({ db, clock })
   }
   app.decorate('config', config)
   app.decorate('db', db)

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { Invalid, NotFound } from '../services/errors'
+import { Invalid, NotFound, Refused } from '../services/errors'
 
 /** A form body schema: every field a string of bounded length, plus the CSRF token; nothing else. */
 export function formSchema (fields: Record<string, number>, extra: Record<string, object> = {}) {
@@ -25,10 +25,14 @@ export function parseId (raw: string): number {
   return Number(raw)
 }
 
-/** Invalid input: the same form again with the messages beside the fields and the input kept. */
+/**
+ * Invalid input: the same page again with the messages beside the fields and the input kept.
+ * A refused action (409): the same page with the reason on top. Anything else goes to the error handler.
+ */
 export async function showFormErrors (reply: FastifyReply, error: unknown, template: string, data: Record<string, unknown>): Promise<FastifyReply> {
-  if (!(error instanceof Invalid)) throw error
-  return await reply.page(template, { ...data, errors: error.fields }, error.statusCode)
+  if (error instanceof Invalid) return await reply.page(template, { ...data, errors: error.fields }, error.statusCode)
+  if (error instanceof Refused) return await reply.page(template, { ...data, formError: error.message }, error.statusCode)
+  throw error
 }
 
 /** Only a path on this site may be a `next` target; anything else goes home. */

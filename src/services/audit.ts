@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import { isoNow, type Clock } from './clock'
+import { likePattern, pageOf, type Page } from './pages'
 
 /** Who did something, and from where: every admin action records one. */
 export interface Actor {
@@ -34,4 +35,90 @@ export async function recordAudit (trx: Knex | Knex.Transaction, clock: Clock, e
     ip: entry.actor.ip,
     details: entry.details === undefined ? null : JSON.stringify(entry.details)
   })
+}
+
+export interface AuditEvent {
+  id: number
+  createdAt: string
+  actorId: number | null
+  actorLabel: string
+  action: string
+  targetType: string | null
+  targetId: number | null
+  targetLabel: string | null
+  ip: string | null
+  details: string | null
+}
+
+export interface AuditFilter {
+  actor?: string
+  target?: string
+  action?: string
+}
+
+export const AUDIT_PAGE_SIZE = 50
+
+/** Every action the log knows, for the filter. */
+export const AUDIT_ACTIONS = [
+  'administrator.created', 'developer.created', 'developer.invited', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
+  'developer.blocked', 'developer.activated', 'developer.deleted', 'group.created', 'group.edited', 'group.deleted',
+  'group.member-added', 'group.member-removed', 'template.edited', 'template.reset', 'settings.changed'
+] as const
+
+interface AuditRow {
+  id: number
+  created_at: string
+  actor_id: number | null
+  actor_label: string
+  action: string
+  target_type: string | null
+  target_id: number | null
+  target_label: string | null
+  ip: string | null
+  details: string | null
+}
+
+function toEvent (row: AuditRow): AuditEvent {
+  return {
+    id: row.id,
+    createdAt: row.created_at,
+    actorId: row.actor_id,
+    actorLabel: row.actor_label,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    targetLabel: row.target_label,
+    ip: row.ip,
+    details: row.details
+  }
+}
+
+function filtered (db: Knex, filter: AuditFilter): Knex.QueryBuilder {
+  const query = db('audit_events')
+  const contains = (text: string) => likePattern(text.trim().toLowerCase())
+  if (filter.actor !== undefined && filter.actor.trim() !== '') void query.whereRaw('lower(actor_label) like ? escape ?', [contains(filter.actor), '\\'])
+  if (filter.target !== undefined && filter.target.trim() !== '') void query.whereRaw('lower(target_label) like ? escape ?', [contains(filter.target), '\\'])
+  if (filter.action !== undefined && filter.action !== '') void query.where('action', filter.action)
+  return query
+}
+
+/** The audit log, newest first, a page at a time. */
+export async function listAudit (db: Knex, filter: AuditFilter, page: number | undefined): Promise<Page<AuditEvent>> {
+  return await pageOf(filtered(db, filter), page, AUDIT_PAGE_SIZE, async (query) => {
+    const rows: AuditRow[] = await query.orderBy('id', 'desc').select()
+    return rows.map(toEvent)
+  })
+}
+
+/** The matching events, newest first, read in batches by id: never the whole log in memory. */
+export async function * auditEvents (db: Knex, filter: AuditFilter, batch = 500): AsyncGenerator<AuditEvent> {
+  let before: number | null = null
+  for (;;) {
+    const query = filtered(db, filter).orderBy('id', 'desc').limit(batch)
+    if (before !== null) void query.where('id', '<', before)
+    const rows: AuditRow[] = await query.select()
+    for (const row of rows) yield toEvent(row)
+    if (rows.length < batch) return
+    before = rows[rows.length - 1].id
+  }
 }

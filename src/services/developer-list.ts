@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-rows'
-import { pageOf, type Page } from './pages'
+import { likePattern, pageOf, type Page } from './pages'
 
 export const PAGE_SIZE = 25
 
@@ -21,11 +21,6 @@ export interface DeveloperQuery {
   groupId?: number
   sort?: DeveloperSort
   page?: number
-}
-
-/** `%` and `_` typed by the user are literal characters, not wildcards. */
-function likePattern (text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
 /**

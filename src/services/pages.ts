@@ -20,3 +20,8 @@ export async function pageOf<T> (base: Knex.QueryBuilder, requested: number | un
   const rows = await fetch(base.clone().limit(pageSize).offset((page - 1) * pageSize))
   return { rows, total, page, pages, pageSize }
 }
+
+/** A LIKE pattern for "contains": `%` and `_` typed by the user are literal characters, not wildcards. Use with `escape '\\'`. */
+export function likePattern (text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}

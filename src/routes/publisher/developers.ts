@@ -65,9 +65,41 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
     }
   })
 
+  /** The details page: the account, its groups, and the groups it could join. */
+  async function detailsPage (id: number, data: Record<string, unknown> = {}) {
+    const details = await accounts.getDeveloper(id)
+    const joinable = (await listGroupSummaries(app.db)).filter((g) => g.systemKey !== 'guests' && !details.groups.some((m) => m.id === g.id))
+    return { title: displayName(details.account), ...details, joinable, displayName, ...data }
+  }
+
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {
-    const details = await accounts.getDeveloper(parseId(request.params.id))
-    return await reply.page('publisher/developers/show', { title: displayName(details.account), ...details, displayName })
+    return await reply.page('publisher/developers/show', await detailsPage(parseId(request.params.id)))
+  })
+
+  app.post<{ Params: { id: string }, Body: { groupId: string } }>('/:id/groups', {
+    schema: { ...idParams, ...formSchema({ groupId: 20 }) }
+  }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const { group, result } = await app.services.groups.addMemberById(parseId(request.body.groupId), id, actorOf(request))
+      request.session.flash = result === 'added' ? `Added to ${group.name}.` : `Not added to ${group.name}: ${result}.`
+      return await reply.code(303).redirect(`/admin/developers/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
+    }
+  })
+
+  app.post<{ Params: { id: string, groupId: string } }>('/:id/groups/:groupId/remove', {
+    schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 40 }, groupId: { type: 'string', maxLength: 40 } }, required: ['id', 'groupId'] }, ...formSchema({}) }
+  }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const { group } = await app.services.groups.removeMember(parseId(request.params.groupId), id, actorOf(request))
+      request.session.flash = `Removed from ${group.name}.`
+      return await reply.code(303).redirect(`/admin/developers/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
+    }
   })
 
   app.get<{ Params: { id: string } }>('/:id/delete', { schema: idParams }, async (request, reply) => {
@@ -91,9 +123,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
         return await reply.code(303).redirect(name === 'delete' ? '/admin/developers' : `/admin/developers/${id}`)
       } catch (err) {
         // Refused (e.g. the last administrator): the developer's page again, saying why.
-        if (!(err instanceof Refused)) throw err
-        const details = await accounts.getDeveloper(id)
-        return await reply.page('publisher/developers/show', { title: displayName(details.account), ...details, displayName, formError: err.message }, err.statusCode)
+        return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
       }
     })
   }

@@ -1,0 +1,47 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { AUDIT_ACTIONS, auditEvents, listAudit, type AuditEvent, type AuditFilter } from '../../services/audit'
+import { querySchema } from '../forms'
+
+const filterProperties = {
+  actor: { type: 'string', maxLength: 300 },
+  target: { type: 'string', maxLength: 300 },
+  action: { type: 'string', enum: ['', ...AUDIT_ACTIONS] }
+}
+
+/** One CSV cell: quoted, and never read as a formula by a spreadsheet. */
+export function csvCell (value: string | number | null): string {
+  let text = value === null ? '' : String(value)
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`
+  return `"${text.replace(/"/g, '""')}"`
+}
+
+const CSV_COLUMNS = ['time', 'actor', 'actor_id', 'action', 'target_type', 'target_id', 'target', 'client_address', 'details']
+
+function csvLine (e: AuditEvent): string {
+  return [e.createdAt, e.actorLabel, e.actorId, e.action, e.targetType, e.targetId, e.targetLabel, e.ip, e.details].map(csvCell).join(',') + '\r\n'
+}
+
+async function * csvLines (events: AsyncGenerator<AuditEvent>): AsyncGenerator<string> {
+  yield CSV_COLUMNS.join(',') + '\r\n'
+  for await (const event of events) yield csvLine(event)
+}
+
+export default async function auditRoutes (app: FastifyInstance): Promise<void> {
+  app.get<{ Querystring: AuditFilter & { page?: number } }>('/audit', {
+    schema: querySchema({ ...filterProperties, page: { type: 'integer', minimum: 1, maximum: 1000000 } })
+  }, async (request, reply) => {
+    const { page, ...filter } = request.query
+    const result = await listAudit(app.db, filter, page)
+    const csvQuery = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined && v !== '') as Array<[string, string]>).toString()
+    return await reply.page('publisher/audit', { title: 'Audit log', result, filter, actions: AUDIT_ACTIONS, csvQuery })
+  })
+
+  // Streamed: rows go out as they are read, a batch at a time.
+  app.get<{ Querystring: AuditFilter }>('/audit.csv', { schema: querySchema(filterProperties) }, async (request, reply) => {
+    return await reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="portico-audit-${new Date().toISOString().slice(0, 10)}.csv"`)
+      .send(Readable.from(csvLines(auditEvents(app.db, request.query))))
+  })
+}

@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify'
+import { actorOf } from '../../plugins/auth'
+import { displayName } from '../../services/account-rows'
+import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX, type GroupInput } from '../../services/group-admin'
+import { EMAIL_MAX_LENGTH } from '../../services/account-input'
+import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../forms'
+
+const groupFields = { name: GROUP_NAME_MAX * 10, description: GROUP_DESCRIPTION_MAX * 4 }
+const memberParams = {
+  params: { type: 'object', properties: { id: { type: 'string', maxLength: 40 }, developerId: { type: 'string', maxLength: 40 } }, required: ['id', 'developerId'] }
+}
+const membersQuery = querySchema({ q: { type: 'string', maxLength: 200 }, page: { type: 'integer', minimum: 1, maximum: 1000000 } })
+
+interface MemberBody {
+  email?: string
+  emails?: string
+}
+
+export default async function groupRoutes (app: FastifyInstance): Promise<void> {
+  const { groups } = app.services
+
+  async function listPage (data: Record<string, unknown> = {}) {
+    return { title: 'Groups', groups: await groups.listGroups(), ...data }
+  }
+
+  async function groupPage (id: number, query: { q?: string, page?: number }, data: Record<string, unknown> = {}) {
+    const group = await groups.findGroup(id)
+    return { title: group.name, group, members: await groups.listMembers(id, query), query, displayName, ...data }
+  }
+
+  app.get('/', async (_request, reply) => await reply.page('publisher/groups/list', await listPage()))
+
+  app.post<{ Body: GroupInput }>('/', { schema: formSchema(groupFields) }, async (request, reply) => {
+    try {
+      const group = await groups.createGroup(request.body, actorOf(request))
+      request.session.flash = `The group ${group.name} was created.`
+      return await reply.code(303).redirect(`/admin/groups/${group.id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/groups/list', await listPage({ values: keptValues(request.body) }))
+    }
+  })
+
+  app.get<{ Params: { id: string }, Querystring: { q?: string, page?: number } }>('/:id', { schema: { ...idParams, ...membersQuery } }, async (request, reply) => {
+    return await reply.page('publisher/groups/show', await groupPage(parseId(request.params.id), request.query))
+  })
+
+  app.post<{ Params: { id: string }, Body: GroupInput }>('/:id', { schema: { ...idParams, ...formSchema(groupFields) } }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const group = await groups.updateGroup(id, request.body, actorOf(request))
+      request.session.flash = `The group ${group.name} was saved.`
+      return await reply.code(303).redirect(`/admin/groups/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/groups/show', await groupPage(id, {}, { values: keptValues(request.body) }))
+    }
+  })
+
+  app.get<{ Params: { id: string } }>('/:id/delete', { schema: idParams }, async (request, reply) => {
+    const group = await groups.findGroup(parseId(request.params.id))
+    return await reply.page('publisher/groups/delete', { title: `Delete ${group.name}?`, group })
+  })
+
+  app.post<{ Params: { id: string } }>('/:id/delete', { schema: { ...idParams, ...formSchema({}) } }, async (request, reply) => {
+    const group = await groups.deleteGroup(parseId(request.params.id), actorOf(request))
+    request.session.flash = `The group ${group.name} was deleted.`
+    return await reply.code(303).redirect('/admin/groups')
+  })
+
+  app.post<{ Params: { id: string }, Body: MemberBody }>('/:id/members', {
+    schema: { ...idParams, ...formSchema({}, { email: { type: 'string', maxLength: EMAIL_MAX_LENGTH * 4 }, emails: { type: 'string', maxLength: BULK_MAX * 300 } }) }
+  }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    const actor = actorOf(request)
+    try {
+      if (request.body.emails !== undefined) {
+        const results = await groups.addMembersByEmail(id, request.body.emails, actor)
+        return await reply.page('publisher/groups/show', await groupPage(id, {}, { results }))
+      }
+      const email = request.body.email ?? ''
+      const result = await groups.addMemberByEmail(id, email, actor)
+      request.session.flash = `${email.trim()}: ${result}.`
+      return await reply.code(303).redirect(`/admin/groups/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/groups/show', await groupPage(id, {}, { values: keptValues(request.body) }))
+    }
+  })
+
+  app.post<{ Params: { id: string, developerId: string } }>('/:id/members/:developerId/remove', {
+    schema: { ...memberParams, ...formSchema({}) }
+  }, async (request, reply) => {
+    const { group, account } = await groups.removeMember(parseId(request.params.id), parseId(request.params.developerId), actorOf(request))
+    request.session.flash = `${displayName(account)} was removed from ${group.name}.`
+    return await reply.code(303).redirect(`/admin/groups/${group.id}`)
+  })
+}

@@ -1,0 +1,206 @@
+import type { Knex } from 'knex'
+import { recordAudit, type Actor } from './audit'
+import { isoNow, type Clock } from './clock'
+import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
+import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, normalizeEmail, toAccount, type Account } from './account-rows'
+import { likePattern, pageOf, type Page } from './pages'
+import type { SystemGroupKey } from './groups'
+
+export const GROUP_NAME_MAX = 100
+export const GROUP_DESCRIPTION_MAX = 1000
+export const MEMBERS_PAGE_SIZE = 25
+/** At most this many lines in one "add many" form. */
+export const BULK_MAX = 500
+
+export interface Group {
+  id: number
+  name: string
+  description: string
+  systemKey: SystemGroupKey | null
+  createdAt: string
+  memberCount: number
+}
+
+export interface GroupInput {
+  name: string
+  description: string
+}
+
+export type MemberResult = 'added' | 'already a member' | 'no such account' | 'pending invitation' | 'not an email address'
+
+interface GroupRow {
+  id: number
+  name: string
+  description: string
+  system_key: SystemGroupKey | null
+  created_at: string
+  member_count?: number | string
+}
+
+function toGroup (row: GroupRow): Group {
+  return { id: row.id, name: row.name, description: row.description, systemKey: row.system_key, createdAt: row.created_at, memberCount: Number(row.member_count ?? 0) }
+}
+
+const SYSTEM_RULES: Record<SystemGroupKey, string> = {
+  administrators: '',
+  developers: 'Every account is in Developers: it holds everyone who can sign in to the portal. Block an account to stop its access.',
+  guests: 'Guests stands for signed-out visitors and takes no members.'
+}
+
+function groupErrors (input: GroupInput): FieldErrors {
+  const errors: FieldErrors = {}
+  const name = input.name.trim()
+  if (name === '') errors.name = 'Enter a name for the group.'
+  else if ([...name].length > GROUP_NAME_MAX) errors.name = `The name can be at most ${GROUP_NAME_MAX} characters.`
+  else if (/\p{Cc}/u.test(name)) errors.name = 'The name contains characters that are not allowed.'
+  if ([...input.description].length > GROUP_DESCRIPTION_MAX) errors.description = `The description can be at most ${GROUP_DESCRIPTION_MAX} characters.`
+  return errors
+}
+
+export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
+  const audit = (trx: Knex.Transaction, actor: Actor, action: string, group: { id: number, name: string }, details?: Record<string, unknown>) =>
+    recordAudit(trx, clock, { actor, action, target: { type: 'group', id: group.id, label: group.name }, details })
+
+  async function findGroup (trx: Knex | Knex.Transaction, id: number): Promise<Group> {
+    const row: GroupRow | undefined = await trx('groups').where('id', id).first()
+    if (row === undefined) throw new NotFound('There is no group with this id.')
+    const counted = await trx('developer_groups').where('group_id', id).count({ n: '*' }).first()
+    return toGroup({ ...row, member_count: counted?.n ?? 0 })
+  }
+
+  async function listGroups (): Promise<Group[]> {
+    const rows: GroupRow[] = await db('groups')
+      .leftJoin('developer_groups', 'developer_groups.group_id', 'groups.id')
+      .groupBy('groups.id', 'groups.name', 'groups.description', 'groups.system_key', 'groups.created_at', 'groups.name_normalized')
+      .orderByRaw('case when groups.system_key is null then 1 else 0 end')
+      .orderBy('groups.name_normalized')
+      .select('groups.id', 'groups.name', 'groups.description', 'groups.system_key', 'groups.created_at')
+      .count({ member_count: 'developer_groups.developer_id' })
+    return rows.map(toGroup)
+  }
+
+  async function checkName (trx: Knex.Transaction, name: string, exceptId: number | null): Promise<void> {
+    const clash = await trx('groups').where('name_normalized', name.trim().toLowerCase()).modify((q) => { if (exceptId !== null) void q.whereNot('id', exceptId) }).first('id')
+    if (clash !== undefined) throw new Conflict('name', 'A group with this name already exists.')
+  }
+
+  async function createGroup (input: GroupInput, actor: Actor): Promise<Group> {
+    const errors = groupErrors(input)
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await db.transaction(async (trx) => {
+      await checkName(trx, input.name, null)
+      const [row] = await trx('groups').insert({
+        name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), description: input.description.trim(), created_at: isoNow(clock)
+      }).returning(['id', 'name', 'description', 'system_key', 'created_at'])
+      const group = toGroup(row as GroupRow)
+      await audit(trx, actor, 'group.created', group)
+      return group
+    })
+  }
+
+  async function updateGroup (id: number, input: GroupInput, actor: Actor): Promise<Group> {
+    const errors = groupErrors(input)
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, id)
+      if (group.systemKey !== null) throw new Refused(`${group.name} is a system group: it cannot be renamed or changed.`)
+      await checkName(trx, input.name, id)
+      await trx('groups').where('id', id).update({ name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), description: input.description.trim() })
+      const updated = { ...group, name: input.name.trim(), description: input.description.trim() }
+      await audit(trx, actor, 'group.edited', updated, { from: group.name })
+      return updated
+    })
+  }
+
+  /** Delete a custom group; its memberships go with it. */
+  async function deleteGroup (id: number, actor: Actor): Promise<Group> {
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, id)
+      if (group.systemKey !== null) throw new Refused(`${group.name} is a system group: it cannot be deleted.`)
+      await trx('groups').where('id', id).del()
+      await audit(trx, actor, 'group.deleted', group, { members: group.memberCount })
+      return group
+    })
+  }
+
+  async function listMembers (id: number, query: { q?: string, page?: number }): Promise<Page<Account>> {
+    const base = db('developers').join('developer_groups', 'developer_groups.developer_id', 'developers.id').where('developer_groups.group_id', id)
+    const q = query.q?.trim().toLowerCase() ?? ''
+    if (q !== '') {
+      void base.where((w) => {
+        void w.whereRaw('developers.email_normalized like ? escape ?', [likePattern(q), '\\']).orWhereRaw('developers.name_normalized like ? escape ?', [likePattern(q), '\\'])
+      })
+    }
+    return await pageOf(base, query.page, MEMBERS_PAGE_SIZE, async (page) => {
+      const rows = await page.select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`)).orderBy('developers.name_normalized').orderBy('developers.id')
+      return rows.map(toAccount)
+    })
+  }
+
+  /** Adds one account, found by id or email, inside the caller's transaction. */
+  async function addOne (trx: Knex.Transaction, group: Group, account: Account | undefined, actor: Actor): Promise<MemberResult> {
+    if (group.systemKey === 'guests') throw new Refused(SYSTEM_RULES.guests)
+    if (account === undefined) return 'no such account'
+    if (account.state === 'pending') return 'pending invitation'
+    const inserted = await trx('developer_groups').insert({ developer_id: account.id, group_id: group.id, created_at: isoNow(clock) }).onConflict(['developer_id', 'group_id']).ignore().returning('developer_id')
+    if (inserted.length === 0) return 'already a member'
+    await audit(trx, actor, 'group.member-added', group, { developerId: account.id, email: account.email })
+    return 'added'
+  }
+
+  async function accountByEmail (trx: Knex.Transaction, email: string): Promise<Account | undefined> {
+    const row = await trx('developers').where('email_normalized', normalizeEmail(email)).first(ACCOUNT_COLUMNS)
+    return row === undefined ? undefined : toAccount(row)
+  }
+
+  async function addMemberByEmail (groupId: number, email: string, actor: Actor): Promise<MemberResult> {
+    return await db.transaction(async (trx) => await addOne(trx, await findGroup(trx, groupId), await accountByEmail(trx, email), actor))
+  }
+
+  /** Add many: one email per line, each reported; all in one transaction. */
+  async function addMembersByEmail (groupId: number, lines: string, actor: Actor): Promise<Array<{ email: string, result: MemberResult }>> {
+    const emails = [...new Set(lines.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== ''))]
+    if (emails.length === 0) throw new Invalid({ emails: 'Enter at least one email address, one per line.' })
+    if (emails.length > BULK_MAX) throw new Invalid({ emails: `Add at most ${BULK_MAX} addresses at once.` })
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, groupId)
+      const results: Array<{ email: string, result: MemberResult }> = []
+      for (const email of emails) {
+        const result = /^[^\s@]+@[^\s@]+$/.test(email) ? await addOne(trx, group, await accountByEmail(trx, email), actor) : 'not an email address'
+        results.push({ email, result })
+      }
+      return results
+    })
+  }
+
+  async function addMemberById (groupId: number, developerId: number, actor: Actor): Promise<{ group: Group, result: MemberResult }> {
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, groupId)
+      const row = await trx('developers').where('id', developerId).first(ACCOUNT_COLUMNS)
+      if (row === undefined) throw new NotFound('There is no developer with this id.')
+      return { group, result: await addOne(trx, group, toAccount(row), actor) }
+    })
+  }
+
+  /** Remove: never from Developers, and never the last active administrator from Administrators. */
+  async function removeMember (groupId: number, developerId: number, actor: Actor): Promise<{ group: Group, account: Account }> {
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, groupId)
+      const row = await trx('developers').join('developer_groups', 'developer_groups.developer_id', 'developers.id')
+        .where({ 'developer_groups.group_id': groupId, 'developers.id': developerId }).first(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
+      if (row === undefined) throw new NotFound('This developer is not a member of this group.')
+      const account = toAccount(row)
+      if (group.systemKey === 'developers') throw new Refused(SYSTEM_RULES.developers)
+      if (group.systemKey === 'administrators' && account.state === 'active' && await countOtherActiveAdministrators(trx, developerId) === 0) {
+        throw new Refused(`${displayName(account)} is the last active administrator and cannot leave Administrators. Make another account an administrator first.`)
+      }
+      await trx('developer_groups').where({ group_id: groupId, developer_id: developerId }).del()
+      await audit(trx, actor, 'group.member-removed', group, { developerId, email: account.email })
+      return { group, account }
+    })
+  }
+
+  return { findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
+}
+
+export type GroupAdmin = ReturnType<typeof createGroupAdmin>
