@@ -37,7 +37,8 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
     if (flash !== undefined) delete session.flash
     return await this.code(statusCode).type('text/html; charset=utf-8').view(template, {
       orgName: options.orgName,
-      account: request.account,
+      // `me`, not `account`: pages about some other account pass their own `account`.
+      me: request.account,
       path: request.url.split('?')[0],
       flash: flash ?? null,
       values: {},
