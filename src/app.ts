@@ -17,6 +17,7 @@ import { createOutbox, type Outbox } from './services/mail/outbox'
 import { createMailSender, createTransport, type MailSender, type MailTransport } from './services/mail/sender'
 import { createInvitations, type Invitations } from './services/invitations'
 import { createGroupAdmin, type GroupAdmin } from './services/group-admin'
+import { createSettings, type Settings } from './services/settings'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -39,6 +40,7 @@ export interface Services {
   mailSender: MailSender
   invitations: Invitations
   groups: GroupAdmin
+  settings: Settings
 }
 
 declare module 'fastify' {
@@ -81,6 +83,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   const hasher = createPasswordHasher(config.passwordHashCost)
   const templates = createTemplates({ db, clock })
+  const settings = createSettings({ db, clock, orgName: config.orgName })
   const mailSender = createMailSender({
     db,
     clock,
@@ -88,7 +91,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     from: config.mailFrom,
     onError: (err) => app.log.error({ err }, 'mail sender failed')
   })
-  const outbox = createOutbox({ clock, templates, orgName: config.orgName, publicUrl: config.publicUrl, onQueued: mailSender.poke })
+  const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, onQueued: mailSender.poke })
   const services: Services = {
     clock,
     hasher,
@@ -98,7 +101,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     outbox,
     mailSender,
     invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours }),
-    groups: createGroupAdmin({ db, clock })
+    groups: createGroupAdmin({ db, clock }),
+    settings
   }
   app.decorate('config', config)
   app.decorate('db', db)
@@ -127,7 +131,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Our plugins
   await app.register(security)
   await app.register(auth)
-  await app.register(views, { orgName: config.orgName })
+  await app.register(views, { settings })
   await app.register(errors)
 
   // Services that run beside the requests

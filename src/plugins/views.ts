@@ -5,6 +5,7 @@ import { Eta } from 'eta'
 import { viewsDir } from '../paths'
 import type { FieldErrors } from '../services/errors'
 import { formatDate } from '../format'
+import type { Settings } from '../services/settings'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -19,7 +20,7 @@ export interface FormState {
 }
 
 export interface ViewsOptions {
-  orgName: string
+  settings: Settings
 }
 
 /** Eta templates; `<%= %>` escapes, and nothing user-supplied is ever printed raw. */
@@ -35,8 +36,10 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
     const session = request.session
     const flash = session?.flash
     if (flash !== undefined) delete session.flash
+    const { orgName, signupEnabled } = await options.settings.getSettings()
     return await this.code(statusCode).type('text/html; charset=utf-8').view(template, {
-      orgName: options.orgName,
+      orgName,
+      signupEnabled,
       // `me`, not `account`: pages about some other account pass their own `account`.
       me: request.account,
       path: request.url.split('?')[0],

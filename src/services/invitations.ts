@@ -1,22 +1,16 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from './audit'
 import { isoNow, type Clock } from './clock'
-import { Conflict, DomainError, Invalid, NotFound } from './errors'
+import { Conflict, Invalid, NotFound } from './errors'
 import type { PasswordHasher } from './passwords'
 import { passwordProblem } from './passwords'
 import { emailProblem, nameErrors, type NameInput } from './account-input'
 import { ACCOUNT_COLUMNS, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
-import { groupIdsForNewAccount } from './groups'
-import { hashToken, looksLikeToken, newToken } from './tokens'
+import { activatePendingAccount } from './activation'
+import { createAccountTokens } from './account-tokens'
 import type { Outbox } from './mail/outbox'
 import { formatDate } from '../format'
 import type { EmailStatus } from './mail/outbox'
-
-export class Expired extends DomainError {
-  constructor (message: string) {
-    super(410, message)
-  }
-}
 
 export interface InviteInput extends NameInput {
   email: string
@@ -48,16 +42,17 @@ export interface InviteResult {
 }
 
 const PURPOSE = 'invitation'
-export const INVITATION_NOT_FOUND = 'This invitation link is not valid: it was used, revoked or replaced by a newer one.'
+const MESSAGES = {
+  notFound: 'This invitation link is not valid: it was used, revoked or replaced by a newer one.',
+  expired: 'This invitation has expired. Ask the person who invited you for a new invitation.'
+}
 
 export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHours }: InvitationsDeps) {
+  const tokens = createAccountTokens(clock)
+
   /** Ends the account's open links and issues a new one, with its email, in the caller's transaction. */
   async function issueInvitation (trx: Knex.Transaction, account: Account, actor: Actor): Promise<string> {
-    const now = isoNow(clock)
-    await trx('invitation_tokens').where({ developer_id: account.id, purpose: PURPOSE }).whereNull('used_at').whereNull('ended_at').update({ ended_at: now })
-    const { token, hash } = newToken()
-    const expiresAt = new Date(clock.now().getTime() + ttlHours * 3_600_000).toISOString()
-    await trx('invitation_tokens').insert({ developer_id: account.id, purpose: PURPOSE, token_hash: hash, created_by: actor.id, created_at: now, expires_at: expiresAt })
+    const { token, expiresAt } = await tokens.issueToken(trx, account.id, PURPOSE, { ttlMs: ttlHours * 3_600_000, createdBy: actor.id })
     await outbox.queueRequiredEmail(trx, 'invitation', account, { ConfirmUrl: `${publicUrl}/invitations/${token}`, ExpiresAt: formatDate(expiresAt) })
     return expiresAt
   }
@@ -157,14 +152,11 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
   }
 
   /** The invitation behind a link: 404 when unknown, used or ended; 410 when expired. */
-  async function findByToken (token: string, trx: Knex | Knex.Transaction = db): Promise<{ account: Account, tokenId: number }> {
-    if (!looksLikeToken(token)) throw new NotFound(INVITATION_NOT_FOUND)
-    const row = await trx('invitation_tokens').where({ token_hash: hashToken(token), purpose: PURPOSE }).first()
-    if (row === undefined || row.used_at !== null || row.ended_at !== null) throw new NotFound(INVITATION_NOT_FOUND)
+  async function findByToken (token: string, trx: Knex | Knex.Transaction = db): Promise<Account> {
+    const row = await tokens.findToken(trx, token, PURPOSE, MESSAGES)
     const account = await trx('developers').where({ id: row.developer_id, state: 'pending' }).first(ACCOUNT_COLUMNS)
-    if (account === undefined) throw new NotFound(INVITATION_NOT_FOUND)
-    if (row.expires_at <= isoNow(clock)) throw new Expired('This invitation has expired. Ask the person who invited you for a new invitation.')
-    return { account: toAccount(account), tokenId: row.id }
+    if (account === undefined) throw new NotFound(MESSAGES.notFound)
+    return toAccount(account)
   }
 
   /**
@@ -172,25 +164,13 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
    * wins), then the account becomes active, joins Developers and gets the welcome email.
    */
   async function acceptInvitation (token: string, password: string, ip: string | null): Promise<Account> {
-    const { account } = await findByToken(token)
+    const account = await findByToken(token)
     const problem = passwordProblem(password, [account.email.split('@')[0] ?? ''])
     if (problem !== null) throw new Invalid({ password: problem })
     const passwordHash = await hasher.hash(password)
     return await db.transaction(async (trx) => {
-      const now = isoNow(clock)
-      const spent = await trx('invitation_tokens')
-        .where({ token_hash: hashToken(token), purpose: PURPOSE })
-        .whereNull('used_at').whereNull('ended_at').where('expires_at', '>', now)
-        .update({ used_at: now })
-      if (spent !== 1) {
-        await findByToken(token, trx) // says why: expired (410) or gone (404)
-        throw new NotFound(INVITATION_NOT_FOUND)
-      }
-      await trx('developers').where({ id: account.id, state: 'pending' }).update({ state: 'active', password_hash: passwordHash, updated_at: now, last_sign_in_at: now })
-      const groups = await groupIdsForNewAccount(trx, [])
-      await trx('developer_groups').insert(groups.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now }))).onConflict(['developer_id', 'group_id']).ignore()
-      const active = { ...account, state: 'active' as const, updatedAt: now, lastSignInAt: now }
-      await outbox.queueEmail(trx, 'welcome', active)
+      await tokens.spendToken(trx, token, PURPOSE, MESSAGES)
+      const active = await activatePendingAccount(trx, clock, outbox, account, { password_hash: passwordHash, last_sign_in_at: isoNow(clock) })
       await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'invitation.accepted', target: { type: 'developer', id: account.id, label: account.email } })
       return active
     })

@@ -11,7 +11,7 @@ export default async function invitationRoutes (app: FastifyInstance): Promise<v
   const { invitations } = app.services
 
   app.get<{ Params: { token: string } }>('/invitations/:token', { schema: tokenParams }, async (request, reply) => {
-    const { account } = await invitations.findByToken(request.params.token)
+    const account = await invitations.findByToken(request.params.token)
     return await reply.page('portal/accept-invitation', { title: 'Accept your invitation', invited: account, displayName })
   })
 
@@ -25,7 +25,7 @@ export default async function invitationRoutes (app: FastifyInstance): Promise<v
       return await reply.code(303).redirect('/')
     } catch (err) {
       // A link that stopped working throws again here (404/410); a weak password shows the form again.
-      const { account } = await invitations.findByToken(request.params.token)
+      const account = await invitations.findByToken(request.params.token)
       return await showFormErrors(reply, err, 'portal/accept-invitation', { title: 'Accept your invitation', invited: account, displayName })
     }
   })

@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { isoNow, type Clock } from '../clock'
 import { Refused } from '../errors'
 import { pageOf, type Page } from '../pages'
+import type { Settings } from '../settings'
 import { displayName } from '../account-rows'
 import { renderTemplate, TEMPLATE_INFO, type TemplateName, type TemplateValues, type Templates } from './templates'
 
@@ -15,7 +16,7 @@ export interface Recipient {
 export interface OutboxDeps {
   clock: Clock
   templates: Templates
-  orgName: string
+  settings: Settings
   publicUrl: string
   /** Called after a transaction that queued mail has committed, so delivery starts at once. */
   onQueued?: () => void
@@ -40,7 +41,7 @@ export interface OutboxEmail {
   sentAt: string | null
 }
 
-export function createOutbox ({ clock, templates, orgName, publicUrl, onQueued }: OutboxDeps) {
+export function createOutbox ({ clock, templates, settings, publicUrl, onQueued }: OutboxDeps) {
   /**
    * Writes an email to the outbox inside the caller's transaction, so the email exists exactly when
    * the change that causes it does. Returns null when the template is switched off.
@@ -52,7 +53,7 @@ export function createOutbox ({ clock, templates, orgName, publicUrl, onQueued }
       DevFirstName: to.firstName,
       DevLastName: to.lastName,
       DevEmail: to.email,
-      OrganizationName: orgName,
+      OrganizationName: (await settings.getSettings(trx)).orgName,
       DevPortalUrl: `${publicUrl}/`,
       ...values
     })

@@ -6,7 +6,7 @@ import { recordAudit, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound } from '../errors'
 
-export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell'] as const
+export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'account-exists', 'email-change'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -22,7 +22,11 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   'signup-confirmation': { referenceName: 'New developer account confirmation', sentWhen: 'a developer signs up', placeholders: [...COMMON, 'ConfirmUrl'] },
   welcome: { referenceName: 'Developer welcome letter', sentWhen: 'an account becomes active', placeholders: [...COMMON, 'DevEmail'] },
   'password-reset': { referenceName: 'Password change confirmation', sentWhen: 'a developer asks for a password reset', placeholders: [...COMMON, 'ConfirmUrl'] },
-  farewell: { referenceName: 'Developer farewell letter', sentWhen: 'an account is deleted', placeholders: [...COMMON] }
+  farewell: { referenceName: 'Developer farewell letter', sentWhen: 'an account is deleted', placeholders: [...COMMON] },
+  // Two more than the reference product has: sign-up must not reveal a taken email, and an email
+  // change is confirmed at the new address.
+  'account-exists': { referenceName: 'Sign-up attempt notice', sentWhen: 'someone signs up with the email of an existing account', placeholders: [...COMMON, 'DevEmail'] },
+  'email-change': { referenceName: 'Email change confirmation', sentWhen: 'a developer changes their email address', placeholders: [...COMMON, 'ConfirmUrl'] }
 }
 
 // Placeholders whose values are links: in the HTML part they become <a> elements.

@@ -1,0 +1,55 @@
+import type { Knex } from 'knex'
+import { recordAudit, type Actor } from './audit'
+import { isoNow, type Clock } from './clock'
+import { Invalid, type FieldErrors } from './errors'
+
+export interface PortalSettings {
+  signupEnabled: boolean
+  /** Shown at sign-up, with a checkbox to agree, when not empty. */
+  termsOfUse: string
+  orgName: string
+}
+
+export const ORG_NAME_MAX = 100
+export const TERMS_MAX = 20_000
+
+type Key = keyof PortalSettings
+
+/** Portal settings from the database, with ORG_NAME and "sign-up on" as defaults. */
+export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock, orgName: string }) {
+  const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName }
+
+  async function getSettings (trx: Knex | Knex.Transaction = db): Promise<PortalSettings> {
+    const rows: Array<{ key: Key, value: string }> = await trx('settings').select('key', 'value')
+    const stored = Object.fromEntries(rows.map((row) => [row.key, row.value]))
+    return {
+      signupEnabled: stored.signupEnabled === undefined ? defaults.signupEnabled : stored.signupEnabled === 'true',
+      termsOfUse: stored.termsOfUse ?? defaults.termsOfUse,
+      orgName: stored.orgName ?? defaults.orgName
+    }
+  }
+
+  async function saveSettings (input: PortalSettings, actor: Actor): Promise<PortalSettings> {
+    const errors: FieldErrors = {}
+    const orgNameValue = input.orgName.trim()
+    if (orgNameValue === '') errors.orgName = 'Enter the organisation name.'
+    else if ([...orgNameValue].length > ORG_NAME_MAX) errors.orgName = `The organisation name can be at most ${ORG_NAME_MAX} characters.`
+    else if (/\p{Cc}/u.test(orgNameValue)) errors.orgName = 'The organisation name contains characters that are not allowed.'
+    if (input.termsOfUse.length > TERMS_MAX) errors.termsOfUse = `The terms can be at most ${TERMS_MAX} characters.`
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    const next: PortalSettings = { signupEnabled: input.signupEnabled, termsOfUse: input.termsOfUse.replace(/\r\n/g, '\n').trim(), orgName: orgNameValue }
+    return await db.transaction(async (trx) => {
+      const before = await getSettings(trx)
+      const now = isoNow(clock)
+      const rows = (Object.keys(next) as Key[]).map((key) => ({ key, value: String(next[key]), updated_at: now }))
+      await trx('settings').insert(rows).onConflict('key').merge()
+      const changed = (Object.keys(next) as Key[]).filter((key) => before[key] !== next[key])
+      await recordAudit(trx, clock, { actor, action: 'settings.changed', target: { type: 'settings', id: null, label: changed.join(', ') || 'no change' } })
+      return next
+    })
+  }
+
+  return { getSettings, saveSettings }
+}
+
+export type Settings = ReturnType<typeof createSettings>
