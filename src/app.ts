@@ -18,6 +18,7 @@ import { createMailSender, createTransport, type MailSender, type MailTransport 
 import { createInvitations, type Invitations } from './services/invitations'
 import { createGroupAdmin, type GroupAdmin } from './services/group-admin'
 import { createSettings, type Settings } from './services/settings'
+import { createSelfService, type SelfService } from './services/self-service'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -29,6 +30,9 @@ import signInRoutes from './routes/portal/sign-in'
 import portalHomeRoutes from './routes/portal/home'
 import publisherRoutes from './routes/publisher'
 import invitationRoutes from './routes/portal/invitations'
+import signUpRoutes from './routes/portal/signup'
+import profileRoutes from './routes/portal/profile'
+import passwordResetRoutes from './routes/portal/password-reset'
 
 export interface Services {
   clock: Clock
@@ -41,6 +45,7 @@ export interface Services {
   invitations: Invitations
   groups: GroupAdmin
   settings: Settings
+  selfService: SelfService
 }
 
 declare module 'fastify' {
@@ -95,14 +100,15 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const services: Services = {
     clock,
     hasher,
-    accounts: createAccounts({ db, hasher, clock }),
+    accounts: createAccounts({ db, hasher, clock, outbox }),
     signIn: createSignIn({ db, hasher, clock, failureLimit: config.signInFailureLimit, failureWindowMinutes: config.signInFailureWindowMinutes }),
     templates,
     outbox,
     mailSender,
     invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours }),
     groups: createGroupAdmin({ db, clock }),
-    settings
+    settings,
+    selfService: createSelfService({ db, hasher, clock, outbox, settings, publicUrl: config.publicUrl, confirmationTtlHours: config.invitationTtlHours })
   }
   app.decorate('config', config)
   app.decorate('db', db)
@@ -156,6 +162,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(signInRoutes)
   await app.register(portalHomeRoutes)
   await app.register(invitationRoutes)
+  await app.register(signUpRoutes)
+  await app.register(profileRoutes)
+  await app.register(passwordResetRoutes)
   await app.register(publisherRoutes, { prefix: '/admin' })
 
   return app

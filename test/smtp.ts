@@ -22,6 +22,8 @@ export interface TestSmtp {
   messages: ParsedMail[]
   /** Resolves once `count` messages have arrived (fails after `ms`). */
   waitFor: (count: number, ms?: number) => Promise<ParsedMail[]>
+  /** Resolves with the messages whose subject matches, once there are `count` of them. */
+  waitForSubject: (subject: RegExp, count?: number, ms?: number) => Promise<ParsedMail[]>
   close: () => Promise<void>
 }
 
@@ -56,7 +58,16 @@ export async function startSmtp (t: Teardown, port = 0): Promise<TestSmtp> {
     }
     return messages
   }
-  return { port: actual, url: `smtp://127.0.0.1:${actual}`, messages, waitFor, close }
+  async function waitForSubject (subject: RegExp, count = 1, ms = 10_000): Promise<ParsedMail[]> {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const matching = messages.filter((m) => subject.test(m.subject ?? ''))
+      if (matching.length >= count) return matching
+      if (Date.now() > deadline) throw new Error(`expected ${count} emails with subject ${String(subject)}, got ${matching.length}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  return { port: actual, url: `smtp://127.0.0.1:${actual}`, messages, waitFor, waitForSubject, close }
 }
 
 /** The link to PUBLIC_URL/<prefix>/<token> in an email's text. */

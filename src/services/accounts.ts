@@ -9,11 +9,13 @@ import {
   toAccount, type Account, type AccountRow
 } from './account-rows'
 import { groupIdsForNewAccount, type GroupSummary } from './groups'
+import type { Outbox } from './mail/outbox'
 
 export interface AccountsDeps {
   db: Knex
   hasher: PasswordHasher
   clock: Clock
+  outbox: Outbox
 }
 
 export interface AccountDetails {
@@ -24,7 +26,7 @@ export interface AccountDetails {
 
 export const TAKEN_EMAIL = 'An account with this email address already exists.'
 
-export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
+export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   function auditTarget (account: Pick<Account, 'id' | 'email'>) {
     return { type: 'developer', id: account.id, label: account.email }
   }
@@ -63,6 +65,7 @@ export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
     const passwordHash = await validatedHash(input)
     return await db.transaction(async (trx) => {
       const account = await insertActiveAccount(trx, input, passwordHash, await groupIdsForNewAccount(trx, groupIds))
+      await outbox.queueEmail(trx, 'welcome', account)
       await recordAudit(trx, clock, { actor, action: 'developer.created', target: auditTarget(account), details: { groupIds } })
       return account
     })
@@ -140,10 +143,11 @@ export function createAccounts ({ db, hasher, clock }: AccountsDeps) {
     })
   }
 
-  /** Delete: memberships, sessions and tokens go with the account (foreign keys cascade). */
+  /** Delete: memberships, sessions and tokens go with the account (foreign keys cascade); farewell email. */
   async function deleteAccount (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
       const account = await loadForRemoval(trx, id, 'deleted')
+      if (account.state !== 'pending') await outbox.queueEmail(trx, 'farewell', account)
       await trx('developers').where('id', id).del()
       await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
       return account

@@ -3,8 +3,8 @@ import { rateLimited } from '../../plugins/security'
 import { startSession } from '../../plugins/auth'
 import { displayName } from '../../services/account-rows'
 import { formSchema, showFormErrors } from '../forms'
+import { tokenParams } from './token-params'
 
-const tokenParams = { params: { type: 'object', properties: { token: { type: 'string', maxLength: 100 } }, required: ['token'] } }
 
 /** Accepting an invitation: GET only shows (mail scanners open links), POST acts. */
 export default async function invitationRoutes (app: FastifyInstance): Promise<void> {

@@ -13,7 +13,8 @@ interface SignInBody {
 export const SIGN_IN_REFUSED = 'The email or password is not right, or this account cannot sign in.'
 
 const NOTICES: Record<string, string> = {
-  'signed-out': 'You have signed out.'
+  'signed-out': 'You have signed out.',
+  closed: 'Your account is closed. Thank you for using our APIs.'
 }
 
 export default async function signInRoutes (app: FastifyInstance): Promise<void> {

@@ -12,10 +12,10 @@ interface TemplateBody {
 }
 
 export default async function emailTemplateRoutes (app: FastifyInstance): Promise<void> {
-  const { templates } = app.services
-  const samples = sampleValues(app.config.orgName, app.config.publicUrl)
+  const { templates, settings } = app.services
 
-  function pageData (template: EmailTemplate, values: { subject: string, body: string, enabled: boolean }) {
+  async function pageData (template: EmailTemplate, values: { subject: string, body: string, enabled: boolean }) {
+    const samples = sampleValues((await settings.getSettings()).orgName, app.config.publicUrl)
     return {
       title: TEMPLATE_INFO[template.name].referenceName,
       template,
@@ -31,7 +31,7 @@ export default async function emailTemplateRoutes (app: FastifyInstance): Promis
 
   app.get<{ Params: { name: string } }>('/:name', { schema: nameParams }, async (request, reply) => {
     const template = await templates.getTemplate(request.params.name)
-    return await reply.page('publisher/email-templates/edit', pageData(template, template))
+    return await reply.page('publisher/email-templates/edit', await pageData(template, template))
   })
 
   app.post<{ Params: { name: string }, Body: TemplateBody }>('/:name', {
@@ -43,7 +43,7 @@ export default async function emailTemplateRoutes (app: FastifyInstance): Promis
       request.session.flash = `The "${TEMPLATE_INFO[saved.name].referenceName}" template was saved.`
       return await reply.code(303).redirect(`/admin/email-templates/${request.params.name}`)
     } catch (err) {
-      return await showFormErrors(reply, err, 'publisher/email-templates/edit', pageData(await templates.getTemplate(request.params.name), values))
+      return await showFormErrors(reply, err, 'publisher/email-templates/edit', await pageData(await templates.getTemplate(request.params.name), values))
     }
   })
 

@@ -4,6 +4,7 @@ import developerRoutes from './developers'
 import invitationAdminRoutes from './invitations'
 import groupRoutes from './groups'
 import auditRoutes from './audit'
+import settingsRoutes from './settings'
 import emailRoutes from './emails'
 import emailTemplateRoutes from './email-templates'
 import { countDevelopersByState } from '../../services/developer-list'
@@ -19,6 +20,7 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   await app.register(developerRoutes, { prefix: '/developers' })
   await app.register(groupRoutes, { prefix: '/groups' })
   await app.register(auditRoutes)
+  await app.register(settingsRoutes)
   await app.register(invitationAdminRoutes, { prefix: '/invitations' })
   await app.register(emailRoutes, { prefix: '/emails' })
   await app.register(emailTemplateRoutes, { prefix: '/email-templates' })

@@ -75,11 +75,11 @@ t.test('inviting an existing account is refused; inviting a pending one resends'
   t.match(taken.body, /value=" DEV@example.com"|value="DEV@example.com"/)
 
   await admin.post('/admin/invitations', INVITEE)
-  const first = linkIn((await smtp.waitFor(1))[0], 'invitations')
+  const first = linkIn((await smtp.waitForSubject(/invited/))[0], 'invitations')
   const again = await admin.post('/admin/invitations', { ...INVITEE, email: 'IVY@example.com' })
   t.equal(again.statusCode, 303)
   t.match((await admin.get('/admin/invitations')).body, /already had a pending invitation: a new link was sent/)
-  const second = linkIn((await smtp.waitFor(2))[1], 'invitations')
+  const second = linkIn((await smtp.waitForSubject(/invited/, 2))[1], 'invitations')
   t.not(second, first)
   t.equal((await new Client(app).get(new URL(first).pathname)).statusCode, 404, 'the old link ended')
   t.equal((await new Client(app).get(new URL(second).pathname)).statusCode, 200)

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify'
+import { rateLimited } from '../../plugins/security'
+import { formSchema, keptValues, showFormErrors } from '../forms'
+import { ACCOUNT_FIELDS } from './account-fields'
+import { tokenParams } from './token-params'
+
+export default async function passwordResetRoutes (app: FastifyInstance): Promise<void> {
+  const { selfService } = app.services
+  const limited = rateLimited(app.config.rateLimitPerMinute)
+
+  app.get('/password-reset', async (_request, reply) => await reply.page('portal/password-reset', { title: 'Reset your password' }))
+
+  app.post<{ Body: { email: string } }>('/password-reset', { config: limited, schema: formSchema({ email: 1000 }) }, async (request, reply) => {
+    try {
+      await selfService.requestPasswordReset(request.body.email)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'portal/password-reset', { title: 'Reset your password', values: keptValues(request.body) })
+    }
+    return await reply.page('portal/check-email', {
+      title: 'Check your email',
+      message: 'If an active account uses this address, a link to choose a new password is on its way. It works for one hour.'
+    })
+  })
+
+  const resetPage = async (token: string) => ({ title: 'Choose a new password', account: await selfService.findPasswordReset(token) })
+
+  app.get<{ Params: { token: string } }>('/password-reset/:token', { schema: tokenParams }, async (request, reply) => {
+    return await reply.page('portal/new-password', await resetPage(request.params.token))
+  })
+
+  app.post<{ Params: { token: string }, Body: { password: string } }>('/password-reset/:token', {
+    config: limited, schema: { ...tokenParams, ...formSchema({ password: ACCOUNT_FIELDS.password }) }
+  }, async (request, reply) => {
+    try {
+      await selfService.resetPassword(request.params.token, request.body.password, request.ip)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'portal/new-password', await resetPage(request.params.token))
+    }
+    // Every session of the account has ended, this browser's too if it had one.
+    await request.session.regenerate()
+    request.session.flash = 'Your password was changed. Sign in with the new one.'
+    return await reply.code(303).redirect('/signin')
+  })
+}

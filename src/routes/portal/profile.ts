@@ -1,0 +1,83 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { requireAccount, SESSION_COOKIE, startSession } from '../../plugins/auth'
+import type { SignedInAccount } from '../../services/sign-in'
+import type { NameInput } from '../../services/account-input'
+import { EMAIL_MAX_LENGTH } from '../../services/account-input'
+import { formSchema, keptValues, showFormErrors } from '../forms'
+import { ACCOUNT_FIELDS } from './account-fields'
+import { tokenParams } from './token-params'
+
+/** The signed-in account; the route's requireAccount guard has made sure there is one. */
+function me (request: FastifyRequest): SignedInAccount {
+  if (request.account === null) throw new Error('profile route without requireAccount')
+  return request.account
+}
+
+export default async function profileRoutes (app: FastifyInstance): Promise<void> {
+  const { selfService } = app.services
+  const guarded = { onRequest: requireAccount }
+
+  const profilePage = async (reply: FastifyReply, err: unknown, values: Record<string, unknown>) =>
+    await showFormErrors(reply, err, 'portal/profile', { title: 'Your profile', values })
+
+  app.get('/profile', guarded, async (_request, reply) => await reply.page('portal/profile', { title: 'Your profile' }))
+
+  app.post<{ Body: NameInput }>('/profile', { ...guarded, schema: formSchema({ firstName: ACCOUNT_FIELDS.firstName, lastName: ACCOUNT_FIELDS.lastName }) }, async (request, reply) => {
+    try {
+      await selfService.updateName(me(request).id, request.body)
+      request.session.flash = 'Your name was saved.'
+      return await reply.code(303).redirect('/profile')
+    } catch (err) {
+      return await profilePage(reply, err, keptValues(request.body))
+    }
+  })
+
+  app.post<{ Body: { email: string } }>('/profile/email', { ...guarded, schema: formSchema({ email: EMAIL_MAX_LENGTH * 4 }) }, async (request, reply) => {
+    try {
+      await selfService.requestEmailChange(me(request), request.body.email)
+      request.session.flash = `A confirmation link is on its way to ${request.body.email.trim()}. Your email changes once you open it.`
+      return await reply.code(303).redirect('/profile')
+    } catch (err) {
+      return await profilePage(reply, err, { newEmail: request.body.email })
+    }
+  })
+
+  // The link in the email: GET shows, POST changes. No sign-in needed: the link is the proof.
+  app.get<{ Params: { token: string } }>('/profile/email/:token', { schema: tokenParams }, async (request, reply) => {
+    const change = await selfService.findEmailChange(request.params.token)
+    return await reply.page('portal/confirm-email', { title: 'Confirm your new email', ...change })
+  })
+
+  app.post<{ Params: { token: string } }>('/profile/email/:token', { schema: { ...tokenParams, ...formSchema({}) } }, async (request, reply) => {
+    const account = await selfService.confirmEmailChange(request.params.token, request.ip)
+    request.session.flash = `Your email address is now ${account.email}.`
+    return await reply.code(303).redirect(request.account === null ? '/signin' : '/profile')
+  })
+
+  app.post<{ Body: { currentPassword: string, newPassword: string } }>('/profile/password', {
+    ...guarded, schema: formSchema({ currentPassword: ACCOUNT_FIELDS.password, newPassword: ACCOUNT_FIELDS.password })
+  }, async (request, reply) => {
+    const account = me(request)
+    try {
+      await selfService.changePassword(account.id, request.body.currentPassword, request.body.newPassword, request.session.sessionId)
+      // A new session id for this browser; the old one and every other session are gone.
+      await startSession(request, account.id, 'Your password was changed. Your other sessions have ended.')
+      return await reply.code(303).redirect('/profile')
+    } catch (err) {
+      return await profilePage(reply, err, {})
+    }
+  })
+
+  app.get('/profile/close', guarded, async (_request, reply) => await reply.page('portal/close-account', { title: 'Close your account' }))
+
+  app.post<{ Body: { password: string } }>('/profile/close', { ...guarded, schema: formSchema({ password: ACCOUNT_FIELDS.password }) }, async (request, reply) => {
+    try {
+      await selfService.closeAccount(me(request).id, request.body.password, request.ip)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'portal/close-account', { title: 'Close your account' })
+    }
+    await request.session.destroy()
+    reply.clearCookie(SESSION_COOKIE, { path: '/' })
+    return await reply.code(303).redirect('/signin?notice=closed')
+  })
+}

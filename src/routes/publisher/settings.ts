@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify'
+import { actorOf } from '../../plugins/auth'
+import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings'
+import { formSchema, showFormErrors } from '../forms'
+
+interface SettingsBody {
+  signupEnabled?: string
+  termsOfUse: string
+  orgName: string
+}
+
+export default async function settingsRoutes (app: FastifyInstance): Promise<void> {
+  const { settings } = app.services
+
+  app.get('/settings', async (_request, reply) => {
+    return await reply.page('publisher/settings', { title: 'Settings', values: await settings.getSettings() })
+  })
+
+  app.post<{ Body: SettingsBody }>('/settings', {
+    schema: formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: { type: 'string', enum: ['on'] } })
+  }, async (request, reply) => {
+    const values = { signupEnabled: request.body.signupEnabled === 'on', termsOfUse: request.body.termsOfUse, orgName: request.body.orgName }
+    try {
+      await settings.saveSettings(values, actorOf(request))
+      request.session.flash = 'Settings saved.'
+      return await reply.code(303).redirect('/admin/settings')
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/settings', { title: 'Settings', values })
+    }
+  })
+}
