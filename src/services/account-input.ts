@@ -1,5 +1,5 @@
-import { passwordProblem } from './passwords'
-import type { FieldErrors } from './errors'
+import { passwordProblem, type PasswordHasher } from './passwords'
+import { Invalid, type FieldErrors } from './errors'
 
 export const NAME_MAX_LENGTH = 100
 export const EMAIL_MAX_LENGTH = 254
@@ -52,4 +52,11 @@ export function newAccountErrors (input: NewAccountInput): FieldErrors {
   const password = passwordProblem(input.password, [input.email.trim().split('@')[0] ?? ''])
   if (password !== null) errors.password = password
   return errors
+}
+
+/** A new password for an existing account: checked against the policy (400 beside `field`), then hashed. */
+export async function hashNewPassword (hasher: PasswordHasher, password: string, email: string, field = 'password'): Promise<string> {
+  const problem = passwordProblem(password, [email.split('@')[0] ?? ''])
+  if (problem !== null) throw new Invalid({ [field]: problem })
+  return await hasher.hash(password)
 }

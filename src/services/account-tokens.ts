@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { isoNow, type Clock } from './clock'
 import { DomainError, NotFound } from './errors'
 import { hashToken, looksLikeToken, newToken } from './tokens'
+import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-rows'
 
 export type TokenPurpose = 'invitation' | 'signup-confirmation' | 'password-reset' | 'email-change'
 
@@ -66,6 +67,14 @@ export function createAccountTokens (clock: Clock) {
     return row
   }
 
+  /** The open link and its account, which must be in `state` (else the link is as good as gone). */
+  async function findTokenAccount (trx: Knex | Knex.Transaction, token: string, purpose: TokenPurpose, state: AccountState, messages: TokenMessages): Promise<{ row: TokenRow, account: Account }> {
+    const row = await findToken(trx, token, purpose, messages)
+    const account = await trx('developers').where({ id: row.developer_id, state }).first(ACCOUNT_COLUMNS)
+    if (account === undefined) throw new NotFound(messages.notFound)
+    return { row, account: toAccount(account) }
+  }
+
   /** Spends a link in one conditional UPDATE: of two simultaneous uses, exactly one gets the row. */
   async function spendToken (trx: Knex.Transaction, token: string, purpose: TokenPurpose, messages: TokenMessages): Promise<TokenRow> {
     const row = await findToken(trx, token, purpose, messages)
@@ -75,7 +84,7 @@ export function createAccountTokens (clock: Clock) {
     return { ...row, used_at: now }
   }
 
-  return { issueToken, endTokens, findToken, spendToken }
+  return { issueToken, endTokens, findToken, findTokenAccount, spendToken }
 }
 
 export type AccountTokens = ReturnType<typeof createAccountTokens>

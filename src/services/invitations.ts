@@ -3,8 +3,7 @@ import { recordAudit, type Actor } from './audit'
 import { isoNow, type Clock } from './clock'
 import { Conflict, Invalid, NotFound } from './errors'
 import type { PasswordHasher } from './passwords'
-import { passwordProblem } from './passwords'
-import { emailProblem, nameErrors, type NameInput } from './account-input'
+import { emailProblem, hashNewPassword, nameErrors, type NameInput } from './account-input'
 import { ACCOUNT_COLUMNS, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
 import { activatePendingAccount } from './activation'
 import { createAccountTokens } from './account-tokens'
@@ -152,11 +151,8 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
   }
 
   /** The invitation behind a link: 404 when unknown, used or ended; 410 when expired. */
-  async function findByToken (token: string, trx: Knex | Knex.Transaction = db): Promise<Account> {
-    const row = await tokens.findToken(trx, token, PURPOSE, MESSAGES)
-    const account = await trx('developers').where({ id: row.developer_id, state: 'pending' }).first(ACCOUNT_COLUMNS)
-    if (account === undefined) throw new NotFound(MESSAGES.notFound)
-    return toAccount(account)
+  async function findByToken (token: string): Promise<Account> {
+    return (await tokens.findTokenAccount(db, token, PURPOSE, 'pending', MESSAGES)).account
   }
 
   /**
@@ -165,9 +161,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
    */
   async function acceptInvitation (token: string, password: string, ip: string | null): Promise<Account> {
     const account = await findByToken(token)
-    const problem = passwordProblem(password, [account.email.split('@')[0] ?? ''])
-    if (problem !== null) throw new Invalid({ password: problem })
-    const passwordHash = await hasher.hash(password)
+    const passwordHash = await hashNewPassword(hasher, password, account.email)
     return await db.transaction(async (trx) => {
       await tokens.spendToken(trx, token, PURPOSE, MESSAGES)
       const active = await activatePendingAccount(trx, clock, outbox, account, { password_hash: passwordHash, last_sign_in_at: isoNow(clock) })

@@ -2,8 +2,8 @@ import type { Knex } from 'knex'
 import { recordAudit } from './audit'
 import { isoNow, type Clock } from './clock'
 import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
-import { passwordProblem, type PasswordHasher } from './passwords'
-import { emailProblem, nameErrors, newAccountErrors, type NameInput, type NewAccountInput } from './account-input'
+import type { PasswordHasher } from './passwords'
+import { emailProblem, hashNewPassword, nameErrors, newAccountErrors, type NameInput, type NewAccountInput } from './account-input'
 import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, isAdministrator, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
 import { createAccountTokens, type TokenMessages } from './account-tokens'
 import { activatePendingAccount } from './activation'
@@ -112,19 +112,15 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
   }
 
   async function findConfirmation (token: string): Promise<Account> {
-    const row = await tokens.findToken(db, token, 'signup-confirmation', CONFIRM)
-    const account = await accountRow(db, { id: row.developer_id, state: 'pending' })
-    if (account === undefined) throw new NotFound(CONFIRM.notFound)
-    return toAccount(account)
+    return (await tokens.findTokenAccount(db, token, 'signup-confirmation', 'pending', CONFIRM)).account
   }
 
   /** Confirm (POST only): active, in Developers, welcome email. */
   async function confirmSignUp (token: string, ip: string | null): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const row = await tokens.spendToken(trx, token, 'signup-confirmation', CONFIRM)
-      const pending = await accountRow(trx, { id: row.developer_id, state: 'pending' })
-      if (pending === undefined) throw new NotFound(CONFIRM.notFound)
-      const account = await activatePendingAccount(trx, clock, outbox, toAccount(pending))
+      const { account: pending } = await tokens.findTokenAccount(trx, token, 'signup-confirmation', 'pending', CONFIRM)
+      await tokens.spendToken(trx, token, 'signup-confirmation', CONFIRM)
+      const account = await activatePendingAccount(trx, clock, outbox, pending)
       await recordAudit(trx, clock, { ...self(account, ip), action: 'developer.confirmed' })
       return account
     })
@@ -151,23 +147,20 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     })
   }
 
-  async function findEmailChange (token: string): Promise<{ account: Account, newEmail: string }> {
-    const row = await tokens.findToken(db, token, 'email-change', EMAIL_CHANGE)
-    const account = await accountRow(db, { id: row.developer_id, state: 'active' })
-    if (account === undefined || row.new_email === null) throw new NotFound(EMAIL_CHANGE.notFound)
-    return { account: toAccount(account), newEmail: row.new_email }
+  async function findEmailChange (token: string, trx: Knex | Knex.Transaction = db): Promise<{ account: Account, newEmail: string }> {
+    const { row, account } = await tokens.findTokenAccount(trx, token, 'email-change', 'active', EMAIL_CHANGE)
+    if (row.new_email === null) throw new NotFound(EMAIL_CHANGE.notFound)
+    return { account, newEmail: row.new_email }
   }
 
   async function confirmEmailChange (token: string, ip: string | null): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const row = await tokens.spendToken(trx, token, 'email-change', EMAIL_CHANGE)
-      const current = await accountRow(trx, { id: row.developer_id, state: 'active' })
-      if (current === undefined || row.new_email === null) throw new NotFound(EMAIL_CHANGE.notFound)
-      const newEmail = row.new_email
+      const { account, newEmail } = await findEmailChange(token, trx)
+      await tokens.spendToken(trx, token, 'email-change', EMAIL_CHANGE)
       if (await accountRow(trx, { email_normalized: normalizeEmail(newEmail) }) !== undefined) throw new Conflict('email', 'Another account uses this email address now.')
-      await trx('developers').where('id', current.id).update({ email: newEmail, email_normalized: normalizeEmail(newEmail), updated_at: isoNow(clock) })
-      await recordAudit(trx, clock, { ...self(toAccount(current), ip), action: 'developer.email-changed', details: { from: current.email, to: newEmail } })
-      return { ...toAccount(current), email: newEmail }
+      await trx('developers').where('id', account.id).update({ email: newEmail, email_normalized: normalizeEmail(newEmail), updated_at: isoNow(clock) })
+      await recordAudit(trx, clock, { ...self(account, ip), action: 'developer.email-changed', details: { from: account.email, to: newEmail } })
+      return { ...account, email: newEmail }
     })
   }
 
@@ -180,9 +173,7 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
   /** Change password: the other sessions of the account end; the caller keeps (a regenerated) one. */
   async function changePassword (id: number, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
     const row = await checkPassword(id, currentPassword, 'currentPassword')
-    const problem = passwordProblem(newPassword, [row.email.split('@')[0] ?? ''])
-    if (problem !== null) throw new Invalid({ newPassword: problem })
-    const passwordHash = await hasher.hash(newPassword)
+    const passwordHash = await hashNewPassword(hasher, newPassword, row.email, 'newPassword')
     await db.transaction(async (trx) => {
       await trx('developers').where('id', id).update({ password_hash: passwordHash, updated_at: isoNow(clock) })
       await trx('sessions').where('account_id', id).whereNot('sid', keepSessionId).del()
@@ -202,18 +193,13 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
   }
 
   async function findPasswordReset (token: string): Promise<Account> {
-    const row = await tokens.findToken(db, token, 'password-reset', RESET)
-    const account = await accountRow(db, { id: row.developer_id, state: 'active' })
-    if (account === undefined) throw new NotFound(RESET.notFound)
-    return toAccount(account)
+    return (await tokens.findTokenAccount(db, token, 'password-reset', 'active', RESET)).account
   }
 
   /** A new password from a reset link: single use, and every session of the account ends. */
   async function resetPassword (token: string, password: string, ip: string | null): Promise<Account> {
     const account = await findPasswordReset(token)
-    const problem = passwordProblem(password, [account.email.split('@')[0] ?? ''])
-    if (problem !== null) throw new Invalid({ password: problem })
-    const passwordHash = await hasher.hash(password)
+    const passwordHash = await hashNewPassword(hasher, password, account.email)
     return await db.transaction(async (trx) => {
       await tokens.spendToken(trx, token, 'password-reset', RESET)
       await trx('developers').where({ id: account.id, state: 'active' }).update({ password_hash: passwordHash, updated_at: isoNow(clock) })
