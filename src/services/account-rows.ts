@@ -85,3 +85,25 @@ export async function administratorExists (trx: Knex | Knex.Transaction): Promis
     .first('developer_groups.developer_id')
   return row !== undefined
 }
+
+export interface AccountRecord {
+  firstName: string
+  lastName: string
+  email: string
+}
+
+/** Inserts an account row (names and email trimmed, normalized columns filled) and returns it. */
+export async function insertAccount (trx: Knex.Transaction, input: AccountRecord, state: AccountState, passwordHash: string | null, now: string): Promise<Account> {
+  const [row] = await trx('developers').insert({
+    email: input.email.trim(),
+    email_normalized: normalizeEmail(input.email),
+    first_name: input.firstName.trim(),
+    last_name: input.lastName.trim(),
+    name_normalized: normalizeName(input.firstName, input.lastName),
+    password_hash: passwordHash,
+    state,
+    created_at: now,
+    updated_at: now
+  }).returning(ACCOUNT_COLUMNS)
+  return toAccount(row as AccountRow)
+}

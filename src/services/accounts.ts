@@ -5,8 +5,8 @@ import { Conflict, Invalid, NotFound, Refused } from './errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-input'
 import {
-  ACCOUNT_COLUMNS, administratorExists, countOtherActiveAdministrators, displayName, isAdministrator, normalizeEmail, normalizeName,
-  toAccount, type Account, type AccountRow
+  ACCOUNT_COLUMNS, administratorExists, countOtherActiveAdministrators, displayName, insertAccount, isAdministrator, normalizeEmail,
+  toAccount, type Account
 } from './account-rows'
 import { groupIdsForNewAccount, type GroupSummary } from './groups'
 import type { Outbox } from './mail/outbox'
@@ -37,18 +37,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     const taken = await trx('developers').where('email_normalized', emailNormalized).first('id')
     if (taken !== undefined) throw new Conflict('email', TAKEN_EMAIL)
     const now = isoNow(clock)
-    const [row] = await trx('developers').insert({
-      email: input.email.trim(),
-      email_normalized: emailNormalized,
-      first_name: input.firstName.trim(),
-      last_name: input.lastName.trim(),
-      name_normalized: normalizeName(input.firstName, input.lastName),
-      password_hash: passwordHash,
-      state: 'active',
-      created_at: now,
-      updated_at: now
-    }).returning(ACCOUNT_COLUMNS)
-    const account = toAccount(row as AccountRow)
+    const account = await insertAccount(trx, input, 'active', passwordHash, now)
     await trx('developer_groups').insert(groupIds.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now })))
     return account
   }

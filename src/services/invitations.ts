@@ -4,7 +4,7 @@ import { isoNow, type Clock } from './clock'
 import { Conflict, Invalid, NotFound } from './errors'
 import type { PasswordHasher } from './passwords'
 import { emailProblem, hashNewPassword, nameErrors, type NameInput } from './account-input'
-import { ACCOUNT_COLUMNS, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
+import { ACCOUNT_COLUMNS, insertAccount, normalizeEmail, toAccount, type Account, type AccountRow } from './account-rows'
 import { activatePendingAccount } from './activation'
 import { createAccountTokens } from './account-tokens'
 import type { Outbox } from './mail/outbox'
@@ -77,19 +77,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
       if (existing !== undefined) {
         account = toAccount(existing)
       } else {
-        const now = isoNow(clock)
-        const [row] = await trx('developers').insert({
-          email: input.email.trim(),
-          email_normalized: normalizeEmail(input.email),
-          first_name: input.firstName.trim(),
-          last_name: input.lastName.trim(),
-          name_normalized: normalizeName(input.firstName, input.lastName),
-          password_hash: null,
-          state: 'pending',
-          created_at: now,
-          updated_at: now
-        }).returning(ACCOUNT_COLUMNS)
-        account = toAccount(row as AccountRow)
+        account = await insertAccount(trx, input, 'pending', null, isoNow(clock))
       }
       const expiresAt = await issueInvitation(trx, account, actor)
       const resent = existing !== undefined

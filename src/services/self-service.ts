@@ -4,7 +4,7 @@ import { isoNow, type Clock } from './clock'
 import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
 import type { PasswordHasher } from './passwords'
 import { emailProblem, hashNewPassword, nameErrors, newAccountErrors, type NameInput, type NewAccountInput } from './account-input'
-import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, isAdministrator, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
+import { countOtherActiveAdministrators, displayName, insertAccount, isAdministrator, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
 import { createAccountTokens, type TokenMessages } from './account-tokens'
 import { activatePendingAccount } from './activation'
 import type { Outbox } from './mail/outbox'
@@ -78,19 +78,7 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
         }
         return
       }
-      const now = isoNow(clock)
-      const [row] = await trx('developers').insert({
-        email: input.email.trim(),
-        email_normalized: normalizeEmail(input.email),
-        first_name: input.firstName.trim(),
-        last_name: input.lastName.trim(),
-        name_normalized: normalizeName(input.firstName, input.lastName),
-        password_hash: passwordHash,
-        state: 'pending',
-        created_at: now,
-        updated_at: now
-      }).returning(ACCOUNT_COLUMNS)
-      const account = toAccount(row as AccountRow)
+      const account = await insertAccount(trx, input, 'pending', passwordHash, isoNow(clock))
       await sendConfirmation(trx, account)
       await recordAudit(trx, clock, { ...self(account, ip), action: 'developer.signed-up' })
     })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ADMIN, DEV, createAdmin, makeApp } from '../helpers'
-import { launchBrowser, listen, newPage, screenshot } from './browser'
+import { launchBrowser, listen, newPage, screenshot, signInAs } from './browser'
 
 t.test('admin signs in, adds a developer, blocks them; the developer is sent to /signin', async (t) => {
   const app = await makeApp(t)
@@ -9,10 +9,7 @@ t.test('admin signs in, adds a developer, blocks them; the developer is sent to 
   const browser = await launchBrowser(t)
 
   const { page: admin } = await newPage(browser)
-  await admin.goto(`${base}/signin`)
-  await admin.fill('#email', ADMIN.email)
-  await admin.fill('#password', ADMIN.password)
-  await admin.click('button[type=submit]')
+  await signInAs(admin, base, ADMIN)
   t.equal(new URL(admin.url()).pathname, '/admin')
   t.match(await admin.textContent('h1'), 'Publisher portal')
 

@@ -37,3 +37,11 @@ export async function screenshot (page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 }
+
+/** Signs in through the form, as a person would. */
+export async function signInAs (page: Page, base: string, who: { email: string, password: string }): Promise<void> {
+  await page.goto(`${base}/signin`)
+  await page.fill('#email', who.email)
+  await page.fill('#password', who.password)
+  await page.click('button[type=submit]')
+}

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createAdmin, makeApp } from '../helpers'
 import { linkIn, startSmtp } from '../smtp'
-import { launchBrowser, listen, newPage, screenshot } from './browser'
+import { launchBrowser, listen, newPage, screenshot, signInAs } from './browser'
 
 t.test('a developer signs up, confirms, edits the profile, resets the password and closes the account', async (t) => {
   const smtp = await startSmtp(t)
@@ -25,9 +25,7 @@ t.test('a developer signs up, confirms, edits the profile, resets the password a
   await page.goto(`${base}${confirm.pathname}`)
   await page.click('button:has-text("Confirm and activate")')
   t.match(await page.textContent('.flash'), 'is active')
-  await page.fill('#email', 'nia@example.com')
-  await page.fill('#password', 'nia picks a long passphrase')
-  await page.click('button[type=submit]')
+  await signInAs(page, base, { email: 'nia@example.com', password: 'nia picks a long passphrase' })
   t.match(await page.textContent('h1'), 'Welcome, Nia')
 
   await page.click('main >> text=Your profile')
@@ -47,9 +45,7 @@ t.test('a developer signs up, confirms, edits the profile, resets the password a
   await page.fill('#password', 'a fresh passphrase for nia')
   await page.click('button:has-text("Set the new password")')
   t.match(await page.textContent('.flash'), 'Sign in with the new one')
-  await page.fill('#email', 'nia@example.com')
-  await page.fill('#password', 'a fresh passphrase for nia')
-  await page.click('button[type=submit]')
+  await signInAs(page, base, { email: 'nia@example.com', password: 'a fresh passphrase for nia' })
   t.match(await page.textContent('h1'), 'Welcome, Nia')
 
   await page.goto(`${base}/profile`)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ADMIN, DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
-import { launchBrowser, listen, newPage, screenshot } from './browser'
+import { launchBrowser, listen, newPage, screenshot, signInAs } from './browser'
 
 t.test('admin creates a group, adds a developer to it, and sees it on the developer page', async (t) => {
   const app = await makeApp(t)
@@ -10,10 +10,7 @@ t.test('admin creates a group, adds a developer to it, and sees it on the develo
   const browser = await launchBrowser(t)
   const { page } = await newPage(browser)
 
-  await page.goto(`${base}/signin`)
-  await page.fill('#email', ADMIN.email)
-  await page.fill('#password', ADMIN.password)
-  await page.click('button[type=submit]')
+  await signInAs(page, base, ADMIN)
   await page.click('nav.subnav >> text=Groups')
   await page.fill('#name', 'Partners')
   await page.fill('#description', 'External partner teams')

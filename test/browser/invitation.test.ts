@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ADMIN, createAdmin, makeApp } from '../helpers'
 import { linkIn, startSmtp } from '../smtp'
-import { launchBrowser, listen, newPage, screenshot } from './browser'
+import { launchBrowser, listen, newPage, screenshot, signInAs } from './browser'
 
 t.test('admin invites; the invitee opens the emailed link, sets a password and lands signed in', async (t) => {
   const smtp = await startSmtp(t)
@@ -11,10 +11,7 @@ t.test('admin invites; the invitee opens the emailed link, sets a password and l
   const browser = await launchBrowser(t)
 
   const { page: admin } = await newPage(browser)
-  await admin.goto(`${base}/signin`)
-  await admin.fill('#email', ADMIN.email)
-  await admin.fill('#password', ADMIN.password)
-  await admin.click('button[type=submit]')
+  await signInAs(admin, base, ADMIN)
   await admin.click('nav.subnav >> text=Invitations')
   t.match(await admin.textContent('.empty'), 'No pending invitations')
   await admin.click('text=Invite user')
