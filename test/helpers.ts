@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import knexFactory from 'knex'
 import { buildApp, type BuildOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 import type { Account } from '../src/services/account-rows'
@@ -13,17 +15,35 @@ interface Teardown {
 export const ADMIN = { firstName: 'Ada', lastName: 'Admin', email: 'ada@example.com', password: 'correct horse battery staple' }
 export const DEV = { firstName: 'Dev', lastName: 'Eloper', email: 'dev@example.com', password: 'a long and quiet river bend' }
 
-/** A fresh data folder with the app's real configuration loaded from these variables. */
-export function makeConfig (t: Teardown, env: Record<string, string> = {}, dataDir?: string): Config {
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'portico-test-'))
-  if (dataDir === undefined) t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  // Low scrypt cost keeps tests fast; the hash format carries its own parameters.
-  return loadConfig({ DATA_DIR: dir, PASSWORD_HASH_COST: '10', ...env })
+// With PORTICO_TEST_POSTGRES (a URL to a PostgreSQL server, as a role that may create databases),
+// every test app gets a fresh PostgreSQL database instead of a SQLite file: `npm run test:postgres`.
+const POSTGRES = process.env.PORTICO_TEST_POSTGRES
+
+async function freshPostgresDatabase (t: Teardown): Promise<string> {
+  const name = `portico_test_${randomBytes(6).toString('hex')}`
+  const admin = knexFactory({ client: 'pg', connection: POSTGRES, pool: { min: 0, max: 1 } })
+  await admin.raw(`create database ${name}`)
+  t.teardown(async () => {
+    await admin.raw(`drop database if exists ${name} with (force)`)
+    await admin.destroy()
+  })
+  const url = new URL(POSTGRES ?? '')
+  url.pathname = `/${name}`
+  return url.toString()
 }
 
-/** The real app on a temporary SQLite file, closed when the test ends. */
+/** A fresh data folder (and database) with the app's real configuration loaded from these variables. */
+export async function makeConfig (t: Teardown, env: Record<string, string> = {}): Promise<Config> {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const database = POSTGRES !== undefined && env.DATABASE_URL === undefined ? { DATABASE_URL: await freshPostgresDatabase(t) } : {}
+  // Low scrypt cost keeps tests fast; the hash format carries its own parameters.
+  return loadConfig({ DATA_DIR: dir, PASSWORD_HASH_COST: '10', ...database, ...env })
+}
+
+/** The real app on a temporary SQLite file (or PostgreSQL database), closed when the test ends. */
 export async function makeApp (t: Teardown, env: Record<string, string> = {}, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const app = await buildApp(makeConfig(t, env), options)
+  const app = await buildApp(await makeConfig(t, env), options)
   t.teardown(async () => await app.close())
   return app
 }

@@ -62,7 +62,7 @@ t.test('sessions live in the database and hold only the account id', async (t) =
 })
 
 t.test('a restart keeps accounts and sessions', async (t) => {
-  const config = makeConfig(t)
+  const config = await makeConfig(t)
   const first = await buildApp(config)
   await createAdmin(first)
   const client = await signedInClient(first, ADMIN)
@@ -98,7 +98,7 @@ t.test('unexpected form input is a 400, never a 500', async (t) => {
 t.test('logs are JSON lines without passwords', async (t) => {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
-  const app = await buildApp(makeConfig(t), { logger: { ...loggerOptions('debug'), stream } })
+  const app = await buildApp(await makeConfig(t), { logger: { ...loggerOptions('debug'), stream } })
   t.teardown(async () => await app.close())
   await createAdmin(app)
   await new Client(app).signIn(ADMIN.email, ADMIN.password)
@@ -112,7 +112,7 @@ t.test('logs are JSON lines without passwords', async (t) => {
 })
 
 t.test('/healthz answers ok while the database answers', async (t) => {
-  const app = await buildApp(makeConfig(t))
+  const app = await buildApp(await makeConfig(t))
   const ok = await app.inject({ method: 'GET', url: '/healthz' })
   t.equal(ok.statusCode, 200)
   t.equal(ok.body, 'ok')

@@ -55,7 +55,7 @@ t.test('ADMIN_EMAIL and ADMIN_PASSWORD create the administrator headless at star
 })
 
 t.test('a weak ADMIN_PASSWORD stops start-up naming the variable', async (t) => {
-  const config = makeConfig(t, { ADMIN_EMAIL: 'ops@example.com', ADMIN_PASSWORD: 'short' })
+  const config = await makeConfig(t, { ADMIN_EMAIL: 'ops@example.com', ADMIN_PASSWORD: 'short' })
   const err: unknown = await buildApp(config).catch((e: unknown) => e)
   t.ok(err instanceof ConfigError)
   t.equal((err as ConfigError).variable, 'ADMIN_PASSWORD')

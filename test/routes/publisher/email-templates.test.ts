@@ -118,7 +118,7 @@ t.test('invitation tokens never reach the logs', async (t) => {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
   const smtp = await startSmtp(t)
-  const app = await buildApp(makeConfig(t, { SMTP_URL: smtp.url }), { logger: { ...loggerOptions('debug'), stream } })
+  const app = await buildApp(await makeConfig(t, { SMTP_URL: smtp.url }), { logger: { ...loggerOptions('debug'), stream } })
   t.teardown(async () => await app.close())
   await createAdmin(app)
   const admin = await signedInClient(app, ADMIN)

@@ -74,7 +74,7 @@ t.test('after the last attempt the email is marked failed with the SMTP error', 
 
 t.test('a restart with queued mail delivers it', async (t) => {
   const port = await freePort()
-  const config = makeConfig(t, { SMTP_URL: `smtp://127.0.0.1:${port}` })
+  const config = await makeConfig(t, { SMTP_URL: `smtp://127.0.0.1:${port}` })
   const first = await buildApp(config, { mailPollMs: NEVER })
   await createAdmin(first)
   await (await signedInClient(first, ADMIN)).post('/admin/invitations', INVITEE)
@@ -94,7 +94,7 @@ t.test('a restart with queued mail delivers it', async (t) => {
 
 t.test('two Portico processes on one database never send an email twice', async (t) => {
   const smtp = await startSmtp(t)
-  const config = makeConfig(t, { SMTP_URL: smtp.url })
+  const config = await makeConfig(t, { SMTP_URL: smtp.url })
   const a = await buildApp(config, { mailPollMs: NEVER })
   t.teardown(async () => await a.close())
   const b = await buildApp(config, { mailPollMs: NEVER })
