@@ -15,9 +15,19 @@ export interface AuditTarget {
   label: string
 }
 
+/** Every action the log knows: the filter offers these, and recordAudit takes no other. */
+export const AUDIT_ACTIONS = [
+  'administrator.created', 'developer.created', 'developer.invited', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
+  'developer.blocked', 'developer.activated', 'developer.deleted', 'group.created', 'group.edited', 'group.deleted',
+  'group.member-added', 'group.member-removed', 'template.edited', 'template.reset', 'settings.changed',
+  'developer.signed-up', 'developer.confirmed', 'developer.email-changed', 'developer.password-reset', 'developer.closed-account'
+] as const
+
+export type AuditAction = typeof AUDIT_ACTIONS[number]
+
 export interface AuditEntry {
   actor: Actor
-  action: string
+  action: AuditAction
   target?: AuditTarget
   details?: Record<string, unknown>
 }
@@ -58,12 +68,6 @@ export interface AuditFilter {
 
 export const AUDIT_PAGE_SIZE = 50
 
-/** Every action the log knows, for the filter. */
-export const AUDIT_ACTIONS = [
-  'administrator.created', 'developer.created', 'developer.invited', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
-  'developer.blocked', 'developer.activated', 'developer.deleted', 'group.created', 'group.edited', 'group.deleted',
-  'group.member-added', 'group.member-removed', 'template.edited', 'template.reset', 'settings.changed'
-] as const
 
 interface AuditRow {
   id: number

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from './audit'
+import { recordAudit, type Actor, type AuditAction } from './audit'
 import { isoNow, type Clock } from './clock'
 import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
 import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, normalizeEmail, toAccount, type Account } from './account-rows'
@@ -58,7 +58,7 @@ function groupErrors (input: GroupInput): FieldErrors {
 }
 
 export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
-  const audit = (trx: Knex.Transaction, actor: Actor, action: string, group: { id: number, name: string }, details?: Record<string, unknown>) =>
+  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, group: { id: number, name: string }, details?: Record<string, unknown>) =>
     recordAudit(trx, clock, { actor, action, target: { type: 'group', id: group.id, label: group.name }, details })
 
   async function findGroup (trx: Knex | Knex.Transaction, id: number): Promise<Group> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Knex } from 'knex'
 import { viewsDir } from '../../paths'
-import { recordAudit, type Actor } from '../audit'
+import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound } from '../errors'
 
@@ -158,7 +158,7 @@ export function createTemplates ({ db, clock }: { db: Knex, clock: Clock }) {
     return TEMPLATE_NAMES.map((name) => fromRow(name, rows.find((row) => row.name === name)))
   }
 
-  async function store (name: TemplateName, fields: Partial<TemplateRow>, actor: Actor, action: string): Promise<void> {
+  async function store (name: TemplateName, fields: Partial<TemplateRow>, actor: Actor, action: AuditAction): Promise<void> {
     await db.transaction(async (trx) => {
       const row = { ...fields, name, updated_at: isoNow(clock), updated_by: actor.id }
       await trx('email_templates').insert({ enabled: true, ...row }).onConflict('name').merge(Object.keys(row))

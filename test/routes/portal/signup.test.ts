@@ -51,6 +51,9 @@ t.test('sign up → confirmation email → GET shows, POST activates → welcome
   await smtp.waitForSubject(/Welcome/)
   t.equal((await new Client(app).signIn(NEW.email, NEW.password)).statusCode, 303)
   t.equal((await new Client(app).post(path)).statusCode, 404, 'single use')
+  const audit = await (await signedInClient(app, ADMIN)).get('/admin/audit?action=developer.confirmed')
+  t.equal(audit.statusCode, 200, 'self-service actions can be filtered too')
+  t.match(audit.body, /1 event</)
 })
 
 t.test('the same answer whether or not the email is taken; the owner hears someone tried', async (t) => {
