@@ -14,7 +14,7 @@ import { createAccounts, type Accounts } from './services/accounts'
 import { createSignIn, type SignIn } from './services/sign-in'
 import { createTemplates, type Templates } from './services/mail/templates'
 import { createOutbox, type Outbox } from './services/mail/outbox'
-import { createMailSender, createTransport, type MailSender, type MailTransport } from './services/mail/sender'
+import { createMailSender, createTransport, type MailSender } from './services/mail/sender'
 import { createInvitations, type Invitations } from './services/invitations'
 import { createGroupAdmin, type GroupAdmin } from './services/group-admin'
 import { createSettings, type Settings } from './services/settings'
@@ -61,8 +61,6 @@ export interface BuildOptions {
   clock?: Clock
   /** How often the mail sender looks for due emails (retries, other instances' mail). */
   mailPollMs?: number
-  /** Instead of SMTP_URL's nodemailer transport (benchmarks; tests use a real SMTP server). */
-  mailTransport?: MailTransport | null
 }
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
@@ -92,7 +90,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const mailSender = createMailSender({
     db,
     clock,
-    transport: options.mailTransport !== undefined ? options.mailTransport : createTransport(config.smtpUrl),
+    transport: createTransport(config.smtpUrl),
     from: config.mailFrom,
     onError: (err) => app.log.error({ err }, 'mail sender failed')
   })
