@@ -44,3 +44,19 @@ export async function migrate (db: Db): Promise<void> {
 export function isPostgres (db: Db): boolean {
   return db.client.config.client === 'pg'
 }
+
+/** A unique index refused the row (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT UNIQUE): two writers raced. */
+export function isUniqueViolation (err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const { code, message } = err as { code?: unknown, message?: unknown }
+  return code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'))
+}
+
+/**
+ * On PostgreSQL, locks the Administrators group row for the rest of the transaction, so two
+ * changes that could each remove "the other" administrator run one after the other. SQLite
+ * transactions already run one at a time (one connection).
+ */
+export async function lockAdministrators (trx: Knex.Transaction): Promise<void> {
+  if (trx.client.config.client === 'pg') await trx('groups').where('system_key', 'administrators').forUpdate().first('id')
+}

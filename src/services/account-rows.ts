@@ -1,4 +1,8 @@
 import type { Knex } from 'knex'
+import { isUniqueViolation } from '../db/knex'
+import { Conflict } from './errors'
+
+export const TAKEN_EMAIL = 'An account with this email address already exists.'
 
 export type AccountState = 'pending' | 'active' | 'blocked'
 export const ACCOUNT_STATES: readonly AccountState[] = ['pending', 'active', 'blocked']
@@ -104,6 +108,9 @@ export async function insertAccount (trx: Knex.Transaction, input: AccountRecord
     state,
     created_at: now,
     updated_at: now
-  }).returning(ACCOUNT_COLUMNS)
+  }).returning(ACCOUNT_COLUMNS).catch((err: unknown) => {
+    // Checked before, but a concurrent writer on PostgreSQL can still win the race.
+    throw isUniqueViolation(err) ? new Conflict('email', TAKEN_EMAIL) : err
+  })
   return toAccount(row as AccountRow)
 }

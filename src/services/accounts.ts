@@ -6,10 +6,11 @@ import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-input'
 import {
   ACCOUNT_COLUMNS, administratorExists, countOtherActiveAdministrators, displayName, insertAccount, isAdministrator, normalizeEmail,
-  toAccount, type Account
+  TAKEN_EMAIL, toAccount, type Account
 } from './account-rows'
 import { groupIdsForNewAccount, type GroupSummary } from './groups'
 import type { Outbox } from './mail/outbox'
+import { lockAdministrators } from '../db/knex'
 
 export interface AccountsDeps {
   db: Knex
@@ -24,7 +25,6 @@ export interface AccountDetails {
   isAdmin: boolean
 }
 
-export const TAKEN_EMAIL = 'An account with this email address already exists.'
 
 export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   function auditTarget (account: Pick<Account, 'id' | 'email'>) {
@@ -97,6 +97,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
 
   /** Loads an account for a change and refuses to leave the portal without an active administrator. */
   async function loadForRemoval (trx: Knex.Transaction, id: number, what: string): Promise<Account> {
+    await lockAdministrators(trx)
     const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
     if (row === undefined) throw new NotFound('There is no developer with this id.')
     const account = toAccount(row)

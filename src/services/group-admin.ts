@@ -5,6 +5,7 @@ import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors
 import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, normalizeEmail, toAccount, type Account } from './account-rows'
 import { likePattern, pageOf, type Page } from './pages'
 import type { SystemGroupKey } from './groups'
+import { isUniqueViolation, lockAdministrators } from '../db/knex'
 
 export const GROUP_NAME_MAX = 100
 export const GROUP_DESCRIPTION_MAX = 1000
@@ -91,7 +92,9 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
       await checkName(trx, input.name, null)
       const [row] = await trx('groups').insert({
         name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), description: input.description.trim(), created_at: isoNow(clock)
-      }).returning(['id', 'name', 'description', 'system_key', 'created_at'])
+      }).returning(['id', 'name', 'description', 'system_key', 'created_at']).catch((err: unknown) => {
+        throw isUniqueViolation(err) ? new Conflict('name', 'A group with this name already exists.') : err
+      })
       const group = toGroup(row as GroupRow)
       await audit(trx, actor, 'group.created', group)
       return group
@@ -191,6 +194,7 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
       if (row === undefined) throw new NotFound('This developer is not a member of this group.')
       const account = toAccount(row)
       if (group.systemKey === 'developers') throw new Refused(SYSTEM_RULES.developers)
+      await lockAdministrators(trx)
       if (group.systemKey === 'administrators' && account.state === 'active' && await countOtherActiveAdministrators(trx, developerId) === 0) {
         throw new Refused(`${displayName(account)} is the last active administrator and cannot leave Administrators. Make another account an administrator first.`)
       }

@@ -9,6 +9,7 @@ import { createAccountTokens, type TokenMessages } from './account-tokens'
 import { activatePendingAccount } from './activation'
 import type { Outbox } from './mail/outbox'
 import type { Settings } from './settings'
+import { lockAdministrators } from '../db/knex'
 
 export interface SelfServiceDeps {
   db: Knex
@@ -203,6 +204,7 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     const row = await checkPassword(id, password, 'password')
     return await db.transaction(async (trx) => {
       const account = toAccount(row)
+      await lockAdministrators(trx)
       if (await isAdministrator(trx, id) && await countOtherActiveAdministrators(trx, id) === 0) {
         throw new Refused(`${displayName(account)}, you are the last active administrator: make another account an administrator before closing yours.`)
       }

@@ -27,4 +27,17 @@ t.test('createAccount refuses a taken email inside its transaction, whatever the
   await t.rejects(createDeveloper(app, { ...DEV, email: ADMIN.email.toUpperCase() }), { statusCode: 409, message: /already exists/ })
   const results = await Promise.allSettled([createDeveloper(app), createDeveloper(app, { ...DEV, email: ` ${DEV.email.toUpperCase()} ` })])
   t.same(results.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'two at once: exactly one wins')
+  const loser = results.find((r) => r.status === 'rejected')
+  t.match(loser?.status === 'rejected' ? loser.reason : null, { statusCode: 409, message: /already exists/ }, 'and the other is told why (on PostgreSQL too)')
+})
+
+t.test('two administrators blocking each other at once: one stays active', async (t) => {
+  const app = await makeApp(t)
+  const ada = await createAdmin(app)
+  const adminGroup = await app.db('groups').where('system_key', 'administrators').first()
+  const bo = await app.services.accounts.createAccount({ firstName: 'Bo', lastName: 'Two', email: 'bo@example.com', password: 'second administrator here' }, [adminGroup.id], actor)
+  const results = await Promise.allSettled([app.services.accounts.blockAccount(ada.id, actor), app.services.accounts.blockAccount(bo.id, actor)])
+  t.same(results.map((r) => r.status).sort(), ['fulfilled', 'rejected'])
+  const active = await app.db('developers').whereIn('id', [ada.id, bo.id]).where('state', 'active').count({ n: '*' }).first()
+  t.equal(Number(active?.n), 1)
 })
