@@ -137,3 +137,10 @@ export async function findEmail (db: Knex, id: number): Promise<OutboxEmail | nu
   const row: OutboxRow | undefined = await db('outbox_emails').where('id', id).first()
   return row === undefined ? null : toEmail(row)
 }
+
+/** Emails that need an admin's eye: failed for good, or still waiting to go out. */
+export async function countEmailProblems (db: Knex): Promise<{ failed: number, waiting: number }> {
+  const rows: Array<{ status: EmailStatus, n: number | string }> = await db('outbox_emails').whereIn('status', ['failed', 'queued']).select('status').count({ n: '*' }).groupBy('status')
+  const count = (status: EmailStatus): number => Number(rows.find((row) => row.status === status)?.n ?? 0)
+  return { failed: count('failed'), waiting: count('queued') }
+}

@@ -67,8 +67,10 @@ t.test('after the last attempt the email is marked failed with the SMTP error', 
   t.equal(row.status, 'failed')
   t.equal(row.attempts, MAX_ATTEMPTS)
   t.match(row.last_error, /ECONNREFUSED/)
-  const page = await (await signedInClient(app, ADMIN)).get(`/admin/emails/${row.id as number}`)
+  const admin = await signedInClient(app, ADMIN)
+  const page = await admin.get(`/admin/emails/${row.id as number}`)
   t.match(page.body, /Failed/)
+  t.match((await admin.get('/admin')).body, /<span class="count">1<\/span> email failed · 0 waiting/, 'the overview says so')
   t.match(page.body, /ECONNREFUSED/)
 })
 
