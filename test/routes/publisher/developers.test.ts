@@ -227,3 +227,13 @@ t.test('/admin: signed-out visitors go to /signin, developers get 403', async (t
   t.equal((await dev.post(`/admin/developers/${devId}/delete`)).statusCode, 403, 'nor can they act')
   t.ok(await app.db('developers').where('id', devId).first())
 })
+
+t.test('deleting an account ends its sessions at once', async (t) => {
+  const { app, admin } = await setup(t)
+  const dev = await createDeveloper(app)
+  const devClient = await signedInClient(app, DEV)
+  t.equal((await devClient.get('/profile')).statusCode, 200)
+  await admin.post(`/admin/developers/${dev.id}/delete`)
+  t.equal(Number((await app.db('sessions').where('account_id', dev.id).count({ n: '*' }).first())?.n), 0)
+  t.equal((await devClient.get('/profile')).statusCode, 303)
+})

@@ -160,3 +160,17 @@ t.test('developers cannot reach the invitation pages', async (t) => {
   t.equal((await dev.post('/admin/invitations', INVITEE)).statusCode, 403)
   t.equal(await app.db('developers').where('email_normalized', INVITEE.email).first(), undefined)
 })
+
+t.test('links are built from PUBLIC_URL, never from the Host header', async (t) => {
+  const { smtp, admin } = await setup(t)
+  const res = await admin.request({
+    method: 'POST',
+    url: '/admin/invitations',
+    headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ _csrf: admin.csrf ?? '', ...INVITEE }).toString()
+  })
+  t.equal(res.statusCode, 303)
+  const [mail] = await smtp.waitForSubject(/invited/)
+  t.match(linkIn(mail, 'invitations'), /^http:\/\/portal\.example\.com\/invitations\//)
+  t.notMatch(mail.text, 'evil.example')
+})
