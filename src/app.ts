@@ -9,7 +9,7 @@ import { publicDir } from './paths'
 import { createDb, migrate } from './db/knex'
 import { KnexSessionStore } from './db/session-store'
 import { systemClock, type Clock } from './services/clock'
-import { createPasswordHasher, type PasswordHasher } from './services/passwords'
+import { createPasswordHasher } from './services/passwords'
 import { createAccounts, type Accounts } from './services/accounts'
 import { createSignIn, type SignIn } from './services/sign-in'
 import { createTemplates, type Templates } from './services/mail/templates'
@@ -35,8 +35,6 @@ import profileRoutes from './routes/portal/profile'
 import passwordResetRoutes from './routes/portal/password-reset'
 
 export interface Services {
-  clock: Clock
-  hasher: PasswordHasher
   accounts: Accounts
   signIn: SignIn
   templates: Templates
@@ -96,8 +94,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
   const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, onQueued: mailSender.poke })
   const services: Services = {
-    clock,
-    hasher,
     accounts: createAccounts({ db, hasher, clock, outbox }),
     signIn: createSignIn({ db, hasher, clock, failureLimit: config.signInFailureLimit, failureWindowMinutes: config.signInFailureWindowMinutes }),
     templates,

@@ -41,7 +41,7 @@ export async function migrate (db: Db): Promise<void> {
   await db.migrate.latest({ migrationSource })
 }
 
-export function isPostgres (db: Db): boolean {
+export function isPostgres (db: Db | Knex.Transaction): boolean {
   return db.client.config.client === 'pg'
 }
 
@@ -58,5 +58,5 @@ export function isUniqueViolation (err: unknown): boolean {
  * transactions already run one at a time (one connection).
  */
 export async function lockAdministrators (trx: Knex.Transaction): Promise<void> {
-  if (trx.client.config.client === 'pg') await trx('groups').where('system_key', 'administrators').forUpdate().first('id')
+  if (isPostgres(trx)) await trx('groups').where('system_key', 'administrators').forUpdate().first('id')
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { isUniqueViolation } from '../db/knex'
-import { Conflict } from './errors'
+import { Conflict, NotFound } from './errors'
 
 export const TAKEN_EMAIL = 'An account with this email address already exists.'
 
@@ -113,4 +113,11 @@ export async function insertAccount (trx: Knex.Transaction, input: AccountRecord
     throw isUniqueViolation(err) ? new Conflict('email', TAKEN_EMAIL) : err
   })
   return toAccount(row as AccountRow)
+}
+
+/** The account with this id, or a 404. */
+export async function findAccount (trx: Knex | Knex.Transaction, id: number): Promise<Account> {
+  const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
+  if (row === undefined) throw new NotFound('There is no developer with this id.')
+  return toAccount(row)
 }

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from './audit'
 import { isoNow, type Clock } from './clock'
-import { Conflict, Invalid, NotFound, Refused } from './errors'
+import { Invalid, NotFound, Refused } from './errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-input'
 import {
-  ACCOUNT_COLUMNS, administratorExists, countOtherActiveAdministrators, displayName, insertAccount, isAdministrator, normalizeEmail,
-  TAKEN_EMAIL, toAccount, type Account
+  administratorExists, findAccount, countOtherActiveAdministrators, displayName, insertAccount, isAdministrator,
+  type Account
 } from './account-rows'
 import { groupIdsForNewAccount, type GroupSummary } from './groups'
 import type { Outbox } from './mail/outbox'
@@ -32,10 +32,8 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   }
 
   /** Inserts an active account in the given groups; the caller holds the transaction. */
+  // A taken email (in any case) is refused by the unique index; insertAccount turns that into a 409.
   async function insertActiveAccount (trx: Knex.Transaction, input: NewAccountInput, passwordHash: string, groupIds: number[]): Promise<Account> {
-    const emailNormalized = normalizeEmail(input.email)
-    const taken = await trx('developers').where('email_normalized', emailNormalized).first('id')
-    if (taken !== undefined) throw new Conflict('email', TAKEN_EMAIL)
     const now = isoNow(clock)
     const account = await insertAccount(trx, input, 'active', passwordHash, now)
     await trx('developer_groups').insert(groupIds.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now })))
@@ -81,15 +79,14 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   }
 
   async function getDeveloper (id: number): Promise<AccountDetails> {
-    const row = await db('developers').where('id', id).first(ACCOUNT_COLUMNS)
-    if (row === undefined) throw new NotFound('There is no developer with this id.')
+    const account = await findAccount(db, id)
     const groups = await db('groups')
       .join('developer_groups', 'developer_groups.group_id', 'groups.id')
       .where('developer_groups.developer_id', id)
       .orderBy('groups.name')
       .select('groups.id', 'groups.name', 'groups.system_key')
     return {
-      account: toAccount(row),
+      account,
       groups: groups.map((g) => ({ id: g.id, name: g.name, systemKey: g.system_key })),
       isAdmin: groups.some((g) => g.system_key === 'administrators')
     }
@@ -98,9 +95,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   /** Loads an account for a change and refuses to leave the portal without an active administrator. */
   async function loadForRemoval (trx: Knex.Transaction, id: number, what: string): Promise<Account> {
     await lockAdministrators(trx)
-    const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
-    if (row === undefined) throw new NotFound('There is no developer with this id.')
-    const account = toAccount(row)
+    const account = await findAccount(trx, id)
     if (account.state === 'active' && await isAdministrator(trx, id) && await countOtherActiveAdministrators(trx, id) === 0) {
       throw new Refused(`${displayName(account)} is the last active administrator and cannot be ${what}. Make another account an administrator first.`)
     }
@@ -122,9 +117,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
 
   async function activateAccount (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
-      if (row === undefined) throw new NotFound('There is no developer with this id.')
-      const account = toAccount(row)
+      const account = await findAccount(trx, id)
       if (account.state === 'pending') throw new Refused('This account has a pending invitation: it becomes active when the developer accepts it.')
       if (account.state === 'active') return account
       await trx('developers').where('id', id).update({ state: 'active', updated_at: isoNow(clock) })

@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { recordAudit, type Actor, type AuditAction } from './audit'
 import { isoNow, type Clock } from './clock'
 import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
-import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, normalizeEmail, toAccount, type Account } from './account-rows'
+import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, findAccount, normalizeEmail, toAccount, type Account } from './account-rows'
 import { likePattern, pageOf, type Page } from './pages'
 import type { SystemGroupKey } from './groups'
 import { isUniqueViolation, lockAdministrators } from '../db/knex'
@@ -179,9 +179,7 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
   async function addMemberById (groupId: number, developerId: number, actor: Actor): Promise<{ group: Group, result: MemberResult }> {
     return await db.transaction(async (trx) => {
       const group = await findGroup(trx, groupId)
-      const row = await trx('developers').where('id', developerId).first(ACCOUNT_COLUMNS)
-      if (row === undefined) throw new NotFound('There is no developer with this id.')
-      return { group, result: await addOne(trx, group, toAccount(row), actor) }
+      return { group, result: await addOne(trx, group, await findAccount(trx, developerId), actor) }
     })
   }
 
