@@ -19,6 +19,10 @@ import { createInvitations, type Invitations } from './services/invitations'
 import { createGroupAdmin, type GroupAdmin } from './services/group-admin'
 import { createSettings, type Settings } from './services/settings'
 import { createSelfService, type SelfService } from './services/self-service'
+import { createAttemptLimits, type AttemptLimits } from './services/attempt-limits'
+import { createPasswordChecks } from './services/password-checks'
+import { createBackgroundWork, type BackgroundWork } from './services/background'
+import { createSealer, type Sealer } from './services/sealed'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -44,6 +48,10 @@ export interface Services {
   groups: GroupAdmin
   settings: Settings
   selfService: SelfService
+  limits: AttemptLimits
+  background: BackgroundWork
+  /** Seals emailed single-use links at rest (KEY_SECRET). */
+  linkSealer: Sealer
 }
 
 declare module 'fastify' {
@@ -63,6 +71,17 @@ export interface BuildOptions {
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
 const PRUNE_EVERY_MS = 60 * 60 * 1000
+// A password check waits at most this long for a hashing slot before the answer is 503.
+const PASSWORD_HASH_MAX_WAIT_MS = 5_000
+
+/**
+ * TRUST_PROXY for fastify: a list of proxy addresses as it is; a hop count as proxy-addr's "trust
+ * the first n hops" (fastify itself now treats a bare number as "trust none").
+ */
+function trustProxyOption (trust: Config['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust
+  return (_address, hop) => hop < trust
+}
 
 /** The whole wiring on one page: external plugins, our plugins, services, routes. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -77,12 +96,18 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   const app = fastify({
     logger: options.logger ?? false,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 256 * 1024,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } }
   })
 
-  const hasher = createPasswordHasher(config.passwordHashCost)
+  const hasher = createPasswordHasher(config.passwordHashCost, {
+    concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, maxWaitMs: PASSWORD_HASH_MAX_WAIT_MS
+  })
+  const limits = createAttemptLimits({ db, clock })
+  const passwordChecks = createPasswordChecks({ limits, hasher, limit: config.signInFailureLimit, windowMinutes: config.signInFailureWindowMinutes })
+  const background = createBackgroundWork((err) => app.log.error({ err }, 'background work failed'))
+  const linkSealer = createSealer(config.keySecret, 'outbox links')
   const templates = createTemplates({ db, clock })
   const settings = createSettings({ db, clock, orgName: config.orgName })
   const mailSender = createMailSender({
@@ -90,27 +115,34 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     clock,
     transport: createTransport(config.smtpUrl),
     from: config.mailFrom,
+    sealer: linkSealer,
     onError: (err) => app.log.error({ err }, 'mail sender failed')
   })
-  const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, onQueued: mailSender.poke })
+  const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, sealer: linkSealer, onQueued: mailSender.poke })
   const services: Services = {
     accounts: createAccounts({ db, hasher, clock, outbox }),
-    signIn: createSignIn({ db, hasher, clock, failureLimit: config.signInFailureLimit, failureWindowMinutes: config.signInFailureWindowMinutes }),
+    signIn: createSignIn({ db, clock, passwordChecks }),
     templates,
     outbox,
     mailSender,
     invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours }),
     groups: createGroupAdmin({ db, clock }),
     settings,
-    selfService: createSelfService({ db, hasher, clock, outbox, settings, publicUrl: config.publicUrl, confirmationTtlHours: config.invitationTtlHours })
+    selfService: createSelfService({
+      db, hasher, passwordChecks, limits, emailsPerAddressPerHour: config.emailsPerAddressPerHour, clock, outbox, settings, publicUrl: config.publicUrl, confirmationTtlHours: config.invitationTtlHours
+    }),
+    limits,
+    background,
+    linkSealer
   }
   app.decorate('config', config)
   app.decorate('db', db)
   app.decorate('services', services)
 
   // External plugins
-  const sessionStore = new KnexSessionStore(db)
-  await app.register(cookie)
+  const sessionStore = new KnexSessionStore(db, (err) => app.log.error({ err }, 'session store callback failed'))
+  // Signs the CSRF cookie; @fastify/session signs its own cookie with the same secret.
+  await app.register(cookie, { secret: config.sessionSecret })
   await app.register(session, {
     secret: config.sessionSecret,
     cookieName: SESSION_COOKIE,
@@ -129,8 +161,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', index: false })
 
   // Our plugins
-  await app.register(security)
   await app.register(auth)
+  await app.register(security, {
+    secret: config.sessionSecret,
+    publicOrigin: new URL(config.publicUrl).origin,
+    secureCookies: config.publicUrl.startsWith('https:')
+  })
   await app.register(views, { settings })
   await app.register(errors)
 
@@ -141,11 +177,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await db.destroy()
     throw err
   }
-  const pruner = setInterval(() => { sessionStore.prune().catch((err) => app.log.error({ err }, 'session prune failed')) }, PRUNE_EVERY_MS)
+  const prune = async (): Promise<void> => {
+    await sessionStore.prune()
+    await limits.prune()
+  }
+  const pruner = setInterval(() => { prune().catch((err) => app.log.error({ err }, 'prune failed')) }, PRUNE_EVERY_MS)
   pruner.unref()
   mailSender.start(options.mailPollMs ?? 2000)
   app.addHook('onClose', async () => {
     clearInterval(pruner)
+    await background.idle()
     await mailSender.stop()
     await db.destroy()
   })

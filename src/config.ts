@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
@@ -16,8 +17,13 @@ export interface Config {
   adminEmail: string | null
   adminPassword: string | null
   invitationTtlHours: number
-  /** Trust X-Forwarded-For from a reverse proxy when working out the client address. */
-  trustProxy: boolean
+  /**
+   * Which X-Forwarded-For hops to believe when working out the client address: false (none), a hop
+   * count (`true` is one hop), or the addresses/CIDRs of the proxies. Never every hop.
+   */
+  trustProxy: false | number | string[]
+  /** Encrypts secrets kept at rest (emailed links until delivered; subscription keys). */
+  keySecret: string
   /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
   rateLimitPerMinute: number
   /** Failed sign-ins allowed per email within signInFailureWindowMinutes. */
@@ -25,6 +31,11 @@ export interface Config {
   signInFailureWindowMinutes: number
   /** log2 of scrypt's N for new password hashes (17 in production; tests lower it). */
   passwordHashCost: number
+  /** Password hashes computed at once; more wait in a short queue, beyond it 503. */
+  passwordHashConcurrency: number
+  passwordHashQueue: number
+  /** Emails a visitor can have sent to one address in an hour (reset, confirmation, email change). */
+  emailsPerAddressPerHour: number
   logLevel: string
 }
 
@@ -51,11 +62,27 @@ function integer (env: Env, name: string, fallback: number, min: number, max: nu
   return value
 }
 
-function flag (env: Env, name: string): boolean {
+function isAddressOrCidr (entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/** TRUST_PROXY: false, true (one hop), a hop count, or a comma-separated list of proxy addresses/CIDRs. */
+function trustProxy (env: Env): false | number | string[] {
+  const name = 'TRUST_PROXY'
   const raw = text(env, name)
   if (raw === null || raw === 'false') return false
-  if (raw === 'true') return true
-  throw new ConfigError(name, `must be true or false, got "${raw}"`)
+  if (raw === 'true') return 1
+  if (/^\d+$/.test(raw)) return integer(env, name, 1, 1, 20)
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const bad = entries.find((entry) => !isAddressOrCidr(entry))
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError(name, `must be false, true, a hop count or a comma-separated list of proxy addresses or CIDRs, got "${bad ?? raw}"`)
+  }
+  return entries
 }
 
 function url (name: string, raw: string, protocols: string[]): string {
@@ -81,14 +108,17 @@ function databaseUrl (env: Env, dataDir: string): string {
   return url('DATABASE_URL', raw, ['postgres:', 'postgresql:'])
 }
 
-/** The secret is generated once and kept in the data folder, so sessions survive restarts. */
-function sessionSecret (env: Env, dataDir: string): string {
-  const given = text(env, 'SESSION_SECRET')
+/**
+ * A secret given in the environment, or generated once and kept (owner-readable only) in the data
+ * folder, so what it protects survives restarts.
+ */
+function secret (env: Env, name: string, dataDir: string, fileName: string): string {
+  const given = text(env, name)
   if (given !== null) {
-    if (given.length < 32) throw new ConfigError('SESSION_SECRET', 'must be at least 32 characters long')
+    if (given.length < 32) throw new ConfigError(name, 'must be at least 32 characters long')
     return given
   }
-  const file = join(dataDir, 'session-secret')
+  const file = join(dataDir, fileName)
   if (existsSync(file)) {
     const stored = readFileSync(file, 'utf8').trim()
     if (stored.length >= 32) return stored
@@ -119,18 +149,22 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir,
     databaseUrl: databaseUrl(env, dataDir),
     publicUrl,
-    sessionSecret: sessionSecret(env, dataDir),
+    sessionSecret: secret(env, 'SESSION_SECRET', dataDir, 'session-secret'),
+    keySecret: secret(env, 'KEY_SECRET', dataDir, 'key-secret'),
     smtpUrl: smtpUrl === null ? null : url('SMTP_URL', smtpUrl, ['smtp:', 'smtps:']),
     mailFrom: text(env, 'MAIL_FROM') ?? 'Portico <no-reply@localhost>',
     orgName: text(env, 'ORG_NAME') ?? 'Portico',
     adminEmail,
     adminPassword: adminEmail === null ? null : adminPassword,
     invitationTtlHours: integer(env, 'INVITATION_TTL_HOURS', 48, 1, 24 * 365),
-    trustProxy: flag(env, 'TRUST_PROXY'),
+    trustProxy: trustProxy(env),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1, 100000),
     signInFailureLimit: integer(env, 'SIGNIN_FAILURE_LIMIT', 10, 1, 100000),
     signInFailureWindowMinutes: integer(env, 'SIGNIN_FAILURE_WINDOW_MINUTES', 15, 1, 24 * 60),
     passwordHashCost: integer(env, 'PASSWORD_HASH_COST', 17, 10, 20),
+    passwordHashConcurrency: integer(env, 'PASSWORD_HASH_CONCURRENCY', 2, 1, 64),
+    passwordHashQueue: integer(env, 'PASSWORD_HASH_QUEUE', 16, 0, 10000),
+    emailsPerAddressPerHour: integer(env, 'EMAILS_PER_ADDRESS_PER_HOUR', 5, 1, 100000),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info'
   }
 }

@@ -15,7 +15,13 @@ t.test('strict CSP and helmet headers on every page', async (t) => {
 
 t.test('session cookie: HttpOnly, SameSite=Lax; Secure only when PUBLIC_URL is https', async (t) => {
   const app = await makeApp(t)
-  const res = await app.inject({ method: 'GET', url: '/setup' })
+  await createAdmin(app)
+  const client = new Client(app)
+  const page = await client.get('/signin')
+  const csrfCookie = String(page.headers['set-cookie'])
+  t.match(csrfCookie, /portico_csrf=[^;]+; Path=\/; HttpOnly; SameSite=Lax/, 'the signed-out form\'s CSRF secret: a signed HttpOnly cookie')
+  t.notMatch(csrfCookie, /Secure/)
+  const res = await client.post('/signin', { email: ADMIN.email, password: ADMIN.password })
   const cookie = String(res.headers['set-cookie'])
   t.match(cookie, /portico_session=/)
   t.match(cookie, /HttpOnly/)
@@ -23,11 +29,14 @@ t.test('session cookie: HttpOnly, SameSite=Lax; Secure only when PUBLIC_URL is h
   t.notMatch(cookie, /Secure/)
 
   const secureApp = await makeApp(t, { PUBLIC_URL: 'https://portal.example.com' })
-  const secure = await secureApp.inject({ method: 'GET', url: '/setup', headers: { 'x-forwarded-proto': 'https' } })
-  t.notOk(secure.headers['set-cookie'], 'no Secure cookie is sent over plain http')
+  await createAdmin(secureApp)
+  const direct = new Client(secureApp)
+  await direct.get('/signin')
+  const secure = await direct.request({ method: 'POST', url: '/signin', headers: { 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ _csrf: direct.csrf ?? '', email: ADMIN.email, password: ADMIN.password }).toString() })
+  t.notMatch(String(secure.headers['set-cookie']), /portico_session/, 'no Secure session cookie is sent over plain http')
   const proxied = await makeApp(t, { PUBLIC_URL: 'https://portal.example.com', TRUST_PROXY: 'true' })
-  const behindProxy = await proxied.inject({ method: 'GET', url: '/setup', headers: { 'x-forwarded-proto': 'https' } })
-  t.match(String(behindProxy.headers['set-cookie']), /; Secure/)
+  const behindProxy = await proxied.inject({ method: 'GET', url: '/signin', headers: { 'x-forwarded-proto': 'https' } })
+  t.match(String(behindProxy.headers['set-cookie']), /portico_csrf=.*; Secure/)
 })
 
 t.test('a POST without a valid _csrf is 403 and changes nothing', async (t) => {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { DomainError } from '../services/errors'
+import { Busy, DomainError, TooManyRequests } from '../services/errors'
 
 const TITLES: Record<number, string> = {
   400: 'That request could not be read',
@@ -10,7 +10,8 @@ const TITLES: Record<number, string> = {
   410: 'This link has expired',
   413: 'That was too much data',
   415: 'That request could not be read',
-  429: 'Too many attempts'
+  429: 'Too many attempts',
+  503: 'Please try again shortly'
 }
 
 function clientMessage (error: FastifyError): string {
@@ -36,7 +37,9 @@ export default fp(async function errors (app: FastifyInstance) {
       request.log.error({ err: error }, 'request failed')
       message = `Something went wrong on our side. Please try again; if it keeps happening, tell an administrator (request ${request.id}).`
     }
-    if (error instanceof DomainError && status === 429) void reply.header('retry-after', '60')
+    if ((error instanceof TooManyRequests || error instanceof Busy) && reply.getHeader('retry-after') === undefined) {
+      void reply.header('retry-after', String(error.retryAfterSeconds))
+    }
     return await reply.page('error', { title: TITLES[status] ?? 'Something went wrong', message, status }, status)
   })
 

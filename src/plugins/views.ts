@@ -6,6 +6,7 @@ import { viewsDir } from '../paths'
 import type { FieldErrors } from '../services/errors'
 import { formatDate } from '../format'
 import type { Settings } from '../services/settings'
+import { csrfUserInfo } from './security'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -48,8 +49,8 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
       errors: {},
       formatDate,
       // A function, so a token (and a session to hold its secret) is made only for pages with forms.
-      csrf: () => this.generateCsrf(),
+      csrf: () => this.generateCsrf({ userInfo: csrfUserInfo(request) }),
       ...data
     })
   })
-}, { name: 'portico-views', dependencies: ['@fastify/session', '@fastify/csrf-protection'] })
+}, { name: 'portico-views', dependencies: ['@fastify/session', '@fastify/csrf-protection', 'portico-security'] })

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify'
+import type { Deferred } from '../services/background'
 import { Invalid, NotFound, Refused } from '../services/errors'
 
 /** A form body schema: every field a string of bounded length, plus the CSRF token; nothing else. */
@@ -35,9 +36,14 @@ export async function showFormErrors (reply: FastifyReply, error: unknown, templ
   throw error
 }
 
-/** Only a path on this site may be a `next` target; anything else goes home. */
+// A same-origin path: "/" then printable ASCII only. No control or whitespace characters (browsers
+// strip tabs and newlines, so "/\t/evil.example" would become "//evil.example"), nothing above
+// U+007E (an invalid Location header would throw), no backslash, no "//".
+const SAME_ORIGIN_PATH = /^(?!.*\/\/)\/[\x21-\x5B\x5D-\x7E]*$/
+
+/** Only a path on this site may be a `next` target; anything else goes to the fallback. */
 export function safeNext (next: string | undefined, fallback: string): string {
-  if (next === undefined || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return fallback
+  if (next === undefined || next.length > 2000 || !SAME_ORIGIN_PATH.test(next)) return fallback
   return next
 }
 
@@ -46,4 +52,16 @@ export function keptValues<T extends object> (body: T, ...secret: Array<keyof T>
   const kept: Record<string, unknown> = { ...(body as Record<string, unknown>) }
   for (const key of [...secret, '_csrf']) delete kept[String(key)]
   return kept
+}
+
+/** Runs `work` once this response has been sent (or the client has gone), never before. */
+export function afterResponse (reply: FastifyReply, work: Deferred): void {
+  let started = false
+  const start = (): void => {
+    if (started) return
+    started = true
+    reply.server.services.background.run(work)
+  }
+  reply.raw.once('finish', start)
+  reply.raw.once('close', start)
 }

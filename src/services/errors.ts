@@ -40,3 +40,17 @@ export class Refused extends DomainError {
     super(409, message)
   }
 }
+
+/** A limit was reached: 429, with how long to wait. */
+export class TooManyRequests extends DomainError {
+  constructor (message = 'Too many attempts. Please wait a minute and try again.', readonly retryAfterSeconds = 60) {
+    super(429, message)
+  }
+}
+
+/** The server is saturated for now (e.g. password hashing): 503, try again shortly. */
+export class Busy extends DomainError {
+  constructor (message = 'The server is busy right now. Please try again in a few seconds.', readonly retryAfterSeconds = 5) {
+    super(503, message)
+  }
+}

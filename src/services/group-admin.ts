@@ -109,6 +109,7 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
       if (group.systemKey !== null) throw new Refused(`${group.name} is a system group: it cannot be renamed or changed.`)
       await checkName(trx, input.name, id)
       await trx('groups').where('id', id).update({ name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), description: input.description.trim() })
+        .catch((err: unknown) => { throw isUniqueViolation(err) ? new Conflict('name', 'A group with this name already exists.') : err })
       const updated = { ...group, name: input.name.trim(), description: input.description.trim() }
       await audit(trx, actor, 'group.edited', updated, { from: group.name })
       return updated

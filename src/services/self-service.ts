@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit } from './audit'
 import { isoNow, type Clock } from './clock'
-import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
+import { Conflict, Invalid, NotFound, Refused, TooManyRequests, type FieldErrors } from './errors'
 import type { PasswordHasher } from './passwords'
 import { emailProblem, hashNewPassword, nameErrors, newAccountErrors, type NameInput, type NewAccountInput } from './account-input'
 import { countOtherActiveAdministrators, displayName, insertAccount, isAdministrator, normalizeEmail, normalizeName, toAccount, type Account, type AccountRow } from './account-rows'
@@ -9,11 +9,18 @@ import { createAccountTokens, type TokenMessages } from './account-tokens'
 import { activatePendingAccount } from './activation'
 import type { Outbox } from './mail/outbox'
 import type { Settings } from './settings'
-import { lockAdministrators } from '../db/knex'
+import { isUniqueViolation, lockAdministrators } from '../db/knex'
+import type { AttemptLimits } from './attempt-limits'
+import type { Deferred } from './background'
+import type { PasswordChecks } from './password-checks'
 
 export interface SelfServiceDeps {
   db: Knex
   hasher: PasswordHasher
+  passwordChecks: PasswordChecks
+  limits: AttemptLimits
+  /** Emails a visitor can have sent to one address in an hour. */
+  emailsPerAddressPerHour: number
   clock: Clock
   outbox: Outbox
   settings: Settings
@@ -44,8 +51,19 @@ function self (account: Pick<Account, 'id' | 'email'>, ip: string | null) {
 }
 
 /** What developers do for themselves: sign up, confirm, edit their profile, passwords, close. */
-export function createSelfService ({ db, hasher, clock, outbox, settings, publicUrl, confirmationTtlHours }: SelfServiceDeps) {
+export function createSelfService ({ db, hasher, passwordChecks, limits, emailsPerAddressPerHour, clock, outbox, settings, publicUrl, confirmationTtlHours }: SelfServiceDeps) {
   const tokens = createAccountTokens(clock)
+
+  /**
+   * Counts an email a visitor asks us to send to `address` (whether or not it will go out, so the
+   * answer reveals nothing): past the hourly limit, 429.
+   */
+  async function reserveEmail (address: string): Promise<void> {
+    const reservation = await limits.reserve('email-sent', normalizeEmail(address), emailsPerAddressPerHour, HOUR_MS)
+    if (!reservation.allowed) {
+      throw new TooManyRequests('Too many emails were asked for this address. Wait a while and try again.', reservation.retryAfterSeconds)
+    }
+  }
 
   async function accountRow (trx: Knex | Knex.Transaction, where: Record<string, unknown>): Promise<AccountRow | undefined> {
     return await trx('developers').where(where).first()
@@ -67,6 +85,7 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     const errors: FieldErrors = newAccountErrors(input)
     if (current.termsOfUse !== '' && !input.acceptTerms) errors.acceptTerms = 'Agree to the terms of use to sign up.'
     if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    await reserveEmail(input.email)
     const passwordHash = await hasher.hash(input.password)
     await db.transaction(async (trx) => {
       const existing = await accountRow(trx, { email_normalized: normalizeEmail(input.email) })
@@ -91,13 +110,19 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     return row !== undefined
   }
 
-  /** "Resend the confirmation": same answer for any email; only an unconfirmed sign-up gets a link. */
-  async function resendConfirmation (email: string): Promise<void> {
+  /**
+   * "Resend the confirmation": same answer for any email; only an unconfirmed sign-up gets a link.
+   * The look-up is handed back to run after the answer, so the answer's timing tells nothing.
+   */
+  async function resendConfirmation (email: string): Promise<Deferred> {
     if (emailProblem(email) !== null) throw new Invalid({ email: emailProblem(email) ?? '' })
-    await db.transaction(async (trx) => {
-      const row = await accountRow(trx, { email_normalized: normalizeEmail(email), state: 'pending' })
-      if (row !== undefined && await isUnconfirmedSignUp(trx, row.id)) await sendConfirmation(trx, toAccount(row))
-    })
+    await reserveEmail(email)
+    return async () => {
+      await db.transaction(async (trx) => {
+        const row = await accountRow(trx, { email_normalized: normalizeEmail(email), state: 'pending' })
+        if (row !== undefined && await isUnconfirmedSignUp(trx, row.id)) await sendConfirmation(trx, toAccount(row))
+      })
+    }
   }
 
   async function findConfirmation (token: string): Promise<Account> {
@@ -123,17 +148,29 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     })
   }
 
-  /** The new address gets a link; the change applies only when it is confirmed. */
-  async function requestEmailChange (account: Account, newEmail: string): Promise<void> {
+  /**
+   * Needs the current password. The new address gets a link (the change applies only when it is
+   * confirmed) and the current one a notice with how to secure the account. The look-up of the new
+   * address is handed back to run after the answer: a taken address gets no link, and neither the
+   * answer nor its timing says so.
+   */
+  async function requestEmailChange (account: Account, newEmail: string, currentPassword: string): Promise<Deferred> {
     const problem = emailProblem(newEmail)
     if (problem !== null) throw new Invalid({ email: problem })
     if (normalizeEmail(newEmail) === normalizeEmail(account.email)) throw new Invalid({ email: 'This is already your email address.' })
-    await db.transaction(async (trx) => {
-      // A taken address gets no link, but the answer is the same: no account enumeration here either.
-      if (await accountRow(trx, { email_normalized: normalizeEmail(newEmail) }) !== undefined) return
-      const { token } = await tokens.issueToken(trx, account.id, 'email-change', { ttlMs: confirmationTtlHours * HOUR_MS, newEmail: newEmail.trim() })
-      await outbox.queueRequiredEmail(trx, 'email-change', { ...account, email: newEmail.trim() }, { ConfirmUrl: `${publicUrl}/profile/email/${token}` })
-    })
+    await checkPassword(account.id, currentPassword, 'password')
+    // The confirmation template must be on, or no change could ever complete: say so now.
+    await outbox.requireEnabled('email-change')
+    await reserveEmail(newEmail)
+    await reserveEmail(account.email)
+    return async () => {
+      await db.transaction(async (trx) => {
+        await outbox.queueEmail(trx, 'email-change-notice', account, { NewEmail: newEmail.trim(), PasswordResetUrl: `${publicUrl}/password-reset` })
+        if (await accountRow(trx, { email_normalized: normalizeEmail(newEmail) }) !== undefined) return
+        const { token } = await tokens.issueToken(trx, account.id, 'email-change', { ttlMs: confirmationTtlHours * HOUR_MS, newEmail: newEmail.trim() })
+        await outbox.queueRequiredEmail(trx, 'email-change', { ...account, email: newEmail.trim() }, { ConfirmUrl: `${publicUrl}/profile/email/${token}` })
+      })
+    }
   }
 
   async function findEmailChange (token: string, trx: Knex | Knex.Transaction = db): Promise<{ account: Account, newEmail: string }> {
@@ -146,16 +183,22 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     return await db.transaction(async (trx) => {
       const { account, newEmail } = await findEmailChange(token, trx)
       await tokens.spendToken(trx, token, 'email-change', EMAIL_CHANGE)
-      if (await accountRow(trx, { email_normalized: normalizeEmail(newEmail) }) !== undefined) throw new Conflict('email', 'Another account uses this email address now.')
+      const taken = new Conflict('email', 'Another account uses this email address now.')
+      if (await accountRow(trx, { email_normalized: normalizeEmail(newEmail) }) !== undefined) throw taken
       await trx('developers').where('id', account.id).update({ email: newEmail, email_normalized: normalizeEmail(newEmail), updated_at: isoNow(clock) })
+        .catch((err: unknown) => { throw isUniqueViolation(err) ? taken : err })
+      // Reset links went to the old address: they end with it.
+      await tokens.endTokens(trx, account.id, 'password-reset')
       await recordAudit(trx, clock, { ...self(account, ip), action: 'developer.email-changed', details: { from: account.email, to: newEmail } })
       return { ...account, email: newEmail }
     })
   }
 
+  /** The account's password, checked against the email's budget of password checks. */
   async function checkPassword (id: number, password: string, field: string): Promise<AccountRow> {
     const row = await accountRow(db, { id })
-    if (row === undefined || !(await hasher.verify(password, row.password_hash))) throw new Invalid({ [field]: 'That is not your current password.' })
+    if (row === undefined || !(await passwordChecks.verify(row.email, password, row.password_hash))) throw new Invalid({ [field]: 'That is not your current password.' })
+    await passwordChecks.succeeded(row.email)
     return row
   }
 
@@ -170,15 +213,21 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
     })
   }
 
-  /** Same answer for every email; only an active account gets the link, valid one hour. */
-  async function requestPasswordReset (email: string): Promise<void> {
+  /**
+   * Same answer for every email, in the same time: the look-up is handed back to run after the
+   * answer. Only an active account gets the link, valid one hour.
+   */
+  async function requestPasswordReset (email: string): Promise<Deferred> {
     if (emailProblem(email) !== null) throw new Invalid({ email: emailProblem(email) ?? '' })
-    await db.transaction(async (trx) => {
-      const row = await accountRow(trx, { email_normalized: normalizeEmail(email), state: 'active' })
-      if (row === undefined) return
-      const { token } = await tokens.issueToken(trx, row.id, 'password-reset', { ttlMs: HOUR_MS })
-      await outbox.queueRequiredEmail(trx, 'password-reset', toAccount(row), { ConfirmUrl: `${publicUrl}/password-reset/${token}` })
-    })
+    await reserveEmail(email)
+    return async () => {
+      await db.transaction(async (trx) => {
+        const row = await accountRow(trx, { email_normalized: normalizeEmail(email), state: 'active' })
+        if (row === undefined) return
+        const { token } = await tokens.issueToken(trx, row.id, 'password-reset', { ttlMs: HOUR_MS })
+        await outbox.queueRequiredEmail(trx, 'password-reset', toAccount(row), { ConfirmUrl: `${publicUrl}/password-reset/${token}` })
+      })
+    }
   }
 
   async function findPasswordReset (token: string): Promise<Account> {
@@ -193,10 +242,11 @@ export function createSelfService ({ db, hasher, clock, outbox, settings, public
       await tokens.spendToken(trx, token, 'password-reset', RESET)
       await trx('developers').where({ id: account.id, state: 'active' }).update({ password_hash: passwordHash, updated_at: isoNow(clock) })
       await trx('sessions').where('account_id', account.id).del()
-      await trx('sign_in_failures').where('email_normalized', normalizeEmail(account.email)).del()
+      // Securing the account: a pending email change (perhaps an intruder's) ends too.
+      await tokens.endTokens(trx, account.id, 'email-change')
       await recordAudit(trx, clock, { ...self(account, ip), action: 'developer.password-reset' })
       return account
-    })
+    }).finally(async () => { await passwordChecks.succeeded(account.email) })
   }
 
   /** Close one's own account, with the password: removed, farewell email. */

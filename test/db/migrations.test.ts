@@ -10,7 +10,7 @@ t.test('migrations create the schema with the system groups, and roll all the wa
   const db = createDb((await makeConfig(t)).databaseUrl)
   t.teardown(async () => await db.destroy())
   await migrate(db)
-  for (const table of ['developers', 'groups', 'developer_groups', 'invitation_tokens', 'sessions', 'audit_events', 'sign_in_failures']) {
+  for (const table of ['developers', 'groups', 'developer_groups', 'invitation_tokens', 'sessions', 'audit_events', 'attempt_counters']) {
     t.ok(await db.schema.hasTable(table), table)
   }
   t.same(await db('groups').orderBy('id').pluck('system_key'), ['administrators', 'developers', 'guests'])
@@ -18,7 +18,7 @@ t.test('migrations create the schema with the system groups, and roll all the wa
   t.equal(Number((await db('groups').count({ n: '*' }).first())?.n), 3, 'running again changes nothing')
 
   await db.migrate.rollback({ migrationSource }, true)
-  for (const table of ['developers', 'groups', 'developer_groups', 'invitation_tokens', 'sessions', 'audit_events', 'sign_in_failures']) {
+  for (const table of ['developers', 'groups', 'developer_groups', 'invitation_tokens', 'sessions', 'audit_events', 'attempt_counters']) {
     t.notOk(await db.schema.hasTable(table), `${table} dropped`)
   }
   await migrate(db)

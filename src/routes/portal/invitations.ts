@@ -10,13 +10,13 @@ import { tokenParams } from './token-params'
 export default async function invitationRoutes (app: FastifyInstance): Promise<void> {
   const { invitations } = app.services
 
-  app.get<{ Params: { token: string } }>('/invitations/:token', { schema: tokenParams }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>('/invitations/:token', { schema: tokenParams, config: { secretPage: true } }, async (request, reply) => {
     const account = await invitations.findByToken(request.params.token)
     return await reply.page('portal/accept-invitation', { title: 'Accept your invitation', invited: account, displayName })
   })
 
   app.post<{ Params: { token: string }, Body: { password: string } }>('/invitations/:token', {
-    config: rateLimited(app.config.rateLimitPerMinute),
+    config: { ...rateLimited(app.config.rateLimitPerMinute), secretPage: true },
     schema: { ...tokenParams, ...formSchema({ password: 1024 }) }
   }, async (request, reply) => {
     try {

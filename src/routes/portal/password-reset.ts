@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
-import { formSchema, keptValues, showFormErrors } from '../forms'
+import { afterResponse, formSchema, keptValues, showFormErrors } from '../forms'
 import { ACCOUNT_FIELDS } from './account-fields'
 import { tokenParams } from './token-params'
 
@@ -12,7 +12,7 @@ export default async function passwordResetRoutes (app: FastifyInstance): Promis
 
   app.post<{ Body: { email: string } }>('/password-reset', { config: limited, schema: formSchema({ email: 1000 }) }, async (request, reply) => {
     try {
-      await selfService.requestPasswordReset(request.body.email)
+      afterResponse(reply, await selfService.requestPasswordReset(request.body.email))
     } catch (err) {
       return await showFormErrors(reply, err, 'portal/password-reset', { title: 'Reset your password', values: keptValues(request.body) })
     }
@@ -24,12 +24,12 @@ export default async function passwordResetRoutes (app: FastifyInstance): Promis
 
   const resetPage = async (token: string) => ({ title: 'Choose a new password', account: await selfService.findPasswordReset(token) })
 
-  app.get<{ Params: { token: string } }>('/password-reset/:token', { schema: tokenParams }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>('/password-reset/:token', { schema: tokenParams, config: { secretPage: true } }, async (request, reply) => {
     return await reply.page('portal/new-password', await resetPage(request.params.token))
   })
 
   app.post<{ Params: { token: string }, Body: { password: string } }>('/password-reset/:token', {
-    config: limited, schema: { ...tokenParams, ...formSchema({ password: ACCOUNT_FIELDS.password }) }
+    config: { ...limited, secretPage: true }, schema: { ...tokenParams, ...formSchema({ password: ACCOUNT_FIELDS.password }) }
   }, async (request, reply) => {
     try {
       await selfService.resetPassword(request.params.token, request.body.password, request.ip)

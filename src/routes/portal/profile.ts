@@ -3,7 +3,8 @@ import { requireAccount, SESSION_COOKIE, startSession } from '../../plugins/auth
 import type { SignedInAccount } from '../../services/sign-in'
 import type { NameInput } from '../../services/account-input'
 import { EMAIL_MAX_LENGTH } from '../../services/account-input'
-import { formSchema, keptValues, showFormErrors } from '../forms'
+import { afterResponse, formSchema, keptValues, showFormErrors } from '../forms'
+import { rateLimited } from '../../plugins/security'
 import { ACCOUNT_FIELDS } from './account-fields'
 import { tokenParams } from './token-params'
 
@@ -16,6 +17,8 @@ function me (request: FastifyRequest): SignedInAccount {
 export default async function profileRoutes (app: FastifyInstance): Promise<void> {
   const { selfService } = app.services
   const guarded = { onRequest: requireAccount }
+  // Routes that check a password or send mail: limited per address here, per email in the services.
+  const limited = { ...guarded, config: rateLimited(app.config.rateLimitPerMinute) }
 
   const profilePage = async (reply: FastifyReply, err: unknown, values: Record<string, unknown>) =>
     await showFormErrors(reply, err, 'portal/profile', { title: 'Your profile', values })
@@ -32,9 +35,9 @@ export default async function profileRoutes (app: FastifyInstance): Promise<void
     }
   })
 
-  app.post<{ Body: { email: string } }>('/profile/email', { ...guarded, schema: formSchema({ email: EMAIL_MAX_LENGTH * 4 }) }, async (request, reply) => {
+  app.post<{ Body: { email: string, password: string } }>('/profile/email', { ...limited, schema: formSchema({ email: EMAIL_MAX_LENGTH * 4, password: ACCOUNT_FIELDS.password }) }, async (request, reply) => {
     try {
-      await selfService.requestEmailChange(me(request), request.body.email)
+      afterResponse(reply, await selfService.requestEmailChange(me(request), request.body.email, request.body.password))
       request.session.flash = `A confirmation link is on its way to ${request.body.email.trim()}. Your email changes once you open it.`
       return await reply.code(303).redirect('/profile')
     } catch (err) {
@@ -43,12 +46,12 @@ export default async function profileRoutes (app: FastifyInstance): Promise<void
   })
 
   // The link in the email: GET shows, POST changes. No sign-in needed: the link is the proof.
-  app.get<{ Params: { token: string } }>('/profile/email/:token', { schema: tokenParams }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>('/profile/email/:token', { schema: tokenParams, config: { secretPage: true } }, async (request, reply) => {
     const change = await selfService.findEmailChange(request.params.token)
     return await reply.page('portal/confirm-email', { title: 'Confirm your new email', ...change })
   })
 
-  app.post<{ Params: { token: string } }>('/profile/email/:token', { schema: { ...tokenParams, ...formSchema({}) } }, async (request, reply) => {
+  app.post<{ Params: { token: string } }>('/profile/email/:token', { schema: { ...tokenParams, ...formSchema({}) }, config: { secretPage: true } }, async (request, reply) => {
     const account = await selfService.confirmEmailChange(request.params.token, request.ip)
     request.session.flash = `Your email address is now ${account.email}.`
     return await reply.code(303).redirect(request.account === null ? '/signin' : '/profile')
@@ -70,7 +73,7 @@ export default async function profileRoutes (app: FastifyInstance): Promise<void
 
   app.get('/profile/close', guarded, async (_request, reply) => await reply.page('portal/close-account', { title: 'Close your account' }))
 
-  app.post<{ Body: { password: string } }>('/profile/close', { ...guarded, schema: formSchema({ password: ACCOUNT_FIELDS.password }) }, async (request, reply) => {
+  app.post<{ Body: { password: string } }>('/profile/close', { ...limited, schema: formSchema({ password: ACCOUNT_FIELDS.password }) }, async (request, reply) => {
     try {
       await selfService.closeAccount(me(request).id, request.body.password, request.ip)
     } catch (err) {

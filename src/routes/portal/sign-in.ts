@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { rateLimited, TooManyRequests } from '../../plugins/security'
+import { rateLimited } from '../../plugins/security'
+import { TooManyRequests } from '../../services/errors'
 import { SESSION_COOKIE, startSession } from '../../plugins/auth'
 import { formSchema, querySchema, safeNext } from '../forms'
 
@@ -38,12 +39,14 @@ export default async function signInRoutes (app: FastifyInstance): Promise<void>
   }, async (request, reply) => {
     const { email, password, next } = request.body
     const values = { email, next: next ?? '' }
-    if (await signIn.isLockedOut(email)) {
-      const refused = new TooManyRequests('Too many failed sign-ins for this email. Wait a few minutes and try again.')
-      void reply.header('retry-after', String(app.config.signInFailureWindowMinutes * 60))
-      return await reply.page('portal/signin', { title: 'Sign in', values, formError: refused.message }, refused.statusCode)
+    let account
+    try {
+      account = await signIn.authenticate(email, password)
+    } catch (err) {
+      if (!(err instanceof TooManyRequests)) throw err
+      void reply.header('retry-after', String(err.retryAfterSeconds))
+      return await reply.page('portal/signin', { title: 'Sign in', values, formError: err.message }, err.statusCode)
     }
-    const account = await signIn.authenticate(email, password)
     if (account === null) {
       return await reply.page('portal/signin', { title: 'Sign in', values, formError: SIGN_IN_REFUSED }, 400)
     }

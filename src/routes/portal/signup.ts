@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { NotFound } from '../../services/errors'
 import type { NewAccountInput } from '../../services/account-input'
-import { formSchema, keptValues, showFormErrors } from '../forms'
+import { afterResponse, formSchema, keptValues, showFormErrors } from '../forms'
 import { ACCOUNT_FIELDS } from './account-fields'
 import { tokenParams } from './token-params'
 
@@ -47,7 +47,7 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
 
   app.post<{ Body: { email: string } }>('/signup/resend', { config: limited, schema: formSchema({ email: 1000 }) }, async (request, reply) => {
     try {
-      await selfService.resendConfirmation(request.body.email)
+      afterResponse(reply, await selfService.resendConfirmation(request.body.email))
       return await reply.code(303).redirect('/signup/sent')
     } catch (err) {
       return await showFormErrors(reply, err, 'portal/resend-confirmation', { title: 'Resend the confirmation', values: keptValues(request.body) })
@@ -57,11 +57,11 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
   const confirmPage = async (request: FastifyRequest<{ Params: { token: string } }>) =>
     ({ title: 'Confirm your account', pending: await selfService.findConfirmation(request.params.token) })
 
-  app.get<{ Params: { token: string } }>('/confirm/:token', { schema: tokenParams }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>('/confirm/:token', { schema: tokenParams, config: { secretPage: true } }, async (request, reply) => {
     return await reply.page('portal/confirm', await confirmPage(request))
   })
 
-  app.post<{ Params: { token: string } }>('/confirm/:token', { config: limited, schema: { ...tokenParams, ...formSchema({}) } }, async (request, reply) => {
+  app.post<{ Params: { token: string } }>('/confirm/:token', { config: { ...limited, secretPage: true }, schema: { ...tokenParams, ...formSchema({}) } }, async (request, reply) => {
     const account = await selfService.confirmSignUp(request.params.token, request.ip)
     request.session.flash = `Your account ${account.email} is active. Sign in to continue.`
     return await reply.code(303).redirect('/signin')

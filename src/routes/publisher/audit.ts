@@ -9,10 +9,14 @@ const filterProperties = {
   action: { type: 'string', enum: ['', ...AUDIT_ACTIONS] }
 }
 
+// What a spreadsheet may read as the start of a formula: = + - @ (and their full-width forms, which
+// some spreadsheets fold to ASCII), after any leading whitespace; or a tab or carriage return.
+const FORMULA_START = /^(?:\s*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|[\t\r])/u
+
 /** One CSV cell: quoted, and never read as a formula by a spreadsheet. */
 export function csvCell (value: string | number | null): string {
   let text = value === null ? '' : String(value)
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`
+  if (FORMULA_START.test(text)) text = `'${text}`
   return `"${text.replace(/"/g, '""')}"`
 }
 

@@ -12,7 +12,7 @@ export default async function emailRoutes (app: FastifyInstance): Promise<void> 
   })
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {
-    const email = await findEmail(app.db, parseId(request.params.id))
+    const email = await findEmail(app.db, parseId(request.params.id), { sealer: smtp ? null : app.services.linkSealer })
     if (email === null) throw new NotFound('There is no email with this id.')
     return await reply.page('publisher/emails/show', { title: email.subject, email, smtp })
   })

@@ -4,7 +4,8 @@ import { Refused } from '../errors'
 import { pageOf, type Page } from '../pages'
 import type { Settings } from '../settings'
 import { displayName } from '../account-rows'
-import { renderTemplate, TEMPLATE_INFO, type TemplateName, type TemplateValues, type Templates } from './templates'
+import type { Sealer } from '../sealed'
+import { escapeHtml, renderTemplate, TEMPLATE_INFO, type TemplateName, type TemplateValues, type Templates } from './templates'
 
 export interface Recipient {
   id: number
@@ -18,6 +19,8 @@ export interface OutboxDeps {
   templates: Templates
   settings: Settings
   publicUrl: string
+  /** Seals the single-use links in emails (KEY_SECRET) until they are delivered. */
+  sealer: Sealer
   /** Called after a transaction that queued mail has committed, so delivery starts at once. */
   onQueued?: () => void
 }
@@ -41,7 +44,37 @@ export interface OutboxEmail {
   sentAt: string | null
 }
 
-export function createOutbox ({ clock, templates, settings, publicUrl, onQueued }: OutboxDeps) {
+// Placeholders whose values are live single-use links: never stored in clear.
+const SECRET_PLACEHOLDERS = ['ConfirmUrl'] as const
+type SealedLinks = Partial<Record<typeof SECRET_PLACEHOLDERS[number], string>>
+
+/** What stands in the stored body where a sealed link goes; replaced when the email is sent. */
+function markOf (name: string): string {
+  return `[sealed link ${name}]`
+}
+
+/** Each sealed link's mark replaced: by the link itself for sending, or by a note for display. */
+function replaceMarks (text: string, html: string, replacement: (name: keyof SealedLinks) => string): { text: string, html: string } {
+  let t = text
+  let h = html
+  for (const name of SECRET_PLACEHOLDERS) {
+    const value = replacement(name)
+    t = t.replaceAll(markOf(name), value)
+    h = h.replaceAll(escapeHtml(markOf(name)), escapeHtml(value))
+  }
+  return { text: t, html: h }
+}
+
+/** The bodies as they go to the recipient, links unsealed; null when the links cannot be opened. */
+export function unsealBodies (row: { text_body: string, html_body: string, sealed_links: string | null }, sealer: Sealer): { text: string, html: string } | null {
+  if (row.sealed_links === null) return { text: row.text_body, html: row.html_body }
+  const opened = sealer.open(row.sealed_links)
+  if (opened === null) return null
+  const links = JSON.parse(opened) as SealedLinks
+  return replaceMarks(row.text_body, row.html_body, (name) => links[name] ?? '')
+}
+
+export function createOutbox ({ clock, templates, settings, publicUrl, sealer, onQueued }: OutboxDeps) {
   /**
    * Writes an email to the outbox inside the caller's transaction, so the email exists exactly when
    * the change that causes it does. Returns null when the template is switched off.
@@ -49,13 +82,21 @@ export function createOutbox ({ clock, templates, settings, publicUrl, onQueued 
   async function queueEmail (trx: Knex.Transaction, name: TemplateName, to: Recipient, values: TemplateValues = {}): Promise<number | null> {
     const template = await templates.getTemplate(name, trx)
     if (!template.enabled) return null
+    const links: SealedLinks = {}
+    const marked: TemplateValues = { ...values }
+    for (const placeholder of SECRET_PLACEHOLDERS) {
+      const link = values[placeholder]
+      if (link === undefined) continue
+      links[placeholder] = link
+      marked[placeholder] = markOf(placeholder)
+    }
     const rendered = renderTemplate(template.subject, template.body, {
       DevFirstName: to.firstName,
       DevLastName: to.lastName,
       DevEmail: to.email,
       OrganizationName: (await settings.getSettings(trx)).orgName,
       DevPortalUrl: `${publicUrl}/`,
-      ...values
+      ...marked
     })
     const now = isoNow(clock)
     const [row] = await trx('outbox_emails').insert({
@@ -66,6 +107,7 @@ export function createOutbox ({ clock, templates, settings, publicUrl, onQueued 
       subject: rendered.subject,
       text_body: rendered.text,
       html_body: rendered.html,
+      sealed_links: Object.keys(links).length === 0 ? null : sealer.seal(JSON.stringify(links)),
       status: 'queued',
       attempts: 0,
       next_attempt_at: now,
@@ -75,14 +117,23 @@ export function createOutbox ({ clock, templates, settings, publicUrl, onQueued 
     return typeof row === 'object' ? row.id : row
   }
 
+  function switchedOff (name: TemplateName): Refused {
+    return new Refused(`The "${TEMPLATE_INFO[name].referenceName}" email is switched off, so its link cannot be sent. Switch it on in Email templates first.`)
+  }
+
   /** For emails a flow cannot do without (an invitation link): refuse when the template is off. */
   async function queueRequiredEmail (trx: Knex.Transaction, name: TemplateName, to: Recipient, values: TemplateValues): Promise<number> {
     const id = await queueEmail(trx, name, to, values)
-    if (id === null) throw new Refused(`The "${TEMPLATE_INFO[name].referenceName}" email is switched off, so its link cannot be sent. Switch it on in Email templates first.`)
+    if (id === null) throw switchedOff(name)
     return id
   }
 
-  return { queueEmail, queueRequiredEmail }
+  /** Refuses now, before anything is done, when a flow's required email is switched off. */
+  async function requireEnabled (name: TemplateName): Promise<void> {
+    if (!(await templates.getTemplate(name)).enabled) throw switchedOff(name)
+  }
+
+  return { queueEmail, queueRequiredEmail, requireEnabled }
 }
 
 export type Outbox = ReturnType<typeof createOutbox>
@@ -102,6 +153,7 @@ interface OutboxRow {
   last_error: string | null
   created_at: string
   sent_at: string | null
+  sealed_links: string | null
 }
 
 function toEmail (row: OutboxRow): OutboxEmail {
@@ -125,17 +177,34 @@ function toEmail (row: OutboxRow): OutboxEmail {
 
 export const EMAILS_PAGE_SIZE = 25
 
+export interface EmailDisplay {
+  /** Unseal invitation links for display: without SMTP the admin is how an invitation reaches anyone. */
+  sealer: Sealer | null
+}
+
+/**
+ * An email as an administrator may read it: the single-use links of password resets, sign-up and
+ * email-change confirmations are never shown (they would let the reader act as that account);
+ * invitation links only when `display.sealer` is given (no SMTP), until delivered.
+ */
+function forDisplay (row: OutboxRow, display: EmailDisplay): OutboxEmail {
+  const opened = display.sealer !== null && row.template === 'invitation' ? unsealBodies(row, display.sealer) : null
+  const note = row.sealed_links === null ? '[link removed after delivery]' : '[link hidden: only the recipient can open it]'
+  const bodies = opened ?? replaceMarks(row.text_body, row.html_body, () => note)
+  return { ...toEmail(row), textBody: bodies.text, htmlBody: bodies.html }
+}
+
 /** The outbox, newest first, a page at a time. */
 export async function listEmails (db: Knex, page: number | undefined): Promise<Page<OutboxEmail>> {
   return await pageOf(db('outbox_emails'), page, EMAILS_PAGE_SIZE, async (query) => {
     const rows: OutboxRow[] = await query.orderBy('id', 'desc').select()
-    return rows.map(toEmail)
+    return rows.map((row) => forDisplay(row, { sealer: null }))
   })
 }
 
-export async function findEmail (db: Knex, id: number): Promise<OutboxEmail | null> {
+export async function findEmail (db: Knex, id: number, display: EmailDisplay): Promise<OutboxEmail | null> {
   const row: OutboxRow | undefined = await db('outbox_emails').where('id', id).first()
-  return row === undefined ? null : toEmail(row)
+  return row === undefined ? null : forDisplay(row, display)
 }
 
 /** Emails that need an admin's eye: failed for good, or still waiting to go out. */

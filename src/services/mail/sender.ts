@@ -1,6 +1,8 @@
 import type { Knex } from 'knex'
 import nodemailer from 'nodemailer'
 import { isoNow, type Clock } from '../clock'
+import type { Sealer } from '../sealed'
+import { unsealBodies } from './outbox'
 
 export const MAX_ATTEMPTS = 10
 const FIRST_RETRY_MS = 5_000
@@ -20,6 +22,8 @@ export interface SenderDeps {
   clock: Clock
   transport: MailTransport | null
   from: string
+  /** Opens the sealed links; they are dropped from the row once the email is delivered. */
+  sealer: Sealer
   onError?: (err: unknown) => void
 }
 
@@ -39,6 +43,7 @@ interface DueRow {
   subject: string
   text_body: string
   html_body: string
+  sealed_links: string | null
   attempts: number
 }
 
@@ -48,7 +53,7 @@ interface DueRow {
  * backoff; after MAX_ATTEMPTS the email is marked failed with the SMTP error. Without a transport
  * (no SMTP_URL) nothing is sent and emails wait in the outbox, readable by admins.
  */
-export function createMailSender ({ db, clock, transport, from, onError }: SenderDeps) {
+export function createMailSender ({ db, clock, transport, from, sealer, onError }: SenderDeps) {
   let timer: NodeJS.Timeout | null = null
   let running: Promise<number> | null = null
   let again = false
@@ -69,9 +74,17 @@ export function createMailSender ({ db, clock, transport, from, onError }: Sende
   async function deliver (row: DueRow): Promise<void> {
     if (transport === null || !(await claim(row))) return
     const attempts = row.attempts + 1
+    const bodies = unsealBodies(row, sealer)
+    if (bodies === null) {
+      await db('outbox_emails').where('id', row.id).update({
+        status: 'failed', locked_until: null, last_error: 'The link in this email cannot be opened: KEY_SECRET is not the one it was written with.'
+      })
+      return
+    }
     try {
-      await transport.sendMail({ from, to: { name: row.to_name, address: row.to_address }, subject: row.subject, text: row.text_body, html: row.html_body })
-      await db('outbox_emails').where('id', row.id).update({ status: 'sent', sent_at: isoNow(clock), locked_until: null, last_error: null })
+      await transport.sendMail({ from, to: { name: row.to_name, address: row.to_address }, subject: row.subject, text: bodies.text, html: bodies.html })
+      // Delivered: the live link leaves the database; the record of the email stays.
+      await db('outbox_emails').where('id', row.id).update({ status: 'sent', sent_at: isoNow(clock), locked_until: null, last_error: null, sealed_links: null })
     } catch (err) {
       const message = (err instanceof Error ? err.message : String(err)).slice(0, 2000)
       const failed = attempts >= MAX_ATTEMPTS
@@ -97,7 +110,7 @@ export function createMailSender ({ db, clock, transport, from, onError }: Sende
         })
         .orderBy('id')
         .limit(BATCH)
-        .select('id', 'to_address', 'to_name', 'subject', 'text_body', 'html_body', 'attempts')
+        .select('id', 'to_address', 'to_name', 'subject', 'text_body', 'html_body', 'sealed_links', 'attempts')
       for (const row of due) await deliver(row)
       seen += due.length
       if (due.length < BATCH) return seen

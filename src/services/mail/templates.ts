@@ -6,7 +6,7 @@ import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound } from '../errors'
 
-export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'account-exists', 'email-change'] as const
+export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'account-exists', 'email-change', 'email-change-notice'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -26,11 +26,13 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   // Two more than the reference product has: sign-up must not reveal a taken email, and an email
   // change is confirmed at the new address.
   'account-exists': { referenceName: 'Sign-up attempt notice', sentWhen: 'someone signs up with the email of an existing account', placeholders: [...COMMON, 'DevEmail'] },
-  'email-change': { referenceName: 'Email change confirmation', sentWhen: 'a developer changes their email address', placeholders: [...COMMON, 'ConfirmUrl'] }
+  'email-change': { referenceName: 'Email change confirmation', sentWhen: 'a developer changes their email address', placeholders: [...COMMON, 'ConfirmUrl'] },
+  // The old address hears of a change, so an intruder with a session cannot take the account quietly.
+  'email-change-notice': { referenceName: 'Email change notice', sentWhen: 'a developer asks to change their email address (sent to the old one)', placeholders: [...COMMON, 'NewEmail', 'PasswordResetUrl'] }
 }
 
 // Placeholders whose values are links: in the HTML part they become <a> elements.
-const URL_PLACEHOLDERS = new Set(['ConfirmUrl', 'DevPortalUrl'])
+const URL_PLACEHOLDERS = new Set(['ConfirmUrl', 'DevPortalUrl', 'PasswordResetUrl'])
 
 export const SUBJECT_MAX_LENGTH = 200
 export const BODY_MAX_LENGTH = 20_000
@@ -67,7 +69,7 @@ const DEFAULTS = Object.fromEntries(TEMPLATE_NAMES.map((name) => [name, defaultT
 
 const PLACEHOLDER = /\$([A-Za-z]+)/g
 
-function escapeHtml (text: string): string {
+export function escapeHtml (text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
@@ -123,7 +125,9 @@ export function sampleValues (orgName: string, publicUrl: string): TemplateValue
     OrganizationName: orgName,
     ConfirmUrl: `${publicUrl}/invitations/SAMPLE-TOKEN`,
     DevPortalUrl: `${publicUrl}/`,
-    ExpiresAt: '2026-01-01 12:00 UTC'
+    ExpiresAt: '2026-01-01 12:00 UTC',
+    NewEmail: 'ada.new@example.com',
+    PasswordResetUrl: `${publicUrl}/password-reset`
   }
 }
 

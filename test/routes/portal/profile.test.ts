@@ -29,14 +29,28 @@ t.test('profile: view and edit the name', async (t) => {
   t.equal((await new Client(app).get('/profile')).statusCode, 303, 'signed-out visitors go to /signin')
 })
 
-t.test('change email: a link to the new address; the change applies only when confirmed', async (t) => {
+t.test('change email: needs the current password; a link to the new address, a notice to the old; applies only when confirmed', async (t) => {
   const { app, smtp, dev } = await setup(t)
   const client = await signedInClient(app, DEV)
-  const res = await client.post('/profile/email', { email: 'dev.new@example.com' })
+  const wrong = await client.post('/profile/email', { email: 'dev.new@example.com', password: 'not my password at all' })
+  t.equal(wrong.statusCode, 400)
+  t.match(wrong.body, /That is not your current password/)
+  t.match(wrong.body, /value="dev\.new@example\.com"/, 'the new address is kept')
+  t.equal((await client.post('/profile/email', { email: 'dev.new@example.com' })).statusCode, 400, 'the password is required')
+
+  // A reset link issued to the old address before the change.
+  t.equal((await new Client(app).post('/password-reset', { email: DEV.email })).statusCode, 200)
+  const [reset] = await smtp.waitForSubject(/password/i)
+
+  const res = await client.post('/profile/email', { email: 'dev.new@example.com', password: DEV.password })
   t.equal(res.statusCode, 303)
   t.match((await client.get('/profile')).body, /A confirmation link is on its way to dev\.new@example\.com/)
   const [mail] = await smtp.waitForSubject(/Confirm your new email/)
   t.equal(mail.to && !Array.isArray(mail.to) ? mail.to.value[0].address : null, 'dev.new@example.com')
+  const [notice] = await smtp.waitForSubject(/email address is being changed/)
+  t.equal(notice.to && !Array.isArray(notice.to) ? notice.to.value[0].address : null, DEV.email, 'the old address is told')
+  t.match(notice.text ?? '', /dev\.new@example\.com/)
+  t.match(notice.text ?? '', /\/password-reset/, 'with how to secure the account')
   t.equal((await app.db('developers').where('id', dev.id).first()).email, DEV.email, 'unchanged until confirmed')
 
   const path = new URL(linkIn(mail, 'profile/email')).pathname
@@ -46,11 +60,13 @@ t.test('change email: a link to the new address; the change applies only when co
   t.equal((await app.db('developers').where('id', dev.id).first()).email_normalized, 'dev.new@example.com')
   t.equal((await new Client(app).signIn('dev.new@example.com', DEV.password)).statusCode, 303)
   t.equal((await client.post(path)).statusCode, 404, 'single use')
+  t.equal((await new Client(app).get(new URL(linkIn(reset, 'password-reset')).pathname)).statusCode, 404, 'reset links sent to the old address end with it')
 
-  await client.post('/profile/email', { email: ADMIN.email })
+  await client.post('/profile/email', { email: ADMIN.email, password: DEV.password })
+  await app.services.background.idle()
   await app.services.mailSender.flush()
   t.equal(smtp.messages.filter((m) => m.subject?.startsWith('Confirm your new email')).length, 1, 'a taken address gets no link')
-  const same = await client.post('/profile/email', { email: 'DEV.NEW@example.com' })
+  const same = await client.post('/profile/email', { email: 'DEV.NEW@example.com', password: DEV.password })
   t.equal(same.statusCode, 400)
   t.match(same.body, /already your email address/)
 })

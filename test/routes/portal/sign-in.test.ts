@@ -1,8 +1,11 @@
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
 import { createSignIn } from '../../../src/services/sign-in'
 import { createPasswordHasher } from '../../../src/services/passwords'
 import { systemClock } from '../../../src/services/clock'
+import { createPasswordChecks } from '../../../src/services/password-checks'
+import { createAttemptLimits } from '../../../src/services/attempt-limits'
 
 const REFUSED = /The email or password is not right, or this account cannot sign in\./
 
@@ -33,9 +36,9 @@ t.test('sign-in regenerates the session; sign-out destroys it', async (t) => {
   const app = await makeApp(t)
   await createAdmin(app)
   const client = new Client(app)
-  await client.get('/signin')
+  await client.signIn(ADMIN.email, ADMIN.password)
   const before = client.cookies.get('portico_session')
-  t.ok(before, 'a session for the CSRF secret of the sign-in form')
+  t.ok(before, 'signed in: a session')
   await client.signIn(ADMIN.email, ADMIN.password)
   const after = client.cookies.get('portico_session')
   t.not(after, before, 'a new session id')
@@ -76,7 +79,8 @@ t.test('every refusal does the same hashing work', async (t) => {
   const real = createPasswordHasher(10)
   const checked: Array<string | null> = []
   const hasher = { hash: real.hash, verify: async (password: string, stored: string | null) => { checked.push(stored); return await real.verify(password, stored) } }
-  const signIn = createSignIn({ db: app.db, hasher, clock: systemClock, failureLimit: 100, failureWindowMinutes: 15 })
+  const passwordChecks = createPasswordChecks({ limits: createAttemptLimits({ db: app.db, clock: systemClock }), hasher, limit: 100, windowMinutes: 15 })
+  const signIn = createSignIn({ db: app.db, clock: systemClock, passwordChecks })
   t.equal(await signIn.authenticate('nobody@example.com', 'whatever it is here'), null)
   t.equal(await signIn.authenticate(ADMIN.email, 'not the right password'), null)
   t.equal(await signIn.authenticate(DEV.email, DEV.password), null)
@@ -135,4 +139,54 @@ t.test('a signed-in developer asking for /signin goes home', async (t) => {
   const res = await dev.get('/signin')
   t.equal(res.statusCode, 303)
   t.equal(res.headers.location, '/')
+})
+
+t.test('a next that would make an invalid header or leave the site goes home; the server stays up', async (t) => {
+  const app = await makeApp(t)
+  await createAdmin(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  // Over real HTTP: an invalid Location header used to throw inside the session store's callback.
+  const client = new Client(app)
+  await client.get('/signin')
+  const cookie = [...client.cookies].map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('; ')
+  for (const next of ['/\n', '/\r\nSet-Cookie: x=y', '/\u0000', '/\u007f', '/\u0100', '/\t/evil.example', '//evil.example', '/\\evil.example']) {
+    const res = await fetch(`${base}/signin`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ _csrf: client.csrf ?? '', email: ADMIN.email, password: ADMIN.password, next }).toString()
+    })
+    t.equal(res.status, 303)
+    t.equal(res.headers.get('location'), '/admin', 'the fallback, not the given next')
+  }
+  t.equal((await fetch(`${base}/healthz`)).status, 200, 'still serving')
+
+  const admin = await signedInClient(app, ADMIN)
+  for (const next of ['/%00', '/%0A', '/%09/evil.example', '/%C4%80', '//evil.example']) {
+    const res = await admin.get(`/signin?next=${next}`)
+    t.equal(res.statusCode, 303, `signed in, next=${next}`)
+    t.equal(res.headers.location, '/admin')
+  }
+})
+
+t.test('at most SIGNIN_FAILURE_LIMIT password checks per email, however many arrive at once', async (t) => {
+  const app = await makeApp(t, { SIGNIN_FAILURE_LIMIT: '10', RATE_LIMIT_PER_MINUTE: '1000', PASSWORD_HASH_QUEUE: '1000' })
+  await createAdmin(app)
+  const clients = await Promise.all(Array.from({ length: 30 }, async () => {
+    const client = new Client(app)
+    await client.get('/signin')
+    return client
+  }))
+  // 29 wrong guesses and the right password, all at once, the right one sent last.
+  const answers = await Promise.all(clients.map(async (client, i) =>
+    await client.post('/signin', { email: ADMIN.email, password: i === 29 ? ADMIN.password : `wrong guess number ${i}` })))
+  const statuses = answers.map((res) => res.statusCode)
+  t.equal(statuses.filter((s) => s === 429).length, 20, 'only 10 of the 30 had their password checked')
+  t.equal(statuses[29], 429, 'the right password, arriving past the limit, does not get in')
+  t.notOk(statuses.includes(303))
+  const counters = await app.db('attempt_counters').select()
+  t.equal(counters.length, 1)
+  t.equal(Number(counters[0].attempts), 30, 'every attempt was counted')
+  t.notMatch(JSON.stringify(counters), /ada@example|wrong guess/, 'a digest, never what was typed')
 })
