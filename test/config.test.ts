@@ -39,6 +39,16 @@ t.test('the session secret is generated once and kept in the data folder', async
   t.equal(loadConfig({ DATA_DIR: dir, SESSION_SECRET: 'x'.repeat(32) }).sessionSecret, 'x'.repeat(32))
 })
 
+t.test('TRUST_PROXY: false, true (one hop), a hop count, or a list of proxy addresses and CIDRs; never every hop', async (t) => {
+  const dir = tempDir(t)
+  const trust = (value?: string) => loadConfig({ DATA_DIR: dir, ...(value === undefined ? {} : { TRUST_PROXY: value }) }).trustProxy
+  t.equal(trust(), false)
+  t.equal(trust('false'), false)
+  t.equal(trust('true'), 1)
+  t.equal(trust('2'), 2)
+  t.same(trust('10.0.0.1, 192.168.0.0/16,::1, fd00::/8'), ['10.0.0.1', '192.168.0.0/16', '::1', 'fd00::/8'])
+})
+
 t.test('bad configuration names the variable', async (t) => {
   const dir = tempDir(t)
   const cases: Array<[Record<string, string>, string]> = [
@@ -52,6 +62,12 @@ t.test('bad configuration names the variable', async (t) => {
     [{ INVITATION_TTL_HOURS: '0' }, 'INVITATION_TTL_HOURS'],
     [{ ADMIN_EMAIL: 'ops@example.com' }, 'ADMIN_PASSWORD'],
     [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.1, evil' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '0' }, 'TRUST_PROXY'],
+    [{ KEY_SECRET: 'short' }, 'KEY_SECRET'],
+    [{ PASSWORD_HASH_CONCURRENCY: '0' }, 'PASSWORD_HASH_CONCURRENCY'],
+    [{ EMAILS_PER_ADDRESS_PER_HOUR: 'many' }, 'EMAILS_PER_ADDRESS_PER_HOUR'],
     [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE']
   ]
   for (const [env, variable] of cases) {

@@ -36,3 +36,22 @@ t.test('SQLite runs with foreign keys on and WAL', async (t) => {
   const [journal] = await db.raw('PRAGMA journal_mode')
   t.equal(journal.journal_mode, 'wal')
 })
+
+t.test('emails delivered before links were sealed lose their links on migration; waiting ones keep them', async (t) => {
+  const db = createDb((await makeConfig(t)).databaseUrl)
+  t.teardown(async () => await db.destroy())
+  await migrate(db)
+  await db.migrate.down({ migrationSource })
+  t.notOk(await db.schema.hasColumn('outbox_emails', 'sealed_links'), 'back before the sealing migration')
+  const link = `http://localhost:3000/password-reset/${'a'.repeat(43)}`
+  const row = { template: 'password-reset', to_address: 'dev@example.com', subject: 'Reset', attempts: 1, next_attempt_at: '2026-01-01T00:00:00.000Z', created_at: '2026-01-01T00:00:00.000Z' }
+  await db('outbox_emails').insert([
+    { ...row, text_body: `Open ${link}`, html_body: `<a href="${link}">${link}</a>`, status: 'sent' },
+    { ...row, text_body: `Open ${link}`, html_body: `<a href="${link}">${link}</a>`, status: 'queued' }
+  ])
+  await migrate(db)
+  const [sent, queued] = await db('outbox_emails').orderBy('id')
+  t.notMatch(sent.text_body + sent.html_body, /a{43}/, 'delivered: scrubbed')
+  t.match(sent.text_body, /\/password-reset\/\[link removed after delivery\]/)
+  t.match(queued.text_body, link, 'still to be delivered: kept')
+})

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createPasswordHasher, passwordProblem } from '../../src/services/passwords'
+import { createPasswordHasher, createWorkLimiter, passwordProblem } from '../../src/services/passwords'
+import { Busy } from '../../src/services/errors'
 
 t.test('policy: 15 to 256 characters, no composition rules', async (t) => {
   t.match(passwordProblem('fourteen chars'), /at least 15/)
@@ -48,4 +49,44 @@ t.test('the production cost (N=2^17, r=8, p=1) works within scrypt memory limits
   const hash = await hasher.hash('violet tractor sings loudly')
   t.match(hash, /^\$scrypt\$ln=17,r=8,p=1\$/)
   t.equal(await hasher.verify('violet tractor sings loudly', hash), true)
+})
+
+t.test('the work limiter: never more than `concurrency` at once; a short queue; beyond it Busy', async (t) => {
+  const limiter = createWorkLimiter({ concurrency: 2, queue: 3, maxWaitMs: 10_000 })
+  let active = 0
+  let peak = 0
+  const releases: Array<() => void> = []
+  const job = async (): Promise<string> => await limiter.run(async () => {
+    active++
+    peak = Math.max(peak, active)
+    await new Promise<void>((resolve) => releases.push(resolve))
+    active--
+    return 'done'
+  })
+  const jobs = Array.from({ length: 7 }, async () => await job().catch((err: unknown) => err))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(limiter.stats(), { active: 2, waiting: 3 })
+  while (releases.length > 0 || limiter.stats().active > 0) {
+    releases.shift()?.()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const results = await Promise.all(jobs)
+  t.equal(peak, 2)
+  t.equal(results.filter((r) => r === 'done').length, 5)
+  const refused = results.filter((r) => r instanceof Busy) as Busy[]
+  t.equal(refused.length, 2, 'the two past the queue')
+  t.equal(refused[0].statusCode, 503)
+  t.same(limiter.stats(), { active: 0, waiting: 0 })
+})
+
+t.test('the work limiter: a wait longer than maxWaitMs is refused, and the queue moves on', async (t) => {
+  const limiter = createWorkLimiter({ concurrency: 1, queue: 5, maxWaitMs: 50 })
+  let release = (): void => {}
+  const first = limiter.run(async () => await new Promise<void>((resolve) => { release = resolve }))
+  const second = limiter.run(async () => 'late').catch((err: unknown) => err)
+  t.ok(await second instanceof Busy, 'waited too long')
+  release()
+  await first
+  t.equal(await limiter.run(async () => 'next'), 'next')
+  t.same(limiter.stats(), { active: 0, waiting: 0 })
 })

@@ -58,7 +58,7 @@ export default async function profileRoutes (app: FastifyInstance): Promise<void
   })
 
   app.post<{ Body: { currentPassword: string, newPassword: string } }>('/profile/password', {
-    ...guarded, schema: formSchema({ currentPassword: ACCOUNT_FIELDS.password, newPassword: ACCOUNT_FIELDS.password })
+    ...limited, schema: formSchema({ currentPassword: ACCOUNT_FIELDS.password, newPassword: ACCOUNT_FIELDS.password })
   }, async (request, reply) => {
     const account = me(request)
     try {

@@ -190,3 +190,23 @@ t.test('at most SIGNIN_FAILURE_LIMIT password checks per email, however many arr
   t.equal(Number(counters[0].attempts), 30, 'every attempt was counted')
   t.notMatch(JSON.stringify(counters), /ada@example|wrong guess/, 'a digest, never what was typed')
 })
+
+t.test('a flood of sign-ins: bounded hashing answers 503 with Retry-After past its queue, never another 5xx', async (t) => {
+  const app = await makeApp(t, { PASSWORD_HASH_COST: '14', PASSWORD_HASH_CONCURRENCY: '2', PASSWORD_HASH_QUEUE: '2', SIGNIN_FAILURE_LIMIT: '1000' })
+  await createAdmin(app)
+  const clients = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+    const client = new Client(app, `203.0.113.${i % 5}`)
+    await client.get('/signin')
+    return client
+  }))
+  const flood = Promise.all(clients.map(async (client, i) => await client.post('/signin', { email: `user${i}@example.com`, password: 'a wrong password for them' })))
+  const health = await app.inject({ method: 'GET', url: '/healthz' })
+  const answers = await flood
+  t.equal(health.statusCode, 200, 'reads keep flowing meanwhile')
+  const statuses = answers.map((res) => res.statusCode)
+  t.same([...new Set(statuses)].sort(), [400, 503], 'refused sign-ins and busy answers, nothing else')
+  const busy = answers.find((res) => res.statusCode === 503)
+  t.equal(busy?.headers['retry-after'], '5')
+  t.match(busy?.body ?? '', /busy right now/)
+  t.ok(statuses.filter((s) => s === 400).length >= 4, 'the ones that got a slot were answered')
+})
