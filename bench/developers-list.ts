@@ -46,8 +46,8 @@ async function main (): Promise<void> {
 
     const signIn = await app.inject({ method: 'GET', url: '/signin' })
     const csrf = /name="_csrf" value="([^"]+)"/.exec(signIn.body)?.[1] ?? ''
-    const cookie = signIn.cookies.find((c) => c.name === 'portico_session')?.value ?? ''
-    const res = await app.inject({ method: 'POST', url: '/signin', cookies: { portico_session: cookie }, payload: { _csrf: csrf, email: ADMIN.email, password: ADMIN.password } })
+    const csrfCookie = signIn.cookies.find((c) => c.name === 'portico_csrf')?.value ?? ''
+    const res = await app.inject({ method: 'POST', url: '/signin', cookies: { portico_csrf: csrfCookie }, payload: { _csrf: csrf, email: ADMIN.email, password: ADMIN.password } })
     const session = res.cookies.find((c) => c.name === 'portico_session')?.value ?? ''
 
     await app.listen({ port: 0, host: '127.0.0.1' })
