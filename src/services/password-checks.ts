@@ -11,7 +11,7 @@ export interface PasswordChecksDeps {
   windowMinutes: number
 }
 
-export const PASSWORD_CHECKS_EXHAUSTED = 'Too many failed sign-ins for this email. Wait a few minutes and try again.'
+export const PASSWORD_CHECKS_EXHAUSTED = 'Too many failed password attempts for this email. Wait a few minutes and try again.'
 
 /**
  * Every check of a password against an account (sign-in, password change, email change, closing

@@ -127,7 +127,7 @@ t.test('failed sign-ins are limited per email across addresses (configurable)', 
   }
   const locked = await new Client(app, '198.51.100.50').signIn(ADMIN.email.toUpperCase(), ADMIN.password)
   t.equal(locked.statusCode, 429, 'even the right password waits')
-  t.match(locked.body, /Too many failed sign-ins/)
+  t.match(locked.body, /Too many failed password attempts for this email/)
   t.equal((await new Client(app, '198.51.100.51').signIn('other@example.com', 'whatever password')).statusCode, 400, 'other emails unaffected')
 })
 
