@@ -4,13 +4,11 @@
  * Prints requests per second and latency per query, and the ratio to bench/baseline.json.
  * Run: npm run bench. The baseline was measured on the 2-core development machine (2026-11-26).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
-import { buildApp } from '../src/app'
-import { loadConfig } from '../src/config'
+import { run, withApp } from './lib/app'
 import { rootDir } from '../src/paths'
 
 const ACCOUNTS = 100_000
@@ -27,9 +25,7 @@ const QUERIES: Record<string, string> = {
 }
 
 async function main (): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
-  const app = await buildApp(loadConfig({ DATA_DIR: dir, PASSWORD_HASH_COST: '10' }))
-  try {
+  await withApp({ PASSWORD_HASH_COST: '10' }, async (app) => {
     await app.services.accounts.createFirstAdministrator(ADMIN, null)
     const started = Date.now()
     const rows = Array.from({ length: ACCOUNTS }, (_, i) => {
@@ -60,13 +56,7 @@ async function main (): Promise<void> {
       const errors = result.non2xx + result.errors
       process.stdout.write(`${name.padEnd(22)} ${rps.toFixed(0).padStart(6)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  ratio to baseline ${ratio}${errors > 0 ? `  (${errors} failed)` : ''}\n`)
     }
-  } finally {
-    await app.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`)
-  process.exit(1)
-})
+run(main)

@@ -4,13 +4,9 @@
  * alone (the baseline) and under the flood, and counts the answers: the target is no 5xx but 503,
  * and /healthz p99 under 250 ms. Run: npm run bench:flood
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { buildApp } from '../src/app'
-import { loadConfig } from '../src/config'
+import { run, withApp } from './lib/app'
 import { percentile, postForm, visit } from './lib/http'
 
 const ADDRESSES = 5
@@ -28,10 +24,8 @@ async function healthLatencies (base: string, until: () => boolean): Promise<num
 }
 
 async function main (): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
   // The proxy is this machine: X-Forwarded-For then names the five client addresses.
-  const app = await buildApp(loadConfig({ DATA_DIR: dir, TRUST_PROXY: '127.0.0.1' }))
-  try {
+  await withApp({ TRUST_PROXY: '127.0.0.1' }, async (app) => {
     await app.services.accounts.createFirstAdministrator({ firstName: 'Bench', lastName: 'Admin', email: 'admin@example.com', password: 'benchmarks are not tests' }, null)
     await app.listen({ port: 0, host: '127.0.0.1' })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
@@ -60,13 +54,7 @@ async function main (): Promise<void> {
     process.stdout.write(`answers: ${[...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${n} × ${s}`).join(', ')}; 5xx other than 503: ${fiveHundreds}\n`)
     process.stdout.write(`${line('/healthz alone', idle)}\n${line('/healthz under flood', busy)}\n`)
     process.stdout.write(`p99 ratio flood/alone: ${(percentile(busy, 99) / Math.max(percentile(idle, 99), 0.1)).toFixed(1)}; target p99 < 250 ms: ${percentile(busy, 99) < 250 ? 'met' : 'missed'}\n`)
-  } finally {
-    await app.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`)
-  process.exit(1)
-})
+run(main)

@@ -4,12 +4,8 @@
  * order and guesses "known" when an answer is slower than the median. Prints the guess accuracy
  * (50% = no information; target ≤ 55%). Run: npm run bench:timing
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { buildApp } from '../src/app'
-import { loadConfig } from '../src/config'
+import { run, withApp } from './lib/app'
 import { percentile, postForm, visit, type Visitor } from './lib/http'
 
 const SAMPLES = 400
@@ -23,11 +19,7 @@ function guessAccuracy (samples: Array<{ known: boolean, ms: number }>): number 
 }
 
 async function main (): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
-  const app = await buildApp(loadConfig({
-    DATA_DIR: dir, PASSWORD_HASH_COST: '12', RATE_LIMIT_PER_MINUTE: '100000', SIGNIN_FAILURE_LIMIT: '100000', EMAILS_PER_ADDRESS_PER_HOUR: '100000'
-  }))
-  try {
+  await withApp({ PASSWORD_HASH_COST: '12', RATE_LIMIT_PER_MINUTE: '100000', SIGNIN_FAILURE_LIMIT: '100000', EMAILS_PER_ADDRESS_PER_HOUR: '100000' }, async (app) => {
     const dev = await app.services.accounts.createFirstAdministrator({ firstName: 'Bench', lastName: 'Dev', email: 'known@example.com', password: PASSWORD }, null)
     await app.services.selfService.signUp({ firstName: 'Pat', lastName: 'Pending', email: 'pending@example.com', password: PASSWORD, acceptTerms: true }, null)
     await app.listen({ port: 0, host: '127.0.0.1' })
@@ -53,10 +45,7 @@ async function main (): Promise<void> {
       const mean = (known: boolean): number => { const xs = samples.filter((s) => s.known === known).map((s) => s.ms); return xs.reduce((a, b) => a + b, 0) / xs.length }
       process.stdout.write(`${c.name.padEnd(24)} known ${mean(true).toFixed(2)} ms  unknown ${mean(false).toFixed(2)} ms  guess accuracy ${(guessAccuracy(samples) * 100).toFixed(1)}%\n`)
     }
-  } finally {
-    await app.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** A session signed in as the bench developer (its cookie carries the session and CSRF secret). */
@@ -73,7 +62,4 @@ async function signedIn (base: string): Promise<Visitor> {
   return { cookie: `${anonymous.cookie}; ${session}`, csrf: page.csrf }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`)
-  process.exit(1)
-})
+run(main)
