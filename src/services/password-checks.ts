@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 import type { AttemptLimits } from './attempt-limits'
 import { normalizeEmail } from './account-rows'
 import { TooManyRequests } from './errors'
@@ -27,8 +28,8 @@ export function createPasswordChecks ({ limits, hasher, limit, windowMinutes }: 
   }
 
   /** After a successful sign-in or check: the failures before it no longer count. */
-  async function succeeded (email: string): Promise<void> {
-    await limits.clear('password-check', normalizeEmail(email))
+  async function succeeded (email: string, trx?: Knex.Transaction): Promise<void> {
+    await limits.clear('password-check', normalizeEmail(email), trx)
   }
 
   return { verify, succeeded }

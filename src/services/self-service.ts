@@ -244,9 +244,11 @@ export function createSelfService ({ db, hasher, passwordChecks, limits, emailsP
       await trx('sessions').where('account_id', account.id).del()
       // Securing the account: a pending email change (perhaps an intruder's) ends too.
       await tokens.endTokens(trx, account.id, 'email-change')
+      // The owner proved themselves by email: earlier failed guesses no longer count.
+      await passwordChecks.succeeded(account.email, trx)
       await recordAudit(trx, clock, { ...self(account, ip), action: 'developer.password-reset' })
       return account
-    }).finally(async () => { await passwordChecks.succeeded(account.email) })
+    })
   }
 
   /** Close one's own account, with the password: removed, farewell email. */

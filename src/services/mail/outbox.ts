@@ -65,13 +65,14 @@ function replaceMarks (text: string, html: string, replacement: (name: keyof Sea
   return { text: t, html: h }
 }
 
-/** The bodies as they go to the recipient, links unsealed; null when the links cannot be opened. */
-export function unsealBodies (row: { text_body: string, html_body: string, sealed_links: string | null }, sealer: Sealer): { text: string, html: string } | null {
-  if (row.sealed_links === null) return { text: row.text_body, html: row.html_body }
+/** The email as it goes to the recipient, links unsealed; null when the links cannot be opened. */
+export function unsealBodies (row: { subject: string, text_body: string, html_body: string, sealed_links: string | null }, sealer: Sealer): { subject: string, text: string, html: string } | null {
+  if (row.sealed_links === null) return { subject: row.subject, text: row.text_body, html: row.html_body }
   const opened = sealer.open(row.sealed_links)
   if (opened === null) return null
   const links = JSON.parse(opened) as SealedLinks
-  return replaceMarks(row.text_body, row.html_body, (name) => links[name] ?? '')
+  const link = (name: keyof SealedLinks): string => links[name] ?? ''
+  return { subject: replaceMarks(row.subject, '', link).text, ...replaceMarks(row.text_body, row.html_body, link) }
 }
 
 export function createOutbox ({ clock, templates, settings, publicUrl, sealer, onQueued }: OutboxDeps) {
@@ -190,8 +191,8 @@ export interface EmailDisplay {
 function forDisplay (row: OutboxRow, display: EmailDisplay): OutboxEmail {
   const opened = display.sealer !== null && row.template === 'invitation' ? unsealBodies(row, display.sealer) : null
   const note = row.sealed_links === null ? '[link removed after delivery]' : '[link hidden: only the recipient can open it]'
-  const bodies = opened ?? replaceMarks(row.text_body, row.html_body, () => note)
-  return { ...toEmail(row), textBody: bodies.text, htmlBody: bodies.html }
+  const shown = opened ?? { subject: replaceMarks(row.subject, '', () => note).text, ...replaceMarks(row.text_body, row.html_body, () => note) }
+  return { ...toEmail(row), subject: shown.subject, textBody: shown.text, htmlBody: shown.html }
 }
 
 /** The outbox, newest first, a page at a time. */

@@ -82,7 +82,7 @@ export function createMailSender ({ db, clock, transport, from, sealer, onError 
       return
     }
     try {
-      await transport.sendMail({ from, to: { name: row.to_name, address: row.to_address }, subject: row.subject, text: bodies.text, html: bodies.html })
+      await transport.sendMail({ from, to: { name: row.to_name, address: row.to_address }, subject: bodies.subject, text: bodies.text, html: bodies.html })
       // Delivered: the live link leaves the database; the record of the email stays.
       await db('outbox_emails').where('id', row.id).update({ status: 'sent', sent_at: isoNow(clock), locked_until: null, last_error: null, sealed_links: null })
     } catch (err) {
