@@ -135,3 +135,15 @@ t.test('CSV cells never start a formula, full-width forms included', async (t) =
   t.equal(csvCell('plain'), '"plain"')
   t.equal(csvCell('say "hi"'), '"say ""hi"""')
 })
+
+t.test('a NUL byte in any form field or query is a 400 on every route, before it reaches the database', async (t) => {
+  const app = await makeApp(t)
+  await createAdmin(app)
+  const admin = await signedInClient(app, ADMIN)
+  const query = await admin.get('/admin/developers?q=%00')
+  t.equal(query.statusCode, 400)
+  t.match(query.body, /character that is not allowed/)
+  t.equal((await admin.post('/admin/groups', { name: 'A\u0000B', description: '' })).statusCode, 400)
+  t.equal((await new Client(app).post('/signin', { email: '\u0000', password: 'whatever it may be' })).statusCode, 400)
+  t.equal(Number((await app.db('groups').count({ n: '*' }).first())?.n), 3, 'nothing was written')
+})
