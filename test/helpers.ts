@@ -6,7 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import knexFactory from 'knex'
 import { buildApp, type BuildOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
-import type { Account } from '../src/services/account-rows'
+import type { Account } from '../src/services/accounts/account-store'
 
 interface Teardown {
   teardown: (fn: () => unknown) => void

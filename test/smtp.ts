@@ -76,15 +76,3 @@ export function linkIn (mail: ParsedMail, prefix: string): string {
   if (match === null) throw new Error(`no /${prefix}/ link in: ${mail.text ?? ''}`)
   return match[0]
 }
-
-/** A clock the test moves by hand. */
-export class TestClock {
-  private offset = 0
-  now (): Date {
-    return new Date(Date.now() + this.offset)
-  }
-
-  advance (ms: number): void {
-    this.offset += ms
-  }
-}

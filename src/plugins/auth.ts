@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { findSignedInAccount, type SignedInAccount } from '../services/sign-in'
+import { findSignedInAccount, type SignedInAccount } from '../services/accounts/sign-in'
 import { Forbidden } from '../services/errors'
 import type { Actor } from '../services/audit'
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { isoNow, type Clock } from './clock'
-import { likePattern, pageOf, type Page } from './pages'
+import { likePattern, pageOf, type Page } from '../db/paging'
 
 /** Who did something, and from where: every admin action records one. */
 export interface Actor {

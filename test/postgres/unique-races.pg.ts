@@ -2,7 +2,7 @@
 // unique value makes the check-then-write of another transaction race; the loser must get a 409.
 import t from 'tap'
 import { DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
-import { insertAccount } from '../../src/services/account-rows'
+import { insertAccount } from '../../src/services/accounts/account-store'
 import { unsealBodies } from '../../src/services/mail/outbox'
 import { DomainError } from '../../src/services/errors'
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createAttemptLimits } from '../../src/services/attempt-limits'
 import { makeApp } from '../helpers'
-import { TestClock } from '../smtp'
+import { TestClock } from '../clock'
 
 t.test('reservations: atomic under concurrency, a window that starts again, pruned when over', async (t) => {
   const clock = new TestClock()

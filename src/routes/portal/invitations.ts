@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { startSession } from '../../plugins/auth'
-import { displayName } from '../../services/account-rows'
-import { formSchema, showFormErrors } from '../forms'
-import { tokenParams } from './token-params'
+import { displayName } from '../../services/accounts/account-store'
+import { formSchema, showFormErrors } from '../shared/forms'
+import { tokenParams } from '../shared/token-params'
 
 
 /** Accepting an invitation: GET only shows (mail scanners open links), POST acts. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
-import { afterResponse, formSchema, keptValues, showFormErrors } from '../forms'
-import { ACCOUNT_FIELDS } from './account-fields'
-import { tokenParams } from './token-params'
+import { afterResponse, formSchema, keptValues, showFormErrors } from '../shared/forms'
+import { ACCOUNT_FIELDS } from '../shared/account-fields'
+import { tokenParams } from '../shared/token-params'
 
 export default async function passwordResetRoutes (app: FastifyInstance): Promise<void> {
   const { selfService } = app.services

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requireAccount, SESSION_COOKIE, startSession } from '../../plugins/auth'
-import type { SignedInAccount } from '../../services/sign-in'
-import type { NameInput } from '../../services/account-input'
-import { EMAIL_MAX_LENGTH } from '../../services/account-input'
-import { afterResponse, formSchema, keptValues, showFormErrors } from '../forms'
+import type { SignedInAccount } from '../../services/accounts/sign-in'
+import type { NameInput } from '../../services/accounts/account-rules'
+import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
+import { afterResponse, formSchema, keptValues, showFormErrors } from '../shared/forms'
 import { rateLimited } from '../../plugins/security'
-import { ACCOUNT_FIELDS } from './account-fields'
-import { tokenParams } from './token-params'
+import { ACCOUNT_FIELDS } from '../shared/account-fields'
+import { tokenParams } from '../shared/token-params'
 
 /** The signed-in account; the route's requireAccount guard has made sure there is one. */
 function me (request: FastifyRequest): SignedInAccount {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { NotFound } from '../../services/errors'
-import type { NewAccountInput } from '../../services/account-input'
-import { formSchema, keptValues, showFormErrors } from '../forms'
-import { ACCOUNT_FIELDS } from './account-fields'
+import type { NewAccountInput } from '../../services/accounts/account-rules'
+import { formSchema, keptValues, showFormErrors } from '../shared/forms'
+import { ACCOUNT_FIELDS } from '../shared/account-fields'
 import { startSession } from '../../plugins/auth'
 
 /** First run: create the first administrator; 404 once one exists. */

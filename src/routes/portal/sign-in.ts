@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { TooManyRequests } from '../../services/errors'
 import { SESSION_COOKIE, startSession } from '../../plugins/auth'
-import { formSchema, querySchema, safeNext } from '../forms'
+import { formSchema, querySchema, safeNext } from '../shared/forms'
 
 interface SignInBody {
   email: string

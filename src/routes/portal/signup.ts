@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { NotFound } from '../../services/errors'
-import type { NewAccountInput } from '../../services/account-input'
-import { afterResponse, formSchema, keptValues, showFormErrors } from '../forms'
-import { ACCOUNT_FIELDS } from './account-fields'
-import { tokenParams } from './token-params'
+import type { NewAccountInput } from '../../services/accounts/account-rules'
+import { afterResponse, formSchema, keptValues, showFormErrors } from '../shared/forms'
+import { ACCOUNT_FIELDS } from '../shared/account-fields'
+import { tokenParams } from '../shared/token-params'
 
 interface SignUpBody extends NewAccountInput {
   acceptTerms?: string

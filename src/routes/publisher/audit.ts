@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { AUDIT_ACTIONS, auditEvents, listAudit, type AuditEvent, type AuditFilter } from '../../services/audit'
-import { querySchema } from '../forms'
+import { querySchema } from '../shared/forms'
 
 const filterProperties = {
   actor: { type: 'string', maxLength: 300 },

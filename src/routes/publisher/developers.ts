@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
-import { listDevelopers, SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/developer-list'
-import { listGroupSummaries } from '../../services/groups'
-import { displayName } from '../../services/account-rows'
+import { listDevelopers, SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/accounts/developer-list'
+import { listGroupSummaries } from '../../services/groups/group-lookups'
+import { displayName } from '../../services/accounts/account-store'
 import { Refused } from '../../services/errors'
-import type { NewAccountInput } from '../../services/account-input'
-import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../forms'
-import { ACCOUNT_FIELDS } from '../portal/account-fields'
+import type { NewAccountInput } from '../../services/accounts/account-rules'
+import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../shared/forms'
+import { ACCOUNT_FIELDS } from '../shared/account-fields'
 
 interface ListQuery {
   q?: string

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { findEmail, listEmails } from '../../services/mail/outbox'
 import { NotFound } from '../../services/errors'
-import { idParams, parseId, querySchema } from '../forms'
+import { idParams, parseId, querySchema } from '../shared/forms'
 
 export default async function emailRoutes (app: FastifyInstance): Promise<void> {
   const smtp = app.services.mailSender.enabled

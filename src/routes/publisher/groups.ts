@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
-import { displayName } from '../../services/account-rows'
-import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX, type GroupInput } from '../../services/group-admin'
-import { EMAIL_MAX_LENGTH } from '../../services/account-input'
-import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../forms'
+import { displayName } from '../../services/accounts/account-store'
+import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX, type GroupInput } from '../../services/groups/groups'
+import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
+import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../shared/forms'
 
 const groupFields = { name: GROUP_NAME_MAX * 10, description: GROUP_DESCRIPTION_MAX * 4 }
 const memberParams = {

@@ -7,7 +7,7 @@ import auditRoutes from './audit'
 import settingsRoutes from './settings'
 import emailRoutes from './emails'
 import emailTemplateRoutes from './email-templates'
-import { countDevelopersByState } from '../../services/developer-list'
+import { countDevelopersByState } from '../../services/accounts/developer-list'
 import { countEmailProblems } from '../../services/mail/outbox'
 
 /** The publisher portal: every route under /admin is for administrators only. */

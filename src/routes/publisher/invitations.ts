@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
-import { displayName } from '../../services/account-rows'
-import type { InviteInput } from '../../services/invitations'
+import { displayName } from '../../services/accounts/account-store'
+import type { InviteInput } from '../../services/onboarding/invitations'
 import { formatDate } from '../../format'
-import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../../services/account-input'
-import { formSchema, idParams, keptValues, parseId, showFormErrors } from '../forms'
+import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../../services/accounts/account-rules'
+import { formSchema, idParams, keptValues, parseId, showFormErrors } from '../shared/forms'
 
 const inviteFields = { firstName: NAME_MAX_LENGTH * 10, lastName: NAME_MAX_LENGTH * 10, email: EMAIL_MAX_LENGTH * 4 }
 

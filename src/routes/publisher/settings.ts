@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings'
-import { formSchema, showFormErrors } from '../forms'
+import { formSchema, showFormErrors } from '../shared/forms'
 
 interface SettingsBody {
   signupEnabled?: string

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex'
 import { isoNow, type Clock } from '../clock'
 import { Refused } from '../errors'
-import { pageOf, type Page } from '../pages'
+import { pageOf, type Page } from '../../db/paging'
 import type { Settings } from '../settings'
-import { displayName } from '../account-rows'
+import { displayName } from '../accounts/account-store'
 import type { Sealer } from '../sealed'
 import { escapeHtml, renderTemplate, TEMPLATE_INFO, type TemplateName, type TemplateValues, type Templates } from './templates'
 

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
-import { TestClock, linkIn, startSmtp } from '../../smtp'
+import { TestClock } from '../../clock'
+import { linkIn, startSmtp } from '../../smtp'
 
 async function setup (t: Test, clock = new TestClock()) {
   const smtp = await startSmtp(t)

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
-import { createSignIn } from '../../../src/services/sign-in'
-import { createPasswordHasher } from '../../../src/services/passwords'
+import { createSignIn } from '../../../src/services/accounts/sign-in'
+import { createPasswordHasher } from '../../../src/services/accounts/passwords'
 import { systemClock } from '../../../src/services/clock'
-import { createPasswordChecks } from '../../../src/services/password-checks'
+import { createPasswordChecks } from '../../../src/services/accounts/password-checks'
 import { createAttemptLimits } from '../../../src/services/attempt-limits'
 
 const REFUSED = /The email or password is not right, or this account cannot sign in\./

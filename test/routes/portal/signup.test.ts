@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
-import { TestClock, linkIn, startSmtp } from '../../smtp'
+import { TestClock } from '../../clock'
+import { linkIn, startSmtp } from '../../smtp'
 
 const NEW = { firstName: 'Nia', lastName: 'New', email: 'nia@example.com', password: 'nia picks a long passphrase' }
 

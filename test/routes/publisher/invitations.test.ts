@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
-import { TestClock, linkIn, startSmtp } from '../../smtp'
+import { TestClock } from '../../clock'
+import { linkIn, startSmtp } from '../../smtp'
 
 const INVITEE = { firstName: 'Ivy', lastName: 'Invitee', email: 'ivy@example.com' }
 const PASSWORD = 'a password chosen by ivy'

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../../src/app'
 import { MAX_ATTEMPTS, retryDelayMs } from '../../../src/services/mail/sender'
 import { ADMIN, Client, createAdmin, makeApp, makeConfig, signedInClient } from '../../helpers'
-import { TestClock, freePort, linkIn, startSmtp } from '../../smtp'
+import { TestClock } from '../../clock'
+import { freePort, linkIn, startSmtp } from '../../smtp'
 
 const INVITEE = { firstName: 'Ivy', lastName: 'Invitee', email: 'ivy@example.com' }
 const NEVER = 3_600_000 // background polling out of the way: these tests drive the sender by hand

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
-import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-rows'
-import { likePattern, pageOf, type Page } from './pages'
+import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-store'
+import { likePattern, pageOf, type Page } from '../../db/paging'
 
 export const PAGE_SIZE = 25
 

@@ -1,5 +1,5 @@
 import { passwordProblem, type PasswordHasher } from './passwords'
-import { Invalid, type FieldErrors } from './errors'
+import { Invalid, type FieldErrors } from '../errors'
 
 export const NAME_MAX_LENGTH = 100
 export const EMAIL_MAX_LENGTH = 254

@@ -1,5 +1,5 @@
-import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../../services/account-input'
-import { PASSWORD_MAX_LENGTH } from '../../services/passwords'
+import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../../services/accounts/account-rules'
+import { PASSWORD_MAX_LENGTH } from '../../services/accounts/passwords'
 
 // Schema limits sit well above the rules' limits, so a long value gets a message beside its field
 // from the service; only absurd input is refused outright by the schema.

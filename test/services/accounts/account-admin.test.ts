@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ADMIN, DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
+import { ADMIN, DEV, createAdmin, createDeveloper, makeApp } from '../../helpers'
 
 const actor = { id: null, label: 'test', ip: '127.0.0.1' }
 

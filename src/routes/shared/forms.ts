@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
-import type { Deferred } from '../services/background'
-import { Invalid, NotFound, Refused } from '../services/errors'
+import type { Deferred } from '../../services/background'
+import { Invalid, NotFound, Refused } from '../../services/errors'
 
 /** A form body schema: every field a string of bounded length, plus the CSRF token; nothing else. */
 export function formSchema (fields: Record<string, number>, extra: Record<string, object> = {}) {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from './clock'
-import type { Account } from './account-rows'
-import { groupIdsForNewAccount } from './groups'
-import type { Outbox } from './mail/outbox'
+import { isoNow, type Clock } from '../clock'
+import type { Account } from '../accounts/account-store'
+import { groupIdsForNewAccount } from '../groups/group-lookups'
+import type { Outbox } from '../mail/outbox'
 
 /**
  * A pending account becomes active (an accepted invitation, a confirmed sign-up): it joins

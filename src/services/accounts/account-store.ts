@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
-import { isUniqueViolation } from '../db/knex'
-import { Conflict, NotFound } from './errors'
+import { isUniqueViolation } from '../../db/knex'
+import { Conflict, NotFound } from '../errors'
 
 export const TAKEN_EMAIL = 'An account with this email address already exists.'
 

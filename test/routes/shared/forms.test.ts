@@ -1,5 +1,5 @@
 import t from 'tap'
-import { safeNext } from '../../src/routes/forms'
+import { safeNext } from '../../../src/routes/shared/forms'
 
 t.test('safeNext: only a same-origin path of printable ASCII', async (t) => {
   for (const good of ['/', '/admin', '/admin/developers?state=active&q=a%20b', '/profile#email', '/a-b_c.d~e']) {

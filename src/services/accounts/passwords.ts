@@ -1,8 +1,8 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { rootDir } from '../paths'
-import { Busy } from './errors'
+import { rootDir } from '../../paths'
+import { Busy } from '../errors'
 
 export const PASSWORD_MIN_LENGTH = 15
 export const PASSWORD_MAX_LENGTH = 256
@@ -23,7 +23,7 @@ function scryptOptions (logN: number, r: number, p: number): ScryptOptions {
 
 // A bundled list of common passwords (from zxcvbn-ts's frequency list), lower-cased.
 const commonPasswords = new Set(
-  readFileSync(join(rootDir, 'src', 'services', 'common-passwords.txt'), 'utf8').split('\n').filter((line) => line !== '')
+  readFileSync(join(rootDir, 'src', 'services', 'accounts', 'common-passwords.txt'), 'utf8').split('\n').filter((line) => line !== '')
 )
 
 /**

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
-import type { AttemptLimits } from './attempt-limits'
-import { normalizeEmail } from './account-rows'
-import { TooManyRequests } from './errors'
+import type { AttemptLimits } from '../attempt-limits'
+import { normalizeEmail } from './account-store'
+import { TooManyRequests } from '../errors'
 import type { PasswordHasher } from './passwords'
 
 export interface PasswordChecksDeps {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from './clock'
-import { DomainError, NotFound } from './errors'
-import { hashToken, looksLikeToken, newToken } from './tokens'
-import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-rows'
+import { isoNow, type Clock } from '../clock'
+import { DomainError, NotFound } from '../errors'
+import { hashToken, looksLikeToken, newToken } from '../random-tokens'
+import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from '../accounts/account-store'
 
 export type TokenPurpose = 'invitation' | 'signup-confirmation' | 'password-reset' | 'email-change'
 

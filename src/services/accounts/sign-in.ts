@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from './clock'
+import { isoNow, type Clock } from '../clock'
 import type { PasswordChecks } from './password-checks'
-import { ACCOUNT_COLUMNS, isAdministrator, normalizeEmail, toAccount, type Account, type AccountRow } from './account-rows'
+import { ACCOUNT_COLUMNS, isAdministrator, normalizeEmail, toAccount, type Account, type AccountRow } from './account-store'
 
 export interface SignInDeps {
   db: Knex

@@ -1,16 +1,16 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from './audit'
-import { isoNow, type Clock } from './clock'
-import { Invalid, NotFound, Refused } from './errors'
+import { recordAudit, type Actor } from '../audit'
+import { isoNow, type Clock } from '../clock'
+import { Invalid, NotFound, Refused } from '../errors'
 import type { PasswordHasher } from './passwords'
-import { newAccountErrors, type NewAccountInput } from './account-input'
+import { newAccountErrors, type NewAccountInput } from './account-rules'
 import {
   administratorExists, findAccount, countOtherActiveAdministrators, displayName, insertAccount, isAdministrator,
   type Account
-} from './account-rows'
-import { groupIdsForNewAccount, type GroupSummary } from './groups'
-import type { Outbox } from './mail/outbox'
-import { lockAdministrators } from '../db/knex'
+} from './account-store'
+import { groupIdsForNewAccount, type GroupSummary } from '../groups/group-lookups'
+import type { Outbox } from '../mail/outbox'
+import { lockAdministrators } from '../../db/knex'
 
 export interface AccountsDeps {
   db: Knex

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor, type AuditAction } from './audit'
-import { isoNow, type Clock } from './clock'
-import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from './errors'
-import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, findAccount, normalizeEmail, toAccount, type Account } from './account-rows'
-import { likePattern, pageOf, type Page } from './pages'
-import type { SystemGroupKey } from './groups'
-import { isUniqueViolation, lockAdministrators } from '../db/knex'
+import { recordAudit, type Actor, type AuditAction } from '../audit'
+import { isoNow, type Clock } from '../clock'
+import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from '../errors'
+import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, findAccount, normalizeEmail, toAccount, type Account } from '../accounts/account-store'
+import { likePattern, pageOf, type Page } from '../../db/paging'
+import type { SystemGroupKey } from './group-lookups'
+import { isUniqueViolation, lockAdministrators } from '../../db/knex'
 
 export const GROUP_NAME_MAX = 100
 export const GROUP_DESCRIPTION_MAX = 1000

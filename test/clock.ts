@@ -1,0 +1,11 @@
+/** A clock the test moves by hand. */
+export class TestClock {
+  private offset = 0
+  now (): Date {
+    return new Date(Date.now() + this.offset)
+  }
+
+  advance (ms: number): void {
+    this.offset += ms
+  }
+}
