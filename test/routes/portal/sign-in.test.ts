@@ -150,7 +150,7 @@ t.test('a next that would make an invalid header or leave the site goes home; th
   const client = new Client(app)
   await client.get('/signin')
   const cookie = [...client.cookies].map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('; ')
-  for (const next of ['/\n', '/\r\nSet-Cookie: x=y', '/\u0000', '/\u007f', '/\u0100', '/\t/evil.example', '//evil.example', '/\\evil.example']) {
+  for (const next of ['/\n', '/\r\nSet-Cookie: x=y', '/\u007f', '/\u0100', '/\t/evil.example', '//evil.example', '/\\evil.example']) {
     const res = await fetch(`${base}/signin`, {
       method: 'POST',
       redirect: 'manual',
@@ -163,11 +163,12 @@ t.test('a next that would make an invalid header or leave the site goes home; th
   t.equal((await fetch(`${base}/healthz`)).status, 200, 'still serving')
 
   const admin = await signedInClient(app, ADMIN)
-  for (const next of ['/%00', '/%0A', '/%09/evil.example', '/%C4%80', '//evil.example']) {
+  for (const next of ['/%0A', '/%09/evil.example', '/%C4%80', '//evil.example']) {
     const res = await admin.get(`/signin?next=${next}`)
     t.equal(res.statusCode, 303, `signed in, next=${next}`)
     t.equal(res.headers.location, '/admin')
   }
+  t.equal((await admin.get('/signin?next=/%00')).statusCode, 400, 'a NUL byte is refused outright')
 })
 
 t.test('at most SIGNIN_FAILURE_LIMIT password checks per email, however many arrive at once', async (t) => {
