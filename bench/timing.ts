@@ -21,7 +21,7 @@ function guessAccuracy (samples: Array<{ known: boolean, ms: number }>): number 
 async function main (): Promise<void> {
   await withApp({ PASSWORD_HASH_COST: '12', RATE_LIMIT_PER_MINUTE: '100000', SIGNIN_FAILURE_LIMIT: '100000', EMAILS_PER_ADDRESS_PER_HOUR: '100000' }, async (app) => {
     const dev = await app.services.accounts.createFirstAdministrator({ firstName: 'Bench', lastName: 'Dev', email: 'known@example.com', password: PASSWORD }, null)
-    await app.services.selfService.signUp({ firstName: 'Pat', lastName: 'Pending', email: 'pending@example.com', password: PASSWORD, acceptTerms: true }, null)
+    await app.services.signUp.signUp({ firstName: 'Pat', lastName: 'Pending', email: 'pending@example.com', password: PASSWORD, acceptTerms: true }, null)
     await app.listen({ port: 0, host: '127.0.0.1' })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     const anonymous = await visit(base, '/signin')

@@ -9,20 +9,7 @@ import { publicDir } from './paths'
 import { createDb, migrate } from './db/knex'
 import { KnexSessionStore } from './db/session-store'
 import { systemClock, type Clock } from './services/clock'
-import { createPasswordHasher } from './services/accounts/passwords'
-import { createAccounts, type Accounts } from './services/accounts/account-admin'
-import { createSignIn, type SignIn } from './services/accounts/sign-in'
-import { createTemplates, type Templates } from './services/mail/templates'
-import { createOutbox, type Outbox } from './services/mail/outbox'
-import { createMailSender, createTransport, type MailSender } from './services/mail/sender'
-import { createInvitations, type Invitations } from './services/onboarding/invitations'
-import { createGroupAdmin, type GroupAdmin } from './services/groups/groups'
-import { createSettings, type Settings } from './services/settings'
-import { createSelfService, type SelfService } from './services/profile/self-service'
-import { createAttemptLimits, type AttemptLimits } from './services/attempt-limits'
-import { createPasswordChecks } from './services/accounts/password-checks'
-import { createBackgroundWork, type BackgroundWork } from './services/background'
-import { createSealer, type Sealer } from './services/sealed'
+import { createServices, type Services } from './services'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -37,22 +24,6 @@ import invitationRoutes from './routes/portal/invitations'
 import signUpRoutes from './routes/portal/signup'
 import profileRoutes from './routes/portal/profile'
 import passwordResetRoutes from './routes/portal/password-reset'
-
-export interface Services {
-  accounts: Accounts
-  signIn: SignIn
-  templates: Templates
-  outbox: Outbox
-  mailSender: MailSender
-  invitations: Invitations
-  groups: GroupAdmin
-  settings: Settings
-  selfService: SelfService
-  limits: AttemptLimits
-  background: BackgroundWork
-  /** Seals emailed single-use links at rest (KEY_SECRET). */
-  linkSealer: Sealer
-}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,8 +42,6 @@ export interface BuildOptions {
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
 const PRUNE_EVERY_MS = 60 * 60 * 1000
-// A password check waits at most this long for a hashing slot before the answer is 503.
-const PASSWORD_HASH_MAX_WAIT_MS = 5_000
 
 /**
  * TRUST_PROXY for fastify: a list of proxy addresses as it is; a hop count as proxy-addr's "trust
@@ -101,40 +70,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     ajv: { customOptions: { removeAdditional: false, allErrors: false } }
   })
 
-  const hasher = createPasswordHasher(config.passwordHashCost, {
-    concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, maxWaitMs: PASSWORD_HASH_MAX_WAIT_MS
-  })
-  const limits = createAttemptLimits({ db, clock })
-  const passwordChecks = createPasswordChecks({ limits, hasher, limit: config.signInFailureLimit, windowMinutes: config.signInFailureWindowMinutes })
-  const background = createBackgroundWork((err) => app.log.error({ err }, 'background work failed'))
-  const linkSealer = createSealer(config.keySecret, 'outbox links')
-  const templates = createTemplates({ db, clock })
-  const settings = createSettings({ db, clock, orgName: config.orgName })
-  const mailSender = createMailSender({
-    db,
-    clock,
-    transport: createTransport(config.smtpUrl),
-    from: config.mailFrom,
-    sealer: linkSealer,
-    onError: (err) => app.log.error({ err }, 'mail sender failed')
-  })
-  const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, sealer: linkSealer, onQueued: mailSender.poke })
-  const services: Services = {
-    accounts: createAccounts({ db, hasher, clock, outbox }),
-    signIn: createSignIn({ db, clock, passwordChecks }),
-    templates,
-    outbox,
-    mailSender,
-    invitations: createInvitations({ db, hasher, clock, outbox, publicUrl: config.publicUrl, ttlHours: config.invitationTtlHours }),
-    groups: createGroupAdmin({ db, clock }),
-    settings,
-    selfService: createSelfService({
-      db, hasher, passwordChecks, limits, emailsPerAddressPerHour: config.emailsPerAddressPerHour, clock, outbox, settings, publicUrl: config.publicUrl, confirmationTtlHours: config.invitationTtlHours
-    }),
-    limits,
-    background,
-    linkSealer
-  }
+  const services = createServices(config, db, clock, (err, what) => app.log.error({ err }, what))
+  const { mailSender, limits, background } = services
   app.decorate('config', config)
   app.decorate('db', db)
   app.decorate('services', services)
@@ -167,7 +104,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     publicOrigin: new URL(config.publicUrl).origin,
     secureCookies: config.publicUrl.startsWith('https:')
   })
-  await app.register(views, { settings })
+  await app.register(views, { settings: services.settings })
   await app.register(errors)
 
   // Services that run beside the requests

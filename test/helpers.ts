@@ -7,6 +7,8 @@ import knexFactory from 'knex'
 import { buildApp, type BuildOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 import type { Account } from '../src/services/accounts/account-store'
+import { TestClock } from './clock'
+import { startSmtp } from './smtp'
 
 interface Teardown {
   teardown: (fn: () => unknown) => void
@@ -110,4 +112,18 @@ export async function signedInClient (app: FastifyInstance, who: { email: string
   const res = await client.signIn(who.email, who.password)
   if (res.statusCode !== 303) throw new Error(`sign-in failed for ${who.email}: ${res.statusCode}`)
   return client
+}
+
+/** The app with a real SMTP server on loopback, an administrator (ADMIN) and a developer (DEV). */
+export async function makeAppWithMail (t: Teardown, clock = new TestClock()) {
+  const smtp = await startSmtp(t)
+  const app = await makeApp(t, { SMTP_URL: smtp.url }, { clock })
+  await createAdmin(app)
+  const dev = await createDeveloper(app)
+  return { app, smtp, clock, dev }
+}
+
+/** How many sessions an account has in the store. */
+export async function sessionCount (app: FastifyInstance, accountId: number): Promise<number> {
+  return Number((await app.db('sessions').where('account_id', accountId).count({ n: '*' }).first())?.n)
 }

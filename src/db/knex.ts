@@ -51,12 +51,3 @@ export function isUniqueViolation (err: unknown): boolean {
   const { code, message } = err as { code?: unknown, message?: unknown }
   return code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'))
 }
-
-/**
- * On PostgreSQL, locks the Administrators group row for the rest of the transaction, so two
- * changes that could each remove "the other" administrator run one after the other. SQLite
- * transactions already run one at a time (one connection).
- */
-export async function lockAdministrators (trx: Knex.Transaction): Promise<void> {
-  if (isPostgres(trx)) await trx('groups').where('system_key', 'administrators').forUpdate().first('id')
-}

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { findSignedInAccount, type SignedInAccount } from '../services/accounts/sign-in'
+import type { SignedInAccount } from '../services/accounts/sign-in'
 import { Forbidden } from '../services/errors'
 import type { Actor } from '../services/audit'
 
@@ -47,7 +47,7 @@ export default fp(async function auth (app: FastifyInstance) {
   app.addHook('onRequest', async (request) => {
     const id = request.session.accountId
     if (id === undefined) return
-    const account = await findSignedInAccount(app.db, id)
+    const account = await app.services.signIn.findSignedInAccount(id)
     if (account === null) {
       // Blocked or deleted since the last request: drop the session, carry on signed out.
       await request.session.regenerate()

@@ -126,3 +126,8 @@ export async function * auditEvents (db: Knex, filter: AuditFilter, batch = 500)
     before = rows[rows.length - 1].id
   }
 }
+
+/** An action someone takes on their own account: they are both the actor and the target. */
+export function selfAction (account: { id: number, email: string }, ip: string | null): { actor: Actor, target: AuditTarget } {
+  return { actor: { id: account.id, label: account.email, ip }, target: { type: 'developer', id: account.id, label: account.email } }
+}

@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { recordAudit, type Actor } from './audit'
 import { isoNow, type Clock } from './clock'
 import { Invalid, type FieldErrors } from './errors'
+import { nameProblem } from './text-rules'
 
 export interface PortalSettings {
   signupEnabled: boolean
@@ -32,9 +33,8 @@ export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock
   async function saveSettings (input: PortalSettings, actor: Actor): Promise<PortalSettings> {
     const errors: FieldErrors = {}
     const orgNameValue = input.orgName.trim()
-    if (orgNameValue === '') errors.orgName = 'Enter the organisation name.'
-    else if ([...orgNameValue].length > ORG_NAME_MAX) errors.orgName = `The organisation name can be at most ${ORG_NAME_MAX} characters.`
-    else if (/\p{Cc}/u.test(orgNameValue)) errors.orgName = 'The organisation name contains characters that are not allowed.'
+    const orgNameError = nameProblem('organisation name', orgNameValue, ORG_NAME_MAX)
+    if (orgNameError !== null) errors.orgName = orgNameError
     if (input.termsOfUse.length > TERMS_MAX) errors.termsOfUse = `The terms can be at most ${TERMS_MAX} characters.`
     if (Object.keys(errors).length > 0) throw new Invalid(errors)
     const next: PortalSettings = { signupEnabled: input.signupEnabled, termsOfUse: input.termsOfUse.replace(/\r\n/g, '\n').trim(), orgName: orgNameValue }

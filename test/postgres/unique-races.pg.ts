@@ -25,7 +25,7 @@ t.test('email change confirmed while another account takes the address: 409, not
   const app = await makeApp(t)
   await createAdmin(app)
   const dev = await createDeveloper(app)
-  const work = await app.services.selfService.requestEmailChange(dev, 'wanted@example.com', DEV.password)
+  const work = await app.services.profile.requestEmailChange(dev, 'wanted@example.com', DEV.password)
   await work()
   const row = await app.db('outbox_emails').where('template', 'email-change').first()
   const token = /profile\/email\/([A-Za-z0-9_-]{43})/.exec(unsealBodies(row, app.services.linkSealer)?.text ?? '')?.[1] ?? ''
@@ -33,7 +33,7 @@ t.test('email change confirmed while another account takes the address: 409, not
 
   const hold = await app.db.transaction()
   await insertAccount(hold, { firstName: 'Other', lastName: 'Person', email: 'wanted@example.com' }, 'active', null, new Date().toISOString())
-  const result = await settleAfterCommit(hold, app.services.selfService.confirmEmailChange(token, null))
+  const result = await settleAfterCommit(hold, app.services.profile.confirmEmailChange(token, null))
   t.equal(statusOf(result), 409)
   t.equal((await app.db('developers').where('id', dev.id).first()).email, DEV.email, 'unchanged')
 })

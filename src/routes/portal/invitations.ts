@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { startSession } from '../../plugins/auth'
 import { displayName } from '../../services/accounts/account-store'
-import { formSchema, showFormErrors } from '../shared/forms'
-import { tokenParams } from '../shared/token-params'
+import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
+import { tokenParams } from '../shared/params'
 
 
 /** Accepting an invitation: GET only shows (mail scanners open links), POST acts. */
+const acceptForm = formSchema({ password: 1024 })
+
 export default async function invitationRoutes (app: FastifyInstance): Promise<void> {
   const { invitations } = app.services
 
@@ -15,9 +17,9 @@ export default async function invitationRoutes (app: FastifyInstance): Promise<v
     return await reply.page('portal/accept-invitation', { title: 'Accept your invitation', invited: account, displayName })
   })
 
-  app.post<{ Params: { token: string }, Body: { password: string } }>('/invitations/:token', {
+  app.post<{ Params: { token: string }, Body: FormBody<typeof acceptForm> }>('/invitations/:token', {
     config: { ...rateLimited(app.config.rateLimitPerMinute), secretPage: true },
-    schema: { ...tokenParams, ...formSchema({ password: 1024 }) }
+    schema: { ...tokenParams, ...acceptForm }
   }, async (request, reply) => {
     try {
       const account = await invitations.acceptInvitation(request.params.token, request.body.password, request.ip)

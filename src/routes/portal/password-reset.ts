@@ -1,18 +1,21 @@
 import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
-import { afterResponse, formSchema, keptValues, showFormErrors } from '../shared/forms'
+import { afterResponse, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
+import { tokenParams } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
-import { tokenParams } from '../shared/token-params'
+
+const emailForm = formSchema({ email: 1000 })
+const newPasswordForm = formSchema({ password: ACCOUNT_FIELDS.password })
 
 export default async function passwordResetRoutes (app: FastifyInstance): Promise<void> {
-  const { selfService } = app.services
+  const { passwordReset } = app.services
   const limited = rateLimited(app.config.rateLimitPerMinute)
 
   app.get('/password-reset', async (_request, reply) => await reply.page('portal/password-reset', { title: 'Reset your password' }))
 
-  app.post<{ Body: { email: string } }>('/password-reset', { config: limited, schema: formSchema({ email: 1000 }) }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof emailForm> }>('/password-reset', { config: limited, schema: emailForm }, async (request, reply) => {
     try {
-      afterResponse(reply, await selfService.requestPasswordReset(request.body.email))
+      afterResponse(reply, await passwordReset.requestPasswordReset(request.body.email))
     } catch (err) {
       return await showFormErrors(reply, err, 'portal/password-reset', { title: 'Reset your password', values: keptValues(request.body) })
     }
@@ -22,17 +25,17 @@ export default async function passwordResetRoutes (app: FastifyInstance): Promis
     })
   })
 
-  const resetPage = async (token: string) => ({ title: 'Choose a new password', account: await selfService.findPasswordReset(token) })
+  const resetPage = async (token: string) => ({ title: 'Choose a new password', account: await passwordReset.findPasswordReset(token) })
 
   app.get<{ Params: { token: string } }>('/password-reset/:token', { schema: tokenParams, config: { secretPage: true } }, async (request, reply) => {
     return await reply.page('portal/new-password', await resetPage(request.params.token))
   })
 
-  app.post<{ Params: { token: string }, Body: { password: string } }>('/password-reset/:token', {
-    config: { ...limited, secretPage: true }, schema: { ...tokenParams, ...formSchema({ password: ACCOUNT_FIELDS.password }) }
+  app.post<{ Params: { token: string }, Body: FormBody<typeof newPasswordForm> }>('/password-reset/:token', {
+    config: { ...limited, secretPage: true }, schema: { ...tokenParams, ...newPasswordForm }
   }, async (request, reply) => {
     try {
-      await selfService.resetPassword(request.params.token, request.body.password, request.ip)
+      await passwordReset.resetPassword(request.params.token, request.body.password, request.ip)
     } catch (err) {
       return await showFormErrors(reply, err, 'portal/new-password', await resetPage(request.params.token))
     }

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { NotFound } from '../../services/errors'
-import type { NewAccountInput } from '../../services/accounts/account-rules'
-import { formSchema, keptValues, showFormErrors } from '../shared/forms'
+import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
 import { startSession } from '../../plugins/auth'
 
 /** First run: create the first administrator; 404 once one exists. */
+const setupForm = formSchema(ACCOUNT_FIELDS)
+
 export default async function setupRoutes (app: FastifyInstance): Promise<void> {
   const { accounts } = app.services
 
@@ -14,7 +15,7 @@ export default async function setupRoutes (app: FastifyInstance): Promise<void> 
     return await reply.page('portal/setup', { title: 'Set up Portico' })
   })
 
-  app.post<{ Body: NewAccountInput }>('/setup', { schema: formSchema(ACCOUNT_FIELDS) }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof setupForm> }>('/setup', { schema: setupForm }, async (request, reply) => {
     if (await accounts.hasAdministrator()) throw new NotFound()
     try {
       const account = await accounts.createFirstAdministrator(request.body, request.ip)

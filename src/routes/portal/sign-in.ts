@@ -2,13 +2,11 @@ import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { TooManyRequests } from '../../services/errors'
 import { SESSION_COOKIE, startSession } from '../../plugins/auth'
-import { formSchema, querySchema, safeNext } from '../shared/forms'
+import { Type } from '@sinclair/typebox'
+import { formSchema, safeNext, type FormBody } from '../shared/forms'
+import { querySchema } from '../shared/params'
 
-interface SignInBody {
-  email: string
-  password: string
-  next?: string
-}
+const signInForm = formSchema({ email: 1000, password: 1024 }, { next: Type.Optional(Type.String({ maxLength: 2000 })) })
 
 // One message for unknown email, wrong password and an account that may not sign in.
 export const SIGN_IN_REFUSED = 'The email or password is not right, or this account cannot sign in.'
@@ -33,9 +31,9 @@ export default async function signInRoutes (app: FastifyInstance): Promise<void>
     })
   })
 
-  app.post<{ Body: SignInBody }>('/signin', {
+  app.post<{ Body: FormBody<typeof signInForm> }>('/signin', {
     config: rateLimited(app.config.rateLimitPerMinute),
-    schema: formSchema({ email: 1000, password: 1024 }, { next: { type: 'string', maxLength: 2000 } })
+    schema: signInForm
   }, async (request, reply) => {
     const { email, password, next } = request.body
     const values = { email, next: next ?? '' }

@@ -1,18 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { NotFound } from '../../services/errors'
-import type { NewAccountInput } from '../../services/accounts/account-rules'
-import { afterResponse, formSchema, keptValues, showFormErrors } from '../shared/forms'
+import { afterResponse, checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
+import { tokenParams } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
-import { tokenParams } from '../shared/token-params'
 
-interface SignUpBody extends NewAccountInput {
-  acceptTerms?: string
-}
+const signUpForm = formSchema(ACCOUNT_FIELDS, { acceptTerms: checkbox() })
+const emailForm = formSchema({ email: 1000 })
 
 /** Self sign-up and its confirmation link. Closed (404) when an admin turns sign-up off. */
 export default async function signUpRoutes (app: FastifyInstance): Promise<void> {
-  const { selfService, settings } = app.services
+  const { signUp, settings } = app.services
   const limited = rateLimited(app.config.rateLimitPerMinute)
 
   async function signUpOpen (): Promise<string> {
@@ -25,13 +23,13 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
 
   app.get('/signup', async (_request, reply) => await reply.page('portal/signup', await signUpPage()))
 
-  app.post<{ Body: SignUpBody }>('/signup', {
+  app.post<{ Body: FormBody<typeof signUpForm> }>('/signup', {
     config: limited,
-    schema: formSchema(ACCOUNT_FIELDS, { acceptTerms: { type: 'string', enum: ['on'] } })
+    schema: signUpForm
   }, async (request, reply) => {
     await signUpOpen()
     try {
-      await selfService.signUp({ ...request.body, acceptTerms: request.body.acceptTerms === 'on' }, request.ip)
+      await signUp.signUp({ ...request.body, acceptTerms: request.body.acceptTerms === 'on' }, request.ip)
       return await reply.code(303).redirect('/signup/sent')
     } catch (err) {
       return await showFormErrors(reply, err, 'portal/signup', await signUpPage({ values: keptValues(request.body, 'password') }))
@@ -45,9 +43,9 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
 
   app.get('/signup/resend', async (_request, reply) => await reply.page('portal/resend-confirmation', { title: 'Resend the confirmation' }))
 
-  app.post<{ Body: { email: string } }>('/signup/resend', { config: limited, schema: formSchema({ email: 1000 }) }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof emailForm> }>('/signup/resend', { config: limited, schema: emailForm }, async (request, reply) => {
     try {
-      afterResponse(reply, await selfService.resendConfirmation(request.body.email))
+      afterResponse(reply, await signUp.resendConfirmation(request.body.email))
       return await reply.code(303).redirect('/signup/sent')
     } catch (err) {
       return await showFormErrors(reply, err, 'portal/resend-confirmation', { title: 'Resend the confirmation', values: keptValues(request.body) })
@@ -55,14 +53,14 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
   })
 
   const confirmPage = async (request: FastifyRequest<{ Params: { token: string } }>) =>
-    ({ title: 'Confirm your account', pending: await selfService.findConfirmation(request.params.token) })
+    ({ title: 'Confirm your account', pending: await signUp.findConfirmation(request.params.token) })
 
   app.get<{ Params: { token: string } }>('/confirm/:token', { schema: tokenParams, config: { secretPage: true } }, async (request, reply) => {
     return await reply.page('portal/confirm', await confirmPage(request))
   })
 
   app.post<{ Params: { token: string } }>('/confirm/:token', { config: { ...limited, secretPage: true }, schema: { ...tokenParams, ...formSchema({}) } }, async (request, reply) => {
-    const account = await selfService.confirmSignUp(request.params.token, request.ip)
+    const account = await signUp.confirmSignUp(request.params.token, request.ip)
     request.session.flash = `Your account ${account.email} is active. Sign in to continue.`
     return await reply.code(303).redirect('/signin')
   })

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { AUDIT_ACTIONS, auditEvents, listAudit, type AuditEvent, type AuditFilter } from '../../services/audit'
-import { querySchema } from '../shared/forms'
+import { AUDIT_ACTIONS, type AuditEvent, type AuditFilter } from '../../services/audit'
+import { pageProperty, querySchema } from '../shared/params'
 
 const filterProperties = {
   actor: { type: 'string', maxLength: 300 },
@@ -33,10 +33,10 @@ async function * csvLines (events: AsyncGenerator<AuditEvent>): AsyncGenerator<s
 
 export default async function auditRoutes (app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: AuditFilter & { page?: number } }>('/audit', {
-    schema: querySchema({ ...filterProperties, page: { type: 'integer', minimum: 1, maximum: 1000000 } })
+    schema: querySchema({ ...filterProperties, ...pageProperty })
   }, async (request, reply) => {
     const { page, ...filter } = request.query
-    const result = await listAudit(app.db, filter, page)
+    const result = await app.services.audit.list(filter, page)
     const csvQuery = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined && v !== '') as Array<[string, string]>).toString()
     return await reply.page('publisher/audit', { title: 'Audit log', result, filter, actions: AUDIT_ACTIONS, csvQuery })
   })
@@ -46,6 +46,6 @@ export default async function auditRoutes (app: FastifyInstance): Promise<void> 
     return await reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="portico-audit-${new Date().toISOString().slice(0, 10)}.csv"`)
-      .send(Readable.from(csvLines(auditEvents(app.db, request.query))))
+      .send(Readable.from(csvLines(app.services.audit.events(request.query))))
   })
 }

@@ -1,11 +1,10 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { actorOf } from '../../plugins/auth'
-import { listDevelopers, SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/accounts/developer-list'
-import { listGroupSummaries } from '../../services/groups/group-lookups'
+import { SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/accounts/developer-list'
 import { displayName } from '../../services/accounts/account-store'
-import { Refused } from '../../services/errors'
-import type { NewAccountInput } from '../../services/accounts/account-rules'
-import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../shared/forms'
+import { Type } from '@sinclair/typebox'
+import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
+import { idParams, pageProperty, parseId, querySchema } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
 
 interface ListQuery {
@@ -16,19 +15,17 @@ interface ListQuery {
   page?: number
 }
 
-interface NewDeveloperBody extends NewAccountInput {
-  groups?: string[]
-}
-
 const listSchema = querySchema({
   q: { type: 'string', maxLength: 200 },
   state: { type: 'string', enum: ['', 'active', 'blocked'] },
   group: { type: 'string', pattern: '^[0-9]{0,15}$' },
   sort: { type: 'string', enum: Object.keys(SORTS) },
-  page: { type: 'integer', minimum: 1, maximum: 1000000 }
+  ...pageProperty
 })
 
-const groupsField = { groups: { type: 'array', items: { type: 'string', pattern: '^[0-9]{1,15}$' }, maxItems: 1000 } }
+// Add user: the account's fields and the groups ticked (ids; one ticked box arrives as a single value).
+const newDeveloperForm = formSchema(ACCOUNT_FIELDS, { groups: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9]{1,15}$' }), { maxItems: 1000 })) })
+const groupForm = formSchema({ groupId: 20 })
 
 export default async function developerRoutes (app: FastifyInstance): Promise<void> {
   const { accounts } = app.services
@@ -42,19 +39,19 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
       sort,
       page
     }
-    const [result, groups] = await Promise.all([listDevelopers(app.db, query), listGroupSummaries(app.db)])
+    const [result, groups] = await Promise.all([app.services.developers.list(query), app.services.groups.listSummaries()])
     return await reply.page('publisher/developers/list', { title: 'Developers', result, groups, query: request.query, displayName })
   })
 
   async function showNewForm (data: Record<string, unknown>) {
-    return { title: 'Add user', groups: await listGroupSummaries(app.db), ...data }
+    return { title: 'Add user', groups: await app.services.groups.listSummaries(), ...data }
   }
 
   app.get('/new', async (_request, reply) => {
     return await reply.page('publisher/developers/new', await showNewForm({ values: { groups: [] } }))
   })
 
-  app.post<{ Body: NewDeveloperBody }>('/', { schema: formSchema(ACCOUNT_FIELDS, groupsField) }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof newDeveloperForm> }>('/', { schema: newDeveloperForm }, async (request, reply) => {
     const groupIds = (request.body.groups ?? []).map(Number)
     try {
       const account = await accounts.createAccount(request.body, groupIds, actorOf(request))
@@ -68,7 +65,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
   /** The details page: the account, its groups, and the groups it could join. */
   async function detailsPage (id: number, data: Record<string, unknown> = {}) {
     const details = await accounts.getDeveloper(id)
-    const joinable = (await listGroupSummaries(app.db)).filter((g) => g.systemKey !== 'guests' && !details.groups.some((m) => m.id === g.id))
+    const joinable = await app.services.groups.joinableGroups(details.groups)
     return { title: displayName(details.account), ...details, joinable, displayName, ...data }
   }
 
@@ -76,8 +73,8 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
     return await reply.page('publisher/developers/show', await detailsPage(parseId(request.params.id)))
   })
 
-  app.post<{ Params: { id: string }, Body: { groupId: string } }>('/:id/groups', {
-    schema: { ...idParams, ...formSchema({ groupId: 20 }) }
+  app.post<{ Params: { id: string }, Body: FormBody<typeof groupForm> }>('/:id/groups', {
+    schema: { ...idParams, ...groupForm }
   }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
@@ -107,24 +104,27 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
     return await reply.page('publisher/developers/delete', { title: `Delete ${displayName(details.account)}?`, ...details, displayName })
   })
 
-  const actions = {
-    block: { run: accounts.blockAccount, done: 'is blocked. Their sessions have ended.' },
-    activate: { run: accounts.activateAccount, done: 'is active again.' },
-    delete: { run: accounts.deleteAccount, done: 'was deleted.' }
-  } as const
-
-  for (const [name, action] of Object.entries(actions)) {
-    app.post<{ Params: { id: string } }>(`/:id/${name}`, { schema: { ...idParams, ...formSchema({}) } }, async (request, reply) => {
-      const id = parseId(request.params.id)
-      try {
-        if (id === request.account?.id) throw new Refused('You cannot block or delete your own account.')
-        const account = await action.run(id, actorOf(request))
-        request.session.flash = `${displayName(account)} ${action.done}`
-        return await reply.code(303).redirect(name === 'delete' ? '/admin/developers' : `/admin/developers/${id}`)
-      } catch (err) {
-        // Refused (e.g. the last administrator): the developer's page again, saying why.
-        return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
-      }
-    })
+  /** Block, activate, delete: a 303 back with what happened, or the developer's page saying why not. */
+  async function changeState (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, change: typeof accounts.blockAccount, done: string, then: (id: number) => string): Promise<FastifyReply> {
+    const id = parseId(request.params.id)
+    try {
+      const account = await change(id, actorOf(request))
+      request.session.flash = `${displayName(account)} ${done}`
+      return await reply.code(303).redirect(then(id))
+    } catch (err) {
+      // Refused (their own account, the last administrator): the developer's page again, saying why.
+      return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
+    }
   }
+
+  const stateChange = { schema: { ...idParams, ...formSchema({}) } }
+
+  app.post<{ Params: { id: string } }>('/:id/block', stateChange, async (request, reply) =>
+    await changeState(request, reply, accounts.blockAccount, 'is blocked. Their sessions have ended.', (id) => `/admin/developers/${id}`))
+
+  app.post<{ Params: { id: string } }>('/:id/activate', stateChange, async (request, reply) =>
+    await changeState(request, reply, accounts.activateAccount, 'is active again.', (id) => `/admin/developers/${id}`))
+
+  app.post<{ Params: { id: string } }>('/:id/delete', stateChange, async (request, reply) =>
+    await changeState(request, reply, accounts.deleteAccount, 'was deleted.', () => '/admin/developers'))
 }

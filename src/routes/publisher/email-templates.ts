@@ -1,15 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { BODY_MAX_LENGTH, SUBJECT_MAX_LENGTH, TEMPLATE_INFO, renderTemplate, sampleValues, type EmailTemplate } from '../../services/mail/templates'
-import { formSchema, showFormErrors } from '../shared/forms'
+import { checkbox, formSchema, showFormErrors, type FormBody } from '../shared/forms'
 
 const nameParams = { params: { type: 'object', properties: { name: { type: 'string', maxLength: 40 } }, required: ['name'] } }
 
-interface TemplateBody {
-  subject: string
-  body: string
-  enabled?: string
-}
+const templateForm = formSchema({ subject: SUBJECT_MAX_LENGTH * 5, body: BODY_MAX_LENGTH * 2 }, { enabled: checkbox() })
 
 export default async function emailTemplateRoutes (app: FastifyInstance): Promise<void> {
   const { templates, settings } = app.services
@@ -34,8 +30,8 @@ export default async function emailTemplateRoutes (app: FastifyInstance): Promis
     return await reply.page('publisher/email-templates/edit', await pageData(template, template))
   })
 
-  app.post<{ Params: { name: string }, Body: TemplateBody }>('/:name', {
-    schema: { ...nameParams, ...formSchema({ subject: SUBJECT_MAX_LENGTH * 5, body: BODY_MAX_LENGTH * 2 }, { enabled: { type: 'string', enum: ['on'] } }) }
+  app.post<{ Params: { name: string }, Body: FormBody<typeof templateForm> }>('/:name', {
+    schema: { ...nameParams, ...templateForm }
   }, async (request, reply) => {
     const values = { subject: request.body.subject, body: request.body.body, enabled: request.body.enabled === 'on' }
     try {

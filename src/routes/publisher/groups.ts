@@ -1,20 +1,20 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { displayName } from '../../services/accounts/account-store'
-import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX, type GroupInput } from '../../services/groups/groups'
+import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX } from '../../services/groups/groups'
 import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
-import { formSchema, idParams, keptValues, parseId, querySchema, showFormErrors } from '../shared/forms'
+import { Type } from '@sinclair/typebox'
+import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
+import { idParams, pageProperty, parseId, querySchema } from '../shared/params'
 
-const groupFields = { name: GROUP_NAME_MAX * 10, description: GROUP_DESCRIPTION_MAX * 4 }
+const groupForm = formSchema({ name: GROUP_NAME_MAX * 10, description: GROUP_DESCRIPTION_MAX * 4 })
+// One address, or many (one a line): the page has both forms.
+const memberForm = formSchema({}, { email: Type.Optional(Type.String({ maxLength: EMAIL_MAX_LENGTH * 4 })), emails: Type.Optional(Type.String({ maxLength: BULK_MAX * 300 })) })
 const memberParams = {
   params: { type: 'object', properties: { id: { type: 'string', maxLength: 40 }, developerId: { type: 'string', maxLength: 40 } }, required: ['id', 'developerId'] }
 }
-const membersQuery = querySchema({ q: { type: 'string', maxLength: 200 }, page: { type: 'integer', minimum: 1, maximum: 1000000 } })
+const membersQuery = querySchema({ q: { type: 'string', maxLength: 200 }, ...pageProperty })
 
-interface MemberBody {
-  email?: string
-  emails?: string
-}
 
 export default async function groupRoutes (app: FastifyInstance): Promise<void> {
   const { groups } = app.services
@@ -30,7 +30,7 @@ export default async function groupRoutes (app: FastifyInstance): Promise<void> 
 
   app.get('/', async (_request, reply) => await reply.page('publisher/groups/list', await listPage()))
 
-  app.post<{ Body: GroupInput }>('/', { schema: formSchema(groupFields) }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof groupForm> }>('/', { schema: groupForm }, async (request, reply) => {
     try {
       const group = await groups.createGroup(request.body, actorOf(request))
       request.session.flash = `The group ${group.name} was created.`
@@ -44,7 +44,7 @@ export default async function groupRoutes (app: FastifyInstance): Promise<void> 
     return await reply.page('publisher/groups/show', await groupPage(parseId(request.params.id), request.query))
   })
 
-  app.post<{ Params: { id: string }, Body: GroupInput }>('/:id', { schema: { ...idParams, ...formSchema(groupFields) } }, async (request, reply) => {
+  app.post<{ Params: { id: string }, Body: FormBody<typeof groupForm> }>('/:id', { schema: { ...idParams, ...groupForm } }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
       const group = await groups.updateGroup(id, request.body, actorOf(request))
@@ -66,8 +66,8 @@ export default async function groupRoutes (app: FastifyInstance): Promise<void> 
     return await reply.code(303).redirect('/admin/groups')
   })
 
-  app.post<{ Params: { id: string }, Body: MemberBody }>('/:id/members', {
-    schema: { ...idParams, ...formSchema({}, { email: { type: 'string', maxLength: EMAIL_MAX_LENGTH * 4 }, emails: { type: 'string', maxLength: BULK_MAX * 300 } }) }
+  app.post<{ Params: { id: string }, Body: FormBody<typeof memberForm> }>('/:id/members', {
+    schema: { ...idParams, ...memberForm }
   }, async (request, reply) => {
     const id = parseId(request.params.id)
     const actor = actorOf(request)

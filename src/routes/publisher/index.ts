@@ -7,15 +7,13 @@ import auditRoutes from './audit'
 import settingsRoutes from './settings'
 import emailRoutes from './emails'
 import emailTemplateRoutes from './email-templates'
-import { countDevelopersByState } from '../../services/accounts/developer-list'
-import { countEmailProblems } from '../../services/mail/outbox'
 
 /** The publisher portal: every route under /admin is for administrators only. */
 export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', requireAdmin)
 
   app.get('/', async (_request, reply) => {
-    return await reply.page('publisher/home', { title: 'Publisher portal', byState: await countDevelopersByState(app.db), emails: await countEmailProblems(app.db) })
+    return await reply.page('publisher/home', { title: 'Publisher portal', byState: await app.services.developers.countByState(), emails: await app.services.emails.countProblems() })
   })
 
   await app.register(developerRoutes, { prefix: '/developers' })

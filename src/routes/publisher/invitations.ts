@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { displayName } from '../../services/accounts/account-store'
-import type { InviteInput } from '../../services/onboarding/invitations'
 import { formatDate } from '../../format'
-import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../../services/accounts/account-rules'
-import { formSchema, idParams, keptValues, parseId, showFormErrors } from '../shared/forms'
+import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
+import { ACCOUNT_FIELDS } from '../shared/account-fields'
+import { idParams, parseId } from '../shared/params'
 
-const inviteFields = { firstName: NAME_MAX_LENGTH * 10, lastName: NAME_MAX_LENGTH * 10, email: EMAIL_MAX_LENGTH * 4 }
+const inviteForm = formSchema({ firstName: ACCOUNT_FIELDS.firstName, lastName: ACCOUNT_FIELDS.lastName, email: ACCOUNT_FIELDS.email })
 
 export default async function invitationAdminRoutes (app: FastifyInstance): Promise<void> {
   const { invitations, mailSender } = app.services
@@ -20,7 +20,7 @@ export default async function invitationAdminRoutes (app: FastifyInstance): Prom
     return await reply.page('publisher/invitations/new', { title: 'Invite user' })
   })
 
-  app.post<{ Body: InviteInput }>('/', { schema: formSchema(inviteFields) }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof inviteForm> }>('/', { schema: inviteForm }, async (request, reply) => {
     try {
       const { account, resent, expiresAt } = await invitations.inviteDeveloper(request.body, actorOf(request))
       request.session.flash = resent

@@ -1,13 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings'
-import { formSchema, showFormErrors } from '../shared/forms'
+import { checkbox, formSchema, showFormErrors, type FormBody } from '../shared/forms'
 
-interface SettingsBody {
-  signupEnabled?: string
-  termsOfUse: string
-  orgName: string
-}
+const settingsForm = formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: checkbox() })
 
 export default async function settingsRoutes (app: FastifyInstance): Promise<void> {
   const { settings } = app.services
@@ -16,9 +12,7 @@ export default async function settingsRoutes (app: FastifyInstance): Promise<voi
     return await reply.page('publisher/settings', { title: 'Settings', values: await settings.getSettings() })
   })
 
-  app.post<{ Body: SettingsBody }>('/settings', {
-    schema: formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: { type: 'string', enum: ['on'] } })
-  }, async (request, reply) => {
+  app.post<{ Body: FormBody<typeof settingsForm> }>('/settings', { schema: settingsForm }, async (request, reply) => {
     const values = { signupEnabled: request.body.signupEnabled === 'on', termsOfUse: request.body.termsOfUse, orgName: request.body.orgName }
     try {
       await settings.saveSettings(values, actorOf(request))

@@ -1,30 +1,31 @@
 import type { FastifyReply } from 'fastify'
+import { Type, type Static, type TLiteral, type TOptional, type TProperties, type TSchema, type TString } from '@sinclair/typebox'
 import type { Deferred } from '../../services/background'
-import { Invalid, NotFound, Refused } from '../../services/errors'
+import { Invalid, Refused } from '../../services/errors'
 
-/** A form body schema: every field a string of bounded length, plus the CSRF token; nothing else. */
-export function formSchema (fields: Record<string, number>, extra: Record<string, object> = {}) {
-  const properties: Record<string, object> = { _csrf: { type: 'string', maxLength: 200 }, ...extra }
-  for (const [name, maxLength] of Object.entries(fields)) properties[name] = { type: 'string', maxLength }
-  return {
-    body: { type: 'object', properties, required: Object.keys(fields), additionalProperties: false }
-  }
+// Form fields: every value a bounded string. Checkboxes send "on" or nothing.
+const CSRF_FIELD = Type.Optional(Type.String({ maxLength: 200 }))
+type StringFields<F extends Record<string, number>> = { [K in keyof F]: TString }
+
+/** A ticked checkbox sends "on"; an unticked one sends nothing. */
+export function checkbox (): TOptional<TLiteral<'on'>> {
+  return Type.Optional(Type.Literal('on'))
 }
 
-/** Query-string schema: bounded strings, nothing unexpected. */
-export function querySchema (properties: Record<string, object>) {
-  return { querystring: { type: 'object', properties, additionalProperties: false } }
+/**
+ * A form body schema, declared once: each field of `fields` a required string of at most that many
+ * characters, `extra` as given (optional fields, checkboxes), the CSRF token, and nothing else. Its
+ * TypeScript type is `FormBody<typeof schema>`.
+ */
+export function formSchema<F extends Record<string, number>, E extends TProperties = Record<never, TSchema>> (fields: F, extra?: E) {
+  const strings: Record<string, TString> = {}
+  for (const [name, maxLength] of Object.entries(fields)) strings[name] = Type.String({ maxLength })
+  const properties = { _csrf: CSRF_FIELD, ...(extra ?? {}), ...strings } as { _csrf: typeof CSRF_FIELD } & E & StringFields<F>
+  return { body: Type.Object(properties, { additionalProperties: false }) }
 }
 
-export const idParams = {
-  params: { type: 'object', properties: { id: { type: 'string', maxLength: 40 } }, required: ['id'] }
-}
-
-/** Ids in URLs: anything that is not a plain positive number is simply not found. */
-export function parseId (raw: string): number {
-  if (!/^[1-9]\d{0,14}$/.test(raw)) throw new NotFound()
-  return Number(raw)
-}
+/** The type of a form's body, from its schema. */
+export type FormBody<S extends { body: TSchema }> = Static<S['body']>
 
 /**
  * Invalid input: the same page again with the messages beside the fields and the input kept.

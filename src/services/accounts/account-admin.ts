@@ -4,13 +4,10 @@ import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound, Refused } from '../errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-rules'
-import {
-  administratorExists, findAccount, countOtherActiveAdministrators, displayName, insertAccount, isAdministrator,
-  type Account
-} from './account-store'
-import { groupIdsForNewAccount, type GroupSummary } from '../groups/group-lookups'
+import { deleteAccount as removeAccount, findAccount, insertAccount, updateAccount, type Account } from './account-store'
+import { administratorExists, keepAnActiveAdministrator } from './administrators'
+import { groupIdsForNewAccount, toGroupSummary, type GroupSummary } from '../groups/group-lookups'
 import type { Outbox } from '../mail/outbox'
-import { lockAdministrators } from '../../db/knex'
 
 export interface AccountsDeps {
   db: Knex
@@ -87,28 +84,29 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
       .select('groups.id', 'groups.name', 'groups.system_key')
     return {
       account,
-      groups: groups.map((g) => ({ id: g.id, name: g.name, systemKey: g.system_key })),
+      groups: groups.map(toGroupSummary),
       isAdmin: groups.some((g) => g.system_key === 'administrators')
     }
   }
 
-  /** Loads an account for a change and refuses to leave the portal without an active administrator. */
-  async function loadForRemoval (trx: Knex.Transaction, id: number, what: string): Promise<Account> {
-    await lockAdministrators(trx)
+  /**
+   * Loads an account an administrator is about to block or delete: never their own (they would lock
+   * themselves out), never the last active administrator.
+   */
+  async function loadForRemoval (trx: Knex.Transaction, id: number, actor: Actor): Promise<Account> {
+    if (id === actor.id) throw new Refused('You cannot block or delete your own account.')
     const account = await findAccount(trx, id)
-    if (account.state === 'active' && await isAdministrator(trx, id) && await countOtherActiveAdministrators(trx, id) === 0) {
-      throw new Refused(`${displayName(account)} is the last active administrator and cannot be ${what}. Make another account an administrator first.`)
-    }
+    await keepAnActiveAdministrator(trx, account)
     return account
   }
 
   /** Block: the account's sessions end in the same transaction, so its very next request is signed out. */
   async function blockAccount (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const account = await loadForRemoval(trx, id, 'blocked')
+      const account = await loadForRemoval(trx, id, actor)
       if (account.state === 'pending') throw new Refused('This account has a pending invitation; revoke the invitation instead.')
       if (account.state === 'blocked') return account
-      await trx('developers').where('id', id).update({ state: 'blocked', updated_at: isoNow(clock) })
+      await updateAccount(trx, { id }, { state: 'blocked' }, isoNow(clock))
       await trx('sessions').where('account_id', id).del()
       await recordAudit(trx, clock, { actor, action: 'developer.blocked', target: auditTarget(account) })
       return { ...account, state: 'blocked' }
@@ -120,7 +118,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
       const account = await findAccount(trx, id)
       if (account.state === 'pending') throw new Refused('This account has a pending invitation: it becomes active when the developer accepts it.')
       if (account.state === 'active') return account
-      await trx('developers').where('id', id).update({ state: 'active', updated_at: isoNow(clock) })
+      await updateAccount(trx, { id }, { state: 'active' }, isoNow(clock))
       await recordAudit(trx, clock, { actor, action: 'developer.activated', target: auditTarget(account) })
       return { ...account, state: 'active' }
     })
@@ -129,9 +127,9 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   /** Delete: memberships, sessions and tokens go with the account (foreign keys cascade); farewell email. */
   async function deleteAccount (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
-      const account = await loadForRemoval(trx, id, 'deleted')
+      const account = await loadForRemoval(trx, id, actor)
       if (account.state !== 'pending') await outbox.queueEmail(trx, 'farewell', account)
-      await trx('developers').where('id', id).del()
+      await removeAccount(trx, { id })
       await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
       return account
     })

@@ -1,5 +1,6 @@
 import { passwordProblem, type PasswordHasher } from './passwords'
 import { Invalid, type FieldErrors } from '../errors'
+import { hasControlCharacters, nameProblem } from '../text-rules'
 
 export const NAME_MAX_LENGTH = 100
 export const EMAIL_MAX_LENGTH = 254
@@ -14,31 +15,27 @@ export interface NewAccountInput extends NameInput {
   password: string
 }
 
-// Control characters have no place in a name or an address and would corrupt emails and CSV.
-const CONTROL = /\p{Cc}/u
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-
-function nameProblem (label: string, value: string): string | null {
-  const trimmed = value.trim()
-  if (trimmed === '') return `Enter the ${label}.`
-  if ([...trimmed].length > NAME_MAX_LENGTH) return `The ${label} can be at most ${NAME_MAX_LENGTH} characters.`
-  if (CONTROL.test(trimmed)) return `The ${label} contains characters that are not allowed.`
-  return null
-}
 
 export function emailProblem (value: string): string | null {
   const trimmed = value.trim()
   if (trimmed === '') return 'Enter an email address.'
   if (trimmed.length > EMAIL_MAX_LENGTH) return `An email address can be at most ${EMAIL_MAX_LENGTH} characters.`
-  if (!EMAIL.test(trimmed) || CONTROL.test(trimmed)) return 'Enter an email address like name@example.com.'
+  if (!EMAIL.test(trimmed) || hasControlCharacters(trimmed)) return 'Enter an email address like name@example.com.'
   return null
+}
+
+/** An email address the visitor typed into `field`: Invalid (400, beside the field) unless it is one. */
+export function requireEmail (value: string, field = 'email'): void {
+  const problem = emailProblem(value)
+  if (problem !== null) throw new Invalid({ [field]: problem })
 }
 
 /** Field messages for a name; empty when it is fine. */
 export function nameErrors (input: NameInput): FieldErrors {
   const errors: FieldErrors = {}
-  const first = nameProblem('first name', input.firstName)
-  const last = nameProblem('last name', input.lastName)
+  const first = nameProblem('first name', input.firstName, NAME_MAX_LENGTH)
+  const last = nameProblem('last name', input.lastName, NAME_MAX_LENGTH)
   if (first !== null) errors.firstName = first
   if (last !== null) errors.lastName = last
   return errors

@@ -2,6 +2,13 @@ import type { Knex } from 'knex'
 import { isUniqueViolation } from '../../db/knex'
 import { Conflict, NotFound } from '../errors'
 
+/**
+ * The account store: the one path to the `developers` table. Every function takes the database or
+ * the caller's transaction first; callers pass domain fields (firstName, passwordHash …), never
+ * column names.
+ */
+type Db = Knex | Knex.Transaction
+
 export const TAKEN_EMAIL = 'An account with this email address already exists.'
 
 export type AccountState = 'pending' | 'active' | 'blocked'
@@ -59,35 +66,60 @@ export function displayName (account: Pick<Account, 'firstName' | 'lastName'>): 
   return `${account.firstName} ${account.lastName}`.trim()
 }
 
-/** Accounts in the Administrators group that are active, other than `exceptId`. */
-export async function countOtherActiveAdministrators (trx: Knex | Knex.Transaction, exceptId: number): Promise<number> {
-  const row = await trx('developer_groups')
-    .join('groups', 'groups.id', 'developer_groups.group_id')
-    .join('developers', 'developers.id', 'developer_groups.developer_id')
-    .where('groups.system_key', 'administrators')
-    .where('developers.state', 'active')
-    .whereNot('developers.id', exceptId)
-    .count({ n: '*' })
-    .first()
-  return Number(row?.n ?? 0)
+/** An account with what only the services may see: its password hash. */
+export interface StoredAccount extends Account {
+  passwordHash: string | null
 }
 
-export async function isAdministrator (trx: Knex | Knex.Transaction, accountId: number): Promise<boolean> {
-  const row = await trx('developer_groups')
-    .join('groups', 'groups.id', 'developer_groups.group_id')
-    .where('groups.system_key', 'administrators')
-    .where('developer_groups.developer_id', accountId)
-    .first('developer_groups.developer_id')
-  return row !== undefined
+/** What to find an account by: its id or its email (any case), optionally only in one state. */
+export type AccountKey = ({ id: number } | { email: string }) & { state?: AccountState }
+
+/** What can change on an account; names change together. */
+export interface AccountChanges {
+  name?: { firstName: string, lastName: string }
+  email?: string
+  passwordHash?: string | null
+  state?: AccountState
 }
 
-/** Whether any account is in the Administrators group (first-run setup ends once one is). */
-export async function administratorExists (trx: Knex | Knex.Transaction): Promise<boolean> {
-  const row = await trx('developer_groups')
-    .join('groups', 'groups.id', 'developer_groups.group_id')
-    .where('groups.system_key', 'administrators')
-    .first('developer_groups.developer_id')
-  return row !== undefined
+function whereKey (q: Db, key: AccountKey): Knex.QueryBuilder {
+  const query = 'id' in key ? q('developers').where('id', key.id) : q('developers').where('email_normalized', normalizeEmail(key.email))
+  return key.state === undefined ? query : query.where('state', key.state)
+}
+
+export async function findStoredAccount (q: Db, key: AccountKey): Promise<StoredAccount | undefined> {
+  const row: AccountRow | undefined = await whereKey(q, key).first()
+  return row === undefined ? undefined : { ...toAccount(row), passwordHash: row.password_hash }
+}
+
+/** Applies `changes` (with `updatedAt` = now); returns whether the account, in its key's state, was there. */
+export async function updateAccount (q: Db, key: AccountKey, changes: AccountChanges, now: string): Promise<boolean> {
+  const columns: Record<string, string | null> = { updated_at: now }
+  if (changes.name !== undefined) {
+    columns.first_name = changes.name.firstName.trim()
+    columns.last_name = changes.name.lastName.trim()
+    columns.name_normalized = normalizeName(changes.name.firstName, changes.name.lastName)
+  }
+  if (changes.email !== undefined) {
+    columns.email = changes.email.trim()
+    columns.email_normalized = normalizeEmail(changes.email)
+  }
+  if (changes.passwordHash !== undefined) columns.password_hash = changes.passwordHash
+  if (changes.state !== undefined) columns.state = changes.state
+  const updated = await whereKey(q, key).update(columns).catch((err: unknown) => {
+    throw isUniqueViolation(err) ? new Conflict('email', TAKEN_EMAIL) : err
+  })
+  return updated > 0
+}
+
+/** A successful sign-in: when, without counting as a change to the account. */
+export async function recordSignIn (q: Db, id: number, at: string): Promise<void> {
+  await q('developers').where('id', id).update({ last_sign_in_at: at })
+}
+
+/** Removes the account; memberships, sessions and links go with it (foreign keys cascade). */
+export async function deleteAccount (q: Db, key: AccountKey): Promise<boolean> {
+  return (await whereKey(q, key).del()) > 0
 }
 
 export interface AccountRecord {
@@ -115,9 +147,24 @@ export async function insertAccount (trx: Knex.Transaction, input: AccountRecord
   return toAccount(row as AccountRow)
 }
 
-/** The account with this id, or a 404. */
-export async function findAccount (trx: Knex | Knex.Transaction, id: number): Promise<Account> {
-  const row = await trx('developers').where('id', id).first(ACCOUNT_COLUMNS)
-  if (row === undefined) throw new NotFound('There is no developer with this id.')
+/** The account with this id (in the key's state, if given), or a 404 with `message`. */
+export async function findAccount (trx: Db, id: number, state?: AccountState, message = 'There is no developer with this id.'): Promise<Account> {
+  const row = await whereKey(trx, { id, state }).first(ACCOUNT_COLUMNS)
+  if (row === undefined) throw new NotFound(message)
   return toAccount(row)
+}
+
+/** Null when the account is gone or no longer active: its session must end. */
+export async function findActiveAccountWithRole (q: Db, id: number): Promise<(Account & { isAdmin: boolean }) | null> {
+  const row = await q('developers')
+    .where('id', id)
+    .first([
+      ...ACCOUNT_COLUMNS,
+      q.raw(
+        'exists (select 1 from developer_groups dg join groups g on g.id = dg.group_id where dg.developer_id = developers.id and g.system_key = ?) as is_admin',
+        ['administrators']
+      )
+    ])
+  if (row === undefined || row.state !== 'active') return null
+  return { ...toAccount(row), isAdmin: Boolean(row.is_admin) }
 }

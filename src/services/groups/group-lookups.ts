@@ -6,6 +6,19 @@ export interface GroupSummary {
   id: number
   name: string
   systemKey: SystemGroupKey | null
+  /** False for Guests, which stands for signed-out visitors. */
+  takesMembers: boolean
+}
+
+/** The Guests rule, in one place: Guests stands for signed-out visitors and takes no members. */
+export const GUESTS_TAKE_NO_MEMBERS = 'Guests stands for signed-out visitors and takes no members.'
+
+export function takesMembers (group: { systemKey: SystemGroupKey | null }): boolean {
+  return group.systemKey !== 'guests'
+}
+
+export function toGroupSummary (row: { id: number, name: string, system_key: SystemGroupKey | null }): GroupSummary {
+  return { id: row.id, name: row.name, systemKey: row.system_key, takesMembers: takesMembers({ systemKey: row.system_key }) }
 }
 
 interface GroupRow {
@@ -20,7 +33,7 @@ export async function listGroupSummaries (db: Knex | Knex.Transaction): Promise<
     .select('id', 'name', 'system_key')
     .orderByRaw('case when system_key is null then 1 else 0 end')
     .orderBy('name_normalized')
-  return rows.map((row) => ({ id: row.id, name: row.name, systemKey: row.system_key }))
+  return rows.map(toGroupSummary)
 }
 
 /**
@@ -31,5 +44,5 @@ export async function groupIdsForNewAccount (trx: Knex.Transaction, chosen: numb
   const rows: GroupRow[] = await trx('groups')
     .where((q) => { void q.whereIn('id', chosen).orWhere('system_key', 'developers') })
     .select('id', 'name', 'system_key')
-  return rows.filter((row) => row.system_key !== 'guests').map((row) => row.id)
+  return rows.map(toGroupSummary).filter(takesMembers).map((group) => group.id)
 }

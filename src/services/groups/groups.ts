@@ -2,10 +2,13 @@ import type { Knex } from 'knex'
 import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from '../errors'
-import { ACCOUNT_COLUMNS, countOtherActiveAdministrators, displayName, findAccount, normalizeEmail, toAccount, type Account } from '../accounts/account-store'
+import { ACCOUNT_COLUMNS, findAccount, findStoredAccount, toAccount, type Account } from '../accounts/account-store'
+import { keepAnActiveAdministrator } from '../accounts/administrators'
 import { likePattern, pageOf, type Page } from '../../db/paging'
-import type { SystemGroupKey } from './group-lookups'
-import { isUniqueViolation, lockAdministrators } from '../../db/knex'
+import { GUESTS_TAKE_NO_MEMBERS, listGroupSummaries, takesMembers, type GroupSummary, type SystemGroupKey } from './group-lookups'
+import { emailProblem } from '../accounts/account-rules'
+import { isUniqueViolation } from '../../db/knex'
+import { nameProblem } from '../text-rules'
 
 export const GROUP_NAME_MAX = 100
 export const GROUP_DESCRIPTION_MAX = 1000
@@ -20,6 +23,7 @@ export interface Group {
   systemKey: SystemGroupKey | null
   createdAt: string
   memberCount: number
+  takesMembers: boolean
 }
 
 export interface GroupInput {
@@ -39,26 +43,20 @@ interface GroupRow {
 }
 
 function toGroup (row: GroupRow): Group {
-  return { id: row.id, name: row.name, description: row.description, systemKey: row.system_key, createdAt: row.created_at, memberCount: Number(row.member_count ?? 0) }
+  return { id: row.id, name: row.name, description: row.description, systemKey: row.system_key, createdAt: row.created_at, memberCount: Number(row.member_count ?? 0), takesMembers: takesMembers({ systemKey: row.system_key }) }
 }
 
-const SYSTEM_RULES: Record<SystemGroupKey, string> = {
-  administrators: '',
-  developers: 'Every account is in Developers: it holds everyone who can sign in to the portal. Block an account to stop its access.',
-  guests: 'Guests stands for signed-out visitors and takes no members.'
-}
+const EVERYONE_IN_DEVELOPERS = 'Every account is in Developers: it holds everyone who can sign in to the portal. Block an account to stop its access.'
 
 function groupErrors (input: GroupInput): FieldErrors {
   const errors: FieldErrors = {}
-  const name = input.name.trim()
-  if (name === '') errors.name = 'Enter a name for the group.'
-  else if ([...name].length > GROUP_NAME_MAX) errors.name = `The name can be at most ${GROUP_NAME_MAX} characters.`
-  else if (/\p{Cc}/u.test(name)) errors.name = 'The name contains characters that are not allowed.'
+  const name = nameProblem('group name', input.name, GROUP_NAME_MAX)
+  if (name !== null) errors.name = name
   if ([...input.description].length > GROUP_DESCRIPTION_MAX) errors.description = `The description can be at most ${GROUP_DESCRIPTION_MAX} characters.`
   return errors
 }
 
-export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
+export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
   const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, group: { id: number, name: string }, details?: Record<string, unknown>) =>
     recordAudit(trx, clock, { actor, action, target: { type: 'group', id: group.id, label: group.name }, details })
 
@@ -143,7 +141,7 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
 
   /** Adds one account, found by id or email, inside the caller's transaction. */
   async function addOne (trx: Knex.Transaction, group: Group, account: Account | undefined, actor: Actor): Promise<MemberResult> {
-    if (group.systemKey === 'guests') throw new Refused(SYSTEM_RULES.guests)
+    if (!group.takesMembers) throw new Refused(GUESTS_TAKE_NO_MEMBERS)
     if (account === undefined) return 'no such account'
     if (account.state === 'pending') return 'pending invitation'
     const inserted = await trx('developer_groups').insert({ developer_id: account.id, group_id: group.id, created_at: isoNow(clock) }).onConflict(['developer_id', 'group_id']).ignore().returning('developer_id')
@@ -153,8 +151,7 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
   }
 
   async function accountByEmail (trx: Knex.Transaction, email: string): Promise<Account | undefined> {
-    const row = await trx('developers').where('email_normalized', normalizeEmail(email)).first(ACCOUNT_COLUMNS)
-    return row === undefined ? undefined : toAccount(row)
+    return await findStoredAccount(trx, { email })
   }
 
   async function addMemberByEmail (groupId: number, email: string, actor: Actor): Promise<MemberResult> {
@@ -170,7 +167,8 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
       const group = await findGroup(trx, groupId)
       const results: Array<{ email: string, result: MemberResult }> = []
       for (const email of emails) {
-        const result = /^[^\s@]+@[^\s@]+$/.test(email) ? await addOne(trx, group, await accountByEmail(trx, email), actor) : 'not an email address'
+        // The same email rule as Add user: an address it refuses is reported here, not looked up.
+        const result = emailProblem(email) === null ? await addOne(trx, group, await accountByEmail(trx, email), actor) : 'not an email address'
         results.push({ email, result })
       }
       return results
@@ -192,18 +190,25 @@ export function createGroupAdmin ({ db, clock }: { db: Knex, clock: Clock }) {
         .where({ 'developer_groups.group_id': groupId, 'developers.id': developerId }).first(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
       if (row === undefined) throw new NotFound('This developer is not a member of this group.')
       const account = toAccount(row)
-      if (group.systemKey === 'developers') throw new Refused(SYSTEM_RULES.developers)
-      await lockAdministrators(trx)
-      if (group.systemKey === 'administrators' && account.state === 'active' && await countOtherActiveAdministrators(trx, developerId) === 0) {
-        throw new Refused(`${displayName(account)} is the last active administrator and cannot leave Administrators. Make another account an administrator first.`)
-      }
+      if (group.systemKey === 'developers') throw new Refused(EVERYONE_IN_DEVELOPERS)
+      if (group.systemKey === 'administrators') await keepAnActiveAdministrator(trx, account)
       await trx('developer_groups').where({ group_id: groupId, developer_id: developerId }).del()
       await audit(trx, actor, 'group.member-removed', group, { developerId, email: account.email })
       return { group, account }
     })
   }
 
-  return { findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
+  /** Every group, for pickers and filters. */
+  async function listSummaries (): Promise<GroupSummary[]> {
+    return await listGroupSummaries(db)
+  }
+
+  /** The groups an account could still be added to: not Guests, not one it is in. */
+  async function joinableGroups (memberOf: Array<{ id: number }>): Promise<GroupSummary[]> {
+    return (await listGroupSummaries(db)).filter((group) => group.takesMembers && !memberOf.some((m) => m.id === group.id))
+  }
+
+  return { listSummaries, joinableGroups, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
 }
 
-export type GroupAdmin = ReturnType<typeof createGroupAdmin>
+export type Groups = ReturnType<typeof createGroups>

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid, NotFound } from '../errors'
+import { Conflict, Invalid } from '../errors'
 import type { PasswordHasher } from '../accounts/passwords'
 import { emailProblem, hashNewPassword, nameErrors, type NameInput } from '../accounts/account-rules'
-import { ACCOUNT_COLUMNS, insertAccount, normalizeEmail, toAccount, type Account, type AccountRow } from '../accounts/account-store'
+import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccount, toAccount, type Account, type AccountRow } from '../accounts/account-store'
 import { activatePendingAccount } from './activate-account'
 import { createAccountTokens } from './single-use-links'
 import type { Outbox } from '../mail/outbox'
@@ -57,9 +57,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
   }
 
   async function pendingAccount (trx: Knex | Knex.Transaction, id: number): Promise<Account> {
-    const row = await trx('developers').where({ id, state: 'pending' }).first(ACCOUNT_COLUMNS)
-    if (row === undefined) throw new NotFound('There is no pending invitation with this id.')
-    return toAccount(row)
+    return await findAccount(trx, id, 'pending', 'There is no pending invitation with this id.')
   }
 
   /** Invite: a pending account, a link, an email. Inviting a pending email again resends. */
@@ -69,13 +67,13 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     if (email !== null) errors.email = email
     if (Object.keys(errors).length > 0) throw new Invalid(errors)
     return await db.transaction(async (trx) => {
-      const existing: AccountRow | undefined = await trx('developers').where('email_normalized', normalizeEmail(input.email)).first()
+      const existing = await findStoredAccount(trx, { email: input.email })
       if (existing !== undefined && existing.state !== 'pending') {
         throw new Conflict('email', `An account with this email address already exists (${existing.state}); there is no need to invite it.`)
       }
       let account: Account
       if (existing !== undefined) {
-        account = toAccount(existing)
+        account = existing
       } else {
         account = await insertAccount(trx, input, 'pending', null, isoNow(clock))
       }
@@ -99,7 +97,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
   async function revokeInvitation (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
       const account = await pendingAccount(trx, id)
-      await trx('developers').where({ id, state: 'pending' }).del()
+      await deleteAccount(trx, { id, state: 'pending' })
       await recordAudit(trx, clock, { actor, action: 'invitation.revoked', target: { type: 'developer', id: account.id, label: account.email } })
       return account
     })
@@ -152,7 +150,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     const passwordHash = await hashNewPassword(hasher, password, account.email)
     return await db.transaction(async (trx) => {
       await tokens.spendToken(trx, token, PURPOSE, MESSAGES)
-      const active = await activatePendingAccount(trx, clock, outbox, account, { password_hash: passwordHash, last_sign_in_at: isoNow(clock) })
+      const active = await activatePendingAccount(trx, clock, outbox, account, { passwordHash, signIn: true })
       await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'invitation.accepted', target: { type: 'developer', id: account.id, label: account.email } })
       return active
     })

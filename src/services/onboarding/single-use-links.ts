@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { isoNow, type Clock } from '../clock'
 import { DomainError, NotFound } from '../errors'
 import { hashToken, looksLikeToken, newToken } from '../random-tokens'
-import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from '../accounts/account-store'
+import { findAccount, type Account, type AccountState } from '../accounts/account-store'
 
 export type TokenPurpose = 'invitation' | 'signup-confirmation' | 'password-reset' | 'email-change'
 
@@ -70,9 +70,7 @@ export function createAccountTokens (clock: Clock) {
   /** The open link and its account, which must be in `state` (else the link is as good as gone). */
   async function findTokenAccount (trx: Knex | Knex.Transaction, token: string, purpose: TokenPurpose, state: AccountState, messages: TokenMessages): Promise<{ row: TokenRow, account: Account }> {
     const row = await findToken(trx, token, purpose, messages)
-    const account = await trx('developers').where({ id: row.developer_id, state }).first(ACCOUNT_COLUMNS)
-    if (account === undefined) throw new NotFound(messages.notFound)
-    return { row, account: toAccount(account) }
+    return { row, account: await findAccount(trx, row.developer_id, state, messages.notFound) }
   }
 
   /** Spends a link in one conditional UPDATE: of two simultaneous uses, exactly one gets the row. */

@@ -195,6 +195,10 @@ t.test('the last active administrator can be neither blocked nor deleted', async
   const self = await admin.post(`/admin/developers/${ada.id as number}/block`)
   t.equal(self.statusCode, 409)
   t.match(self.body, /cannot block or delete your own account/)
+  t.equal((await admin.post(`/admin/developers/${ada.id as number}/delete`)).statusCode, 409, 'nor delete it')
+  const activate = await admin.post(`/admin/developers/${ada.id as number}/activate`)
+  t.equal(activate.statusCode, 303, 'activating (a no-op here) is not refused as "your own account"')
+  await t.rejects(app.services.accounts.blockAccount(ada.id, { id: ada.id, label: ada.email, ip: null }), { statusCode: 409, message: /your own account/ }, 'the rule lives in the service')
 
   // A second administrator tries to remove the first, who is then the last one standing.
   const adminGroup = await app.db('groups').where('system_key', 'administrators').first()
@@ -207,8 +211,8 @@ t.test('the last active administrator can be neither blocked nor deleted', async
   await app.services.accounts.blockAccount(second.id, actor)
   const last = await bo.post(`/admin/developers/${ada.id as number}/block`)
   t.equal(last.statusCode, 303, 'bo is blocked, so bo is signed out')
-  await t.rejects(app.services.accounts.blockAccount(ada.id, actor), { statusCode: 409, message: /last active administrator/ })
-  await t.rejects(app.services.accounts.deleteAccount(ada.id, actor), { statusCode: 409, message: /last active administrator/ })
+  await t.rejects(app.services.accounts.blockAccount(ada.id, actor), { statusCode: 409, message: /Ada Admin is the last active administrator: make another account an administrator first\./ })
+  await t.rejects(app.services.accounts.deleteAccount(ada.id, actor), { statusCode: 409, message: /Ada Admin is the last active administrator: make another account an administrator first\./ })
   t.equal((await app.db('developers').where('id', ada.id).first()).state, 'active')
 })
 

@@ -37,7 +37,7 @@ t.test('the Groups page lists every group with type, description and member coun
   t.equal(dupSystem.statusCode, 409)
   const empty = await admin.post('/admin/groups', { name: ' ', description: 'x'.repeat(1001) })
   t.equal(empty.statusCode, 400)
-  t.match(empty.body, /Enter a name for the group/)
+  t.match(empty.body, /Enter the group name/)
   t.match(empty.body, /at most 1000 characters/)
 })
 
@@ -88,13 +88,14 @@ t.test('group page: add by email, add many with a report, search and pages, remo
   await admin.post(`/admin/groups/${id}/members`, { email: 'dev@example.com' })
   t.match((await admin.get(`/admin/groups/${id}`)).body, /dev@example\.com: already a member\./)
 
-  const many = await admin.post(`/admin/groups/${id}/members`, { emails: 'bea@example.com\r\ndev@example.com\nnobody@example.com\n\npending@example.com\nnot-an-email\n' })
+  const many = await admin.post(`/admin/groups/${id}/members`, { emails: 'bea@example.com\r\ndev@example.com\nnobody@example.com\n\npending@example.com\nnot-an-email\nno-dot@localhost\n' })
   t.equal(many.statusCode, 200)
   t.match(many.body, /<li>bea@example\.com: added<\/li>/)
   t.match(many.body, /<li>dev@example\.com: already a member<\/li>/)
   t.match(many.body, /<li>nobody@example\.com: no such account<\/li>/)
   t.match(many.body, /<li>pending@example\.com: pending invitation<\/li>/)
   t.match(many.body, /<li>not-an-email: not an email address<\/li>/)
+  t.match(many.body, /<li>no-dot@localhost: not an email address<\/li>/, 'the same email rule as Add user')
   t.match(many.body, /Members \(2\)/)
   t.equal((await admin.post(`/admin/groups/${id}/members`, { emails: '\n \n' })).statusCode, 400)
 
@@ -176,7 +177,7 @@ t.test('Administrators membership takes effect on the next request; the last act
   const ada = await app.db('developers').where('email_normalized', ADMIN.email).first()
   const last = await admin.post(`/admin/groups/${admins}/members/${ada.id as number}/remove`)
   t.equal(last.statusCode, 409)
-  t.match(last.body, /last active administrator and cannot leave Administrators/)
+  t.match(last.body, /Ada Admin is the last active administrator: make another account an administrator first/)
   t.ok(await app.db('developer_groups').where({ group_id: admins, developer_id: ada.id }).first())
 })
 

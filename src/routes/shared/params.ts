@@ -1,0 +1,23 @@
+import { NotFound } from '../../services/errors'
+
+/** Params of a page about one record; the id is parsed with `parseId` (anything odd is a 404). */
+export const idParams = {
+  params: { type: 'object', properties: { id: { type: 'string', maxLength: 40 } }, required: ['id'] }
+}
+
+/** Params of a page behind an emailed link; the token's shape is checked by the service (404). */
+export const tokenParams = { params: { type: 'object', properties: { token: { type: 'string', maxLength: 100 } }, required: ['token'] } }
+
+/** Ids in URLs: anything that is not a plain positive number is simply not found. */
+export function parseId (raw: string): number {
+  if (!/^[1-9]\d{0,14}$/.test(raw)) throw new NotFound()
+  return Number(raw)
+}
+
+/** Query-string schema: bounded strings, nothing unexpected. */
+export function querySchema (properties: Record<string, object>) {
+  return { querystring: { type: 'object', properties, additionalProperties: false } }
+}
+
+/** `?page=N` of every paged list. */
+export const pageProperty = { page: { type: 'integer', minimum: 1, maximum: 1000000 } }

@@ -1,0 +1,87 @@
+import type { Knex } from 'knex'
+import type { Config } from '../config'
+import type { Clock } from './clock'
+import { createPasswordHasher } from './accounts/passwords'
+import { createPasswordChecks } from './accounts/password-checks'
+import { createAccounts } from './accounts/account-admin'
+import { createSignIn } from './accounts/sign-in'
+import { countDevelopersByState, listDevelopers, type DeveloperQuery } from './accounts/developer-list'
+import { createInvitations } from './onboarding/invitations'
+import { createSignUp } from './onboarding/sign-up'
+import { createPasswordReset } from './onboarding/password-reset'
+import { createProfile } from './profile/profile'
+import { createGroups } from './groups/groups'
+import { createTemplates } from './mail/templates'
+import { countEmailProblems, createOutbox, findEmail, listEmails } from './mail/outbox'
+import { createMailSender, createTransport } from './mail/sender'
+import { createMailBudget } from './mail/mail-budget'
+import { createSettings } from './settings'
+import { auditEvents, listAudit, type AuditFilter } from './audit'
+import { createAttemptLimits } from './attempt-limits'
+import { createBackgroundWork } from './background'
+import { createSealer, type Sealer } from './sealed'
+
+// A password check waits at most this long for a hashing slot before the answer is 503.
+const PASSWORD_HASH_MAX_WAIT_MS = 5_000
+
+/** Where services report failures of work that runs beside the requests. */
+export type ErrorReporter = (err: unknown, what: string) => void
+
+/**
+ * Every service, built once from the configuration, the database and the clock. The portal
+ * (`buildApp`) uses it, and so will the gateway and the JSON API: none of them reads a table itself.
+ */
+export function createServices (config: Config, db: Knex, clock: Clock, report: ErrorReporter) {
+  const hasher = createPasswordHasher(config.passwordHashCost, {
+    concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, maxWaitMs: PASSWORD_HASH_MAX_WAIT_MS
+  })
+  const limits = createAttemptLimits({ db, clock })
+  const passwordChecks = createPasswordChecks({ limits, hasher, limit: config.signInFailureLimit, windowMinutes: config.signInFailureWindowMinutes })
+  const mailBudget = createMailBudget({ limits, perHour: config.emailsPerAddressPerHour })
+  const background = createBackgroundWork((err) => { report(err, 'background work failed') })
+  const linkSealer = createSealer(config.keySecret, 'outbox links')
+  const templates = createTemplates({ db, clock })
+  const settings = createSettings({ db, clock, orgName: config.orgName })
+  const mailSender = createMailSender({
+    db, clock, transport: createTransport(config.smtpUrl), from: config.mailFrom, sealer: linkSealer, onError: (err) => { report(err, 'mail sender failed') }
+  })
+  const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, sealer: linkSealer, onQueued: mailSender.poke })
+  const { publicUrl } = config
+  const confirmationTtlHours = config.invitationTtlHours
+
+  return {
+    accounts: createAccounts({ db, hasher, clock, outbox }),
+    signIn: createSignIn({ db, clock, passwordChecks }),
+    developers: {
+      list: async (query: DeveloperQuery) => await listDevelopers(db, query),
+      countByState: async () => await countDevelopersByState(db)
+    },
+    invitations: createInvitations({ db, hasher, clock, outbox, publicUrl, ttlHours: config.invitationTtlHours }),
+    signUp: createSignUp({ db, hasher, clock, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
+    passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
+    profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),
+    groups: createGroups({ db, clock }),
+    templates,
+    outbox,
+    mailSender,
+    emails: {
+      list: async (page: number | undefined) => await listEmails(db, page),
+      // Without SMTP an administrator is the only way an invitation link reaches anyone: show those.
+      find: async (id: number) => await findEmail(db, id, { sealer: mailSender.enabled ? null : linkSealer }),
+      countProblems: async () => await countEmailProblems(db)
+    },
+    audit: {
+      list: async (filter: AuditFilter, page: number | undefined) => await listAudit(db, filter, page),
+      events: (filter: AuditFilter) => auditEvents(db, filter)
+    },
+    settings,
+    limits,
+    background,
+    linkSealer: linkSealer as Sealer,
+    health: {
+      databaseAnswers: async (): Promise<void> => { await db.raw('select 1') }
+    }
+  }
+}
+
+export type Services = ReturnType<typeof createServices>
