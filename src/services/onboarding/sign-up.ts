@@ -6,7 +6,7 @@ import { Invalid, NotFound, type FieldErrors } from '../errors'
 import { newAccountErrors, requireEmail, type NewAccountInput } from '../accounts/account-rules'
 import { findStoredAccount, insertAccount, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
 import { createAccountTokens, type TokenMessages } from './single-use-links'
-import { activatePendingAccount } from './activate-account'
+import { activatePendingAccount } from './activate-pending-account'
 import type { Deferred } from '../background'
 import type { Settings } from '../settings'
 
