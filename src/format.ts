@@ -3,3 +3,21 @@ export function formatDate (iso: string | null | undefined): string {
   if (iso === null || iso === undefined || iso === '') return '—'
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
 }
+
+/** A piece of plain text as HTML structure: a paragraph (its lines) or a bulleted list. */
+export type TextBlock = { kind: 'paragraph', lines: string[] } | { kind: 'list', items: string[] }
+
+const BULLET = /^\s*[-*•]\s+/
+
+/**
+ * Plain text an admin typed (terms of use) as paragraphs and lists, so text browsers and screen
+ * readers get real structure: a blank line starts a paragraph; a paragraph whose lines all start
+ * with "-", "*" or "•" is a list. The template escapes every line.
+ */
+export function textBlocks (text: string): TextBlock[] {
+  return text.replace(/\r\n/g, '\n').split(/\n\s*\n/).map((chunk) => chunk.split('\n').map((line) => line.trim()).filter((line) => line !== ''))
+    .filter((lines) => lines.length > 0)
+    .map((lines): TextBlock => lines.every((line) => BULLET.test(line))
+      ? { kind: 'list', items: lines.map((line) => line.replace(BULLET, '')) }
+      : { kind: 'paragraph', lines })
+}

@@ -4,7 +4,7 @@ import view from '@fastify/view'
 import { Eta } from 'eta'
 import { viewsDir } from '../paths'
 import type { FieldErrors } from '../services/errors'
-import { formatDate } from '../format'
+import { formatDate, textBlocks } from '../format'
 import type { Settings } from '../services/settings'
 import { csrfUserInfo } from './security'
 
@@ -48,6 +48,7 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
       values: {},
       errors: {},
       formatDate,
+      textBlocks,
       // A function, so a token (and a session to hold its secret) is made only for pages with forms.
       csrf: () => this.generateCsrf({ userInfo: csrfUserInfo(request) }),
       ...data

@@ -47,7 +47,7 @@ t.test('admin signs in, adds a developer, blocks them; the developer is sent to 
   await dev.fill('#email', DEV.email)
   await dev.fill('#password', DEV.password)
   await dev.click('button[type=submit]')
-  t.match(await dev.textContent('.alert'), 'cannot sign in', 'and cannot sign back in')
+  t.match(await dev.textContent('.error-summary'), 'cannot sign in', 'and cannot sign back in')
 
   await admin.goto(`${base}/admin/developers`)
   await screenshot(admin, 'developers-desktop')

@@ -33,9 +33,9 @@ export async function newPage (browser: Browser, viewport = { width: 1280, heigh
   return { context, page: await context.newPage() }
 }
 
-export async function screenshot (page: Page, name: string): Promise<void> {
+export async function screenshot (page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage })
 }
 
 /** Signs in through the form, as a person would. */

@@ -19,7 +19,7 @@ t.test('admin creates a group, adds a developer to it, and sees it on the develo
 
   await page.fill('#email', DEV.email)
   await page.click('button:has-text("Add member")')
-  t.match(await page.textContent('.flash'), `${DEV.email}: added.`)
+  t.match(await page.textContent('.flash'), `${DEV.email} was added to the group.`)
   t.match(await page.textContent('table.list'), 'Dev Eloper')
   await screenshot(page, 'group-desktop')
 

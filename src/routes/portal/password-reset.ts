@@ -20,7 +20,7 @@ export default async function passwordResetRoutes (app: FastifyInstance): Promis
       return await showFormErrors(reply, err, 'portal/password-reset', { title: 'Reset your password', values: keptValues(request.body) })
     }
     return await reply.page('portal/check-email', {
-      title: 'Check your email',
+      title: 'Check your email for a password reset link',
       message: 'If an active account uses this address, a link to choose a new password is on its way. It works for one hour.'
     })
   })

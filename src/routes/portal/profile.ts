@@ -25,7 +25,7 @@ export default async function profileRoutes (app: FastifyInstance): Promise<void
   const limited = { ...guarded, config: rateLimited(app.config.rateLimitPerMinute) }
 
   const profilePage = async (reply: FastifyReply, err: unknown, values: Record<string, unknown>) =>
-    await showFormErrors(reply, err, 'portal/profile', { title: 'Your profile', values })
+    await showFormErrors(reply, err, 'portal/profile', { title: 'Your profile', values, errorLinks: { password: 'email-password' } })
 
   app.get('/profile', guarded, async (_request, reply) => await reply.page('portal/profile', { title: 'Your profile' }))
 

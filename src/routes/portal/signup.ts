@@ -37,7 +37,7 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
   })
 
   app.get('/signup/sent', async (_request, reply) => await reply.page('portal/check-email', {
-    title: 'Check your email',
+    title: 'Check your email to confirm your account',
     message: 'If the address can be used, a confirmation link is on its way. Open it to activate your account.'
   }))
 

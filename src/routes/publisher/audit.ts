@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { AUDIT_ACTIONS, type AuditEvent, type AuditFilter } from '../../services/audit'
-import { pageProperty, querySchema } from '../shared/params'
+import { pageProperty, pagedTitle, querySchema } from '../shared/params'
 
 const filterProperties = {
   actor: { type: 'string', maxLength: 300 },
@@ -38,7 +38,7 @@ export default async function auditRoutes (app: FastifyInstance): Promise<void> 
     const { page, ...filter } = request.query
     const result = await app.services.audit.list(filter, page)
     const csvQuery = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined && v !== '') as Array<[string, string]>).toString()
-    return await reply.page('publisher/audit', { title: 'Audit log', result, filter, actions: AUDIT_ACTIONS, csvQuery })
+    return await reply.page('publisher/audit', { title: pagedTitle('Audit log', result), result, filter, actions: AUDIT_ACTIONS, csvQuery })
   })
 
   // Streamed: rows go out as they are read, a batch at a time.

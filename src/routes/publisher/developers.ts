@@ -4,7 +4,7 @@ import { SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/a
 import { displayName } from '../../services/accounts/account-store'
 import { Type } from '@sinclair/typebox'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, pageProperty, parseId, querySchema } from '../shared/params'
+import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
 
 interface ListQuery {
@@ -40,7 +40,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
       page
     }
     const [result, groups] = await Promise.all([app.services.developers.list(query), app.services.groups.listSummaries()])
-    return await reply.page('publisher/developers/list', { title: 'Developers', result, groups, query: request.query, displayName })
+    return await reply.page('publisher/developers/list', { title: pagedTitle('Developers', result), result, groups, query: request.query, displayName })
   })
 
   async function showNewForm (data: Record<string, unknown>) {
@@ -66,7 +66,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
   async function detailsPage (id: number, data: Record<string, unknown> = {}) {
     const details = await accounts.getDeveloper(id)
     const joinable = await app.services.groups.joinableGroups(details.groups)
-    return { title: displayName(details.account), ...details, joinable, displayName, ...data }
+    return { title: `Developer: ${displayName(details.account)}`, ...details, joinable, displayName, ...data }
   }
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {

@@ -13,7 +13,7 @@ export default async function emailTemplateRoutes (app: FastifyInstance): Promis
   async function pageData (template: EmailTemplate, values: { subject: string, body: string, enabled: boolean }) {
     const samples = sampleValues((await settings.getSettings()).orgName, app.config.publicUrl)
     return {
-      title: TEMPLATE_INFO[template.name].referenceName,
+      title: `Email template: ${TEMPLATE_INFO[template.name].referenceName}`,
       template,
       info: TEMPLATE_INFO[template.name],
       values,

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { displayName } from '../../services/accounts/account-store'
-import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX } from '../../services/groups/groups'
+import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX, type MemberResult } from '../../services/groups/groups'
 import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
 import { Type } from '@sinclair/typebox'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, pageProperty, parseId, querySchema } from '../shared/params'
+import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 
 const groupForm = formSchema({ name: GROUP_NAME_MAX * 10, description: GROUP_DESCRIPTION_MAX * 4 })
 // One address, or many (one a line): the page has both forms.
@@ -16,6 +16,14 @@ const memberParams = {
 const membersQuery = querySchema({ q: { type: 'string', maxLength: 200 }, ...pageProperty })
 
 
+/** Why an address was not added, said beside the field. */
+const NOT_ADDED: Record<Exclude<MemberResult, 'added'>, (email: string) => string> = {
+  'not an email address': () => 'Enter an email address like name@example.com.',
+  'no such account': (email) => `There is no account with the email address ${email}.`,
+  'pending invitation': (email) => `${email} has a pending invitation: they can join groups once they accept it.`,
+  'already a member': (email) => `${email} is already a member of this group.`
+}
+
 export default async function groupRoutes (app: FastifyInstance): Promise<void> {
   const { groups } = app.services
 
@@ -25,7 +33,8 @@ export default async function groupRoutes (app: FastifyInstance): Promise<void> 
 
   async function groupPage (id: number, query: { q?: string, page?: number }, data: Record<string, unknown> = {}) {
     const group = await groups.findGroup(id)
-    return { title: group.name, group, members: await groups.listMembers(id, query), query, displayName, ...data }
+    const members = await groups.listMembers(id, query)
+    return { title: pagedTitle(`Group: ${group.name}`, members), group, members, query, displayName, ...data }
   }
 
   app.get('/', async (_request, reply) => await reply.page('publisher/groups/list', await listPage()))
@@ -74,11 +83,17 @@ export default async function groupRoutes (app: FastifyInstance): Promise<void> 
     try {
       if (request.body.emails !== undefined) {
         const results = await groups.addMembersByEmail(id, request.body.emails, actor)
-        return await reply.page('publisher/groups/show', await groupPage(id, {}, { results }))
+        // Nothing added: the answer is a refusal (409), shown as one.
+        const added = results.some((r) => r.result === 'added')
+        return await reply.page('publisher/groups/show', await groupPage(id, {}, { results, resultsRefused: !added }), added ? 200 : 409)
       }
-      const email = request.body.email ?? ''
+      const email = (request.body.email ?? '').trim()
       const result = await groups.addMemberByEmail(id, email, actor)
-      request.session.flash = `${email.trim()}: ${result}.`
+      if (result !== 'added') {
+        const status = result === 'not an email address' ? 400 : 409
+        return await reply.page('publisher/groups/show', await groupPage(id, {}, { values: { email }, errors: { email: NOT_ADDED[result](email) } }), status)
+      }
+      request.session.flash = `${email} was added to the group.`
       return await reply.code(303).redirect(`/admin/groups/${id}`)
     } catch (err) {
       return await showFormErrors(reply, err, 'publisher/groups/show', await groupPage(id, {}, { values: keptValues(request.body) }))

@@ -21,3 +21,8 @@ export function querySchema (properties: Record<string, object>) {
 
 /** `?page=N` of every paged list. */
 export const pageProperty = { page: { type: 'integer', minimum: 1, maximum: 1000000 } }
+
+/** A list page's title says which page it is: "Developers (page 2 of 7)". */
+export function pagedTitle (title: string, result: { page: number, pages: number }): string {
+  return result.page > 1 ? `${title} (page ${result.page} of ${result.pages})` : title
+}

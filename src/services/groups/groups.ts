@@ -155,7 +155,11 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
   }
 
   async function addMemberByEmail (groupId: number, email: string, actor: Actor): Promise<MemberResult> {
-    return await db.transaction(async (trx) => await addOne(trx, await findGroup(trx, groupId), await accountByEmail(trx, email), actor))
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, groupId)
+      // The same email rule as Add user: an address it refuses is reported, not looked up.
+      return emailProblem(email) === null ? await addOne(trx, group, await accountByEmail(trx, email), actor) : 'not an email address'
+    })
   }
 
   /** Add many: one email per line, each reported; all in one transaction. */

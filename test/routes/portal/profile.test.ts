@@ -66,9 +66,9 @@ t.test('change password: needs the current one; other sessions end, this one sta
   const before = here.cookies.get('portico_session')
   const wrong = await here.post('/profile/password', { currentPassword: 'not the current one', newPassword: 'an entirely new passphrase' })
   t.equal(wrong.statusCode, 400)
-  t.match(wrong.body, /id="currentPassword-error">That is not your current password/)
+  t.match(wrong.body, /id="currentPassword-error"><span class="visually-hidden">Error: <\/span>That is not your current password/)
   const weak = await here.post('/profile/password', { currentPassword: DEV.password, newPassword: 'short' })
-  t.match(weak.body, /id="newPassword-error">Use at least 15/)
+  t.match(weak.body, /id="newPassword-error"><span class="visually-hidden">Error: <\/span>Use at least 15/)
 
   const ok = await here.post('/profile/password', { currentPassword: DEV.password, newPassword: 'an entirely new passphrase' })
   t.equal(ok.statusCode, 303)

@@ -71,7 +71,7 @@ t.test('Add user: duplicate email in any case or with spaces is 409; bad input i
   await createDeveloper(app)
   const dup = await admin.post('/admin/developers', { firstName: 'Other', lastName: 'Person', email: '  DEV@example.COM ', password: 'some other long passphrase' })
   t.equal(dup.statusCode, 409)
-  t.match(dup.body, /<p class="error" id="email-error">An account with this email address already exists\.<\/p>/)
+  t.match(dup.body, /<p class="error" id="email-error"><span class="visually-hidden">Error: <\/span>An account with this email address already exists\.<\/p>/)
   t.match(dup.body, /value="Other"/, 'input kept')
 
   const bad = await admin.post('/admin/developers', { firstName: 'x'.repeat(101), lastName: 'Ok', email: 'nope', password: 'password12345678' })

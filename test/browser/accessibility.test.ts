@@ -1,0 +1,145 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// Every page and error state, audited as an outside accessibility check would: axe-core (WCAG 2.2
+// A/AA) at 320 and 1280 px, no sideways scrolling on a phone, a skip link, an error summary on
+// error states, hints tied to their fields, column headers kept for assistive technology.
+import { readFileSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import type { Page } from 'playwright-core'
+import { ADMIN, DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
+import { unsealBodies } from '../../src/services/mail/outbox'
+import { launchBrowser, listen, screenshot, signInAs } from './browser'
+
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+const LONG = 'Maximiliana-Konstantinopolitanische'
+const LONG_EMAIL = 'maximiliana.konstantinopolitanische.entwicklungsabteilung@research-and-development.example.com'
+
+interface Violation { id: string, help: string, nodes: Array<{ target: string[] }> }
+
+async function audit (t: Test, page: Page, label: string, options: { errorState?: boolean } = {}): Promise<void> {
+  for (const width of [1280, 320]) {
+    await page.setViewportSize({ width, height: 800 })
+    const at = `${label} at ${width} px`
+    await page.addScriptTag({ content: AXE })
+    const violations = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: unknown[] }> } }).axe
+      const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+      return result.violations
+    }) as Violation[]
+    t.same(violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `${at}: no axe violations`)
+    const facts = await page.evaluate(() => {
+      const describedBy = new Set([...document.querySelectorAll('[aria-describedby]')].flatMap((el) => (el.getAttribute('aria-describedby') ?? '').split(/\s+/)))
+      const heads = [...document.querySelectorAll('table thead')]
+      return {
+        sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        skipLink: document.querySelector('body > a.skip-link[href="#main"]') !== null && document.getElementById('main') !== null,
+        untiedHints: [...document.querySelectorAll('.field .hint, fieldset .hint')].filter((hint) => !describedBy.has(hint.id)).map((hint) => hint.textContent),
+        hiddenHeads: heads.filter((head) => getComputedStyle(head).display === 'none' || getComputedStyle(head).visibility === 'hidden').length,
+        headCells: document.querySelectorAll('table thead th').length,
+        tables: document.querySelectorAll('table').length,
+        summary: document.querySelector('.error-summary') !== null,
+        title: document.title
+      }
+    })
+    t.ok(facts.sideways <= 0, `${at}: no sideways scroll (${facts.sideways} px)`)
+    t.ok(facts.skipLink, `${at}: a skip link to the main content`)
+    if (options.errorState === true) {
+      t.ok(facts.summary, `${at}: an error summary`)
+      t.match(facts.title, /^Error: /, `${at}: the title starts with "Error: "`)
+    }
+    t.same(facts.untiedHints, [], `${at}: every hint is tied to its field`)
+    t.equal(facts.hiddenHeads, 0, `${at}: column headers stay for assistive technology`)
+    if (facts.tables > 0) t.ok(facts.headCells > 0, `${at}: tables have column headers`)
+    if (width !== 1280) continue
+    // The first Tab reaches the skip link, and focus shows GOV.UK-style: yellow with a black edge.
+    await page.keyboard.press('Tab')
+    const focus = await page.evaluate(() => {
+      const active = document.activeElement
+      const style = active === null ? null : getComputedStyle(active)
+      return { skip: active?.classList.contains('skip-link') ?? false, background: style?.backgroundColor, shadow: style?.boxShadow }
+    })
+    t.ok(focus.skip, `${at}: the first Tab reaches the skip link`)
+    t.equal(focus.background, 'rgb(255, 221, 0)', `${at}: focus is yellow`)
+    t.match(focus.shadow ?? '', /rgb\(11, 12, 12\)/, `${at}: with a black edge`)
+    await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur() })
+  }
+}
+
+t.test('every page and error state meets the accessibility goals', async (t) => {
+  const app = await makeApp(t, { RATE_LIMIT_PER_MINUTE: '10000' })
+  const admin = await createAdmin(app)
+  const actor = { id: admin.id, label: admin.email, ip: null }
+  await app.services.settings.saveSettings({ signupEnabled: true, orgName: 'Portico', termsOfUse: 'Be kind to the APIs.\n\n- No scraping\n- No resale' }, actor)
+  const dev = await createDeveloper(app, { ...DEV, firstName: LONG, lastName: LONG })
+  for (let i = 0; i < 30; i++) {
+    await createDeveloper(app, { firstName: `Dev${i}`, lastName: LONG, email: `${i}.${LONG_EMAIL}`, password: DEV.password })
+  }
+  const group = await app.services.groups.createGroup({ name: `${LONG} partners`, description: 'External partner teams' }, actor)
+  await app.services.groups.addMemberByEmail(group.id, DEV.email, actor)
+  await app.services.invitations.inviteDeveloper({ firstName: LONG, lastName: LONG, email: LONG_EMAIL }, actor)
+  const invitation = await app.db('outbox_emails').where('template', 'invitation').first()
+  const token = /invitations\/([A-Za-z0-9_-]{43})/.exec(unsealBodies(invitation, app.services.linkSealer)?.text ?? '')?.[1] ?? ''
+  const emailId = (await app.db('outbox_emails').first('id')).id as number
+
+  const base = await listen(app)
+  const browser = await launchBrowser(t)
+  // JavaScript on only so axe can run; the pages have none. The CSP is bypassed for the audit alone.
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } })
+  const page = await context.newPage()
+  const titles = new Map<string, string>()
+  const visit = async (path: string, label = path): Promise<void> => {
+    await page.goto(`${base}${path}`)
+    titles.set(path, await page.title())
+    await audit(t, page, label)
+  }
+  const submit = async (path: string, fields: Record<string, string>, label: string, button = 'main button[type=submit]'): Promise<void> => {
+    await page.goto(`${base}${path}`)
+    for (const [selector, value] of Object.entries(fields)) await page.fill(selector, value)
+    await page.click(button)
+    await audit(t, page, label, { errorState: true })
+  }
+
+  // Signed out.
+  for (const path of ['/', '/signin', '/signup', '/signup/resend', '/password-reset', `/invitations/${token}`]) await visit(path)
+  await submit('/signin', { '#email': DEV.email, '#password': 'not the password at all' }, 'sign-in refused')
+  await submit('/signup', {}, 'sign-up with nothing filled in')
+  await submit(`/invitations/${token}`, { '#password': 'short' }, 'invitation with a short password')
+  await page.setViewportSize({ width: 320, height: 800 })
+  await page.goto(`${base}/signup`)
+  await page.click('main button[type=submit]')
+  await screenshot(page, 'a11y-signup-errors-320', false)
+
+  // A developer.
+  await signInAs(page, base, DEV)
+  for (const path of ['/', '/profile', '/profile/close']) await visit(path)
+  await submit('/profile', { '#currentPassword': 'not my password at all', '#newPassword': 'another fine passphrase' }, 'password change refused', 'form[action="/profile/password"] button')
+  await context.clearCookies()
+
+  // An administrator.
+  await signInAs(page, base, ADMIN)
+  for (const path of [
+    '/admin', '/admin/developers', '/admin/developers?page=2', '/admin/developers/new', `/admin/developers/${dev.id}`, `/admin/developers/${dev.id}/delete`,
+    '/admin/invitations', '/admin/invitations/new', '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', `/admin/emails/${emailId}`,
+    '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings'
+  ]) await visit(path)
+  await submit('/admin/developers/new', {}, 'add user with nothing filled in')
+  await submit('/admin/invitations/new', { '#email': 'not an email' }, 'invite with a bad email')
+  await submit('/admin/groups', {}, 'new group with no name')
+  await submit(`/admin/groups/${group.id}`, { '#email': 'nobody@example.com' }, 'adding an unknown member', 'form[action$="/members"] button')
+  await submit('/admin/settings', { '#orgName': '' }, 'settings with no organisation name')
+  await submit('/admin/email-templates/invitation', { '#subject': '' }, 'template with no subject')
+
+  // Every page says what it is: no two pages share a title.
+  const seen = new Map<string, string>()
+  for (const [path, title] of titles) {
+    t.notOk(seen.has(title), `"${title}" (${path}) is not also the title of ${seen.get(title) ?? 'another page'}`)
+    seen.set(title, path)
+  }
+
+  // What a person checks at 320 px.
+  await page.setViewportSize({ width: 320, height: 800 })
+  for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations']]) {
+    await page.goto(`${base}${path}`)
+    await screenshot(page, `a11y-${name}-320`, false)
+  }
+})

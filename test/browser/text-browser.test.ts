@@ -1,0 +1,59 @@
+// Pages read in a text browser (lynx -dump) in a sensible order: what a screen-reader or terminal
+// user meets first is the page's own content, each block on its own lines, nothing run together.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
+import { unsealBodies } from '../../src/services/mail/outbox'
+
+function dump (html: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-lynx-'))
+  try {
+    const file = join(dir, 'page.html')
+    writeFileSync(file, html)
+    return execFileSync('lynx', ['-dump', '-nolist', '-width=80', '-force_html', '-assume_charset=utf-8', '-display_charset=utf-8', file], { encoding: 'utf8' })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Each piece appears, in this order. */
+function inOrder (t: Test, text: string, pieces: string[], what: string): void {
+  let at = 0
+  for (const piece of pieces) {
+    const found = text.indexOf(piece, at)
+    t.ok(found >= 0, `${what}: "${piece}" comes next`)
+    if (found >= 0) at = found + piece.length
+  }
+}
+
+t.test('sign-in, invitation, sign-up terms and profile read in order in lynx', async (t) => {
+  const app = await makeApp(t)
+  const admin = await createAdmin(app)
+  const actor = { id: admin.id, label: admin.email, ip: null }
+  await createDeveloper(app)
+  await app.services.settings.saveSettings({ signupEnabled: true, orgName: 'Portico', termsOfUse: 'Be kind to the APIs.\n\n- No scraping\n- No resale' }, actor)
+  await app.services.invitations.inviteDeveloper({ firstName: 'Ivy', lastName: 'Invitee', email: 'ivy.invitee@example.com' }, actor)
+  const row = await app.db('outbox_emails').where('template', 'invitation').first()
+  const token = /invitations\/([A-Za-z0-9_-]{43})/.exec(unsealBodies(row, app.services.linkSealer)?.text ?? '')?.[1] ?? ''
+
+  const signin = dump((await new Client(app).get('/signin')).body)
+  inOrder(t, signin, ['Skip to main content', 'Sign in', 'Email', 'Password', 'Forgot your password?'], 'sign-in')
+  const refused = dump((await new Client(app).post('/signin', { email: DEV.email, password: 'not the password at all' })).body)
+  inOrder(t, refused, ['Skip to main content', 'There is a problem', 'The email or password is not right', 'Sign in', 'Email'], 'sign-in refused: the problem first')
+
+  const invitation = dump((await new Client(app).get(`/invitations/${token}`)).body)
+  inOrder(t, invitation, ['Skip to main content', 'Welcome, Ivy', 'ivy.invitee@example.com', 'Password', 'At least 15 characters', 'Activate my account'], 'invitation')
+  const weak = dump((await new Client(app).post(`/invitations/${token}`, { password: 'short' })).body)
+  inOrder(t, weak, ['There is a problem', 'Use at least 15 characters', 'Password', 'Use at least 15 characters'], 'invitation with a short password')
+
+  const signup = dump((await new Client(app).get('/signup')).body)
+  inOrder(t, signup, ['Terms of use', 'Be kind to the APIs.', 'No scraping', 'No resale', 'I agree to the terms of use'], 'sign-up terms')
+  t.match(signup, /^\s*\* No scraping$/m, 'the list is a list')
+
+  const profile = dump((await (await signedInClient(app, DEV)).get('/profile')).body)
+  const close = profile.split('\n').find((line) => line.includes('Close my account'))
+  t.ok(close !== undefined && !close.includes('Portico'), 'the last link does not run into the footer')
+})
