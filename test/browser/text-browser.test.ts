@@ -5,8 +5,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
+import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
 import { unsealBodies } from '../../src/services/mail/outbox'
+
+function w3mWidth (html: string): number {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-w3m-'))
+  try {
+    const file = join(dir, 'page.html')
+    writeFileSync(file, html)
+    const text = execFileSync('w3m', ['-dump', '-cols', '80', '-T', 'text/html', file], { encoding: 'utf8' })
+    return Math.max(...text.split('\n').map((line) => [...line].length))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 function dump (html: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'portico-lynx-'))
@@ -52,6 +64,12 @@ t.test('sign-in, invitation, sign-up terms and profile read in order in lynx', a
   const signup = dump((await new Client(app).get('/signup')).body)
   inOrder(t, signup, ['Terms of use', 'Be kind to the APIs.', 'No scraping', 'No resale', 'I agree to the terms of use'], 'sign-up terms')
   t.match(signup, /^\s*\* No scraping$/m, 'the list is a list')
+
+  // The audit log fits a terminal: each event's who, what and whom on lines of their own.
+  const publisher = await signedInClient(app, ADMIN)
+  await publisher.post('/admin/groups', { name: 'Partner integrations team', description: 'External partners' })
+  const width = w3mWidth((await publisher.get('/admin/audit')).body)
+  t.ok(width <= 80, `the audit table fits an 80-column terminal in w3m (${width})`)
 
   const profile = dump((await (await signedInClient(app, DEV)).get('/profile')).body)
   const close = profile.split('\n').find((line) => line.includes('Close my account'))
