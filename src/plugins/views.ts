@@ -49,7 +49,7 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
       errors: {},
       formatDate,
       textBlocks,
-      // A function, so a token (and a session to hold its secret) is made only for pages with forms.
+      // A function, so a token (and the cookie holding its secret) is made only for pages with forms.
       csrf: () => this.generateCsrf({ userInfo: csrfUserInfo(request) }),
       ...data
     })
