@@ -71,6 +71,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
 
   const services = createServices(config, db, clock, (err, what) => app.log.error({ err }, what))
+  // Cookies are Secure when the portal is served over https.
+  const secureCookies = config.publicUrl.startsWith('https:')
   const { mailSender, limits, background } = services
   app.decorate('config', config)
   app.decorate('db', db)
@@ -90,7 +92,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       path: '/',
       httpOnly: true,
       sameSite: 'lax',
-      secure: config.publicUrl.startsWith('https:'),
+      secure: secureCookies,
       maxAge: SESSION_MAX_AGE_MS
     }
   })
@@ -102,7 +104,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(security, {
     secret: config.sessionSecret,
     publicOrigin: new URL(config.publicUrl).origin,
-    secureCookies: config.publicUrl.startsWith('https:')
+    secureCookies
   })
   await app.register(views, { settings: services.settings })
   await app.register(errors)

@@ -19,7 +19,7 @@ import { createSettings } from './settings'
 import { auditEvents, listAudit, type AuditFilter } from './audit'
 import { createAttemptLimits } from './attempt-limits'
 import { createBackgroundWork } from './background'
-import { createSealer, type Sealer } from './sealed'
+import { createSealer } from './sealed'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -77,7 +77,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     settings,
     limits,
     background,
-    linkSealer: linkSealer as Sealer,
+    linkSealer,
     health: {
       databaseAnswers: async (): Promise<void> => { await db.raw('select 1') }
     }

@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 // Every page and error state, audited as an outside accessibility check would: axe-core (WCAG 2.2
 // A/AA) at 320 and 1280 px, no sideways scrolling on a phone, a skip link, an error summary on
 // error states, hints tied to their fields, column headers kept for assistive technology.
@@ -16,31 +14,50 @@ const LONG_EMAIL = 'maximiliana.konstantinopolitanische.entwicklungsabteilung@re
 
 interface Violation { id: string, help: string, nodes: Array<{ target: string[] }> }
 
+interface PageFacts {
+  sideways: number
+  skipLink: boolean
+  untiedHints: string[]
+  hiddenHeads: number
+  headCells: number
+  tables: number
+  summary: boolean
+  title: string
+}
+
+// Code run in the page is kept as text, so the server's type-check never sees browser (DOM) types.
+const RUN_AXE = `window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+  .then((result) => result.violations)`
+
+const PAGE_FACTS = `(() => {
+  const describedBy = new Set([...document.querySelectorAll('[aria-describedby]')].flatMap((el) => (el.getAttribute('aria-describedby') || '').split(/\\s+/)))
+  const hidden = (el) => getComputedStyle(el).display === 'none' || getComputedStyle(el).visibility === 'hidden'
+  return {
+    sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    skipLink: document.querySelector('body > a.skip-link[href="#main"]') !== null && document.getElementById('main') !== null,
+    untiedHints: [...document.querySelectorAll('.field .hint, fieldset .hint')].filter((hint) => !describedBy.has(hint.id)).map((hint) => hint.textContent),
+    hiddenHeads: [...document.querySelectorAll('table thead')].filter(hidden).length,
+    headCells: document.querySelectorAll('table thead th').length,
+    tables: document.querySelectorAll('table').length,
+    summary: document.querySelector('.error-summary') !== null,
+    title: document.title
+  }
+})()`
+
+const FOCUSED = `(() => {
+  const active = document.activeElement
+  const style = active === null ? null : getComputedStyle(active)
+  return { skip: active !== null && active.classList.contains('skip-link'), background: style && style.backgroundColor, shadow: style && style.boxShadow }
+})()`
+
 async function audit (t: Test, page: Page, label: string, options: { errorState?: boolean } = {}): Promise<void> {
   for (const width of [1280, 320]) {
     await page.setViewportSize({ width, height: 800 })
     const at = `${label} at ${width} px`
     await page.addScriptTag({ content: AXE })
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: unknown[] }> } }).axe
-      const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
-      return result.violations
-    }) as Violation[]
+    const violations = await page.evaluate(RUN_AXE) as Violation[]
     t.same(violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `${at}: no axe violations`)
-    const facts = await page.evaluate(() => {
-      const describedBy = new Set([...document.querySelectorAll('[aria-describedby]')].flatMap((el) => (el.getAttribute('aria-describedby') ?? '').split(/\s+/)))
-      const heads = [...document.querySelectorAll('table thead')]
-      return {
-        sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-        skipLink: document.querySelector('body > a.skip-link[href="#main"]') !== null && document.getElementById('main') !== null,
-        untiedHints: [...document.querySelectorAll('.field .hint, fieldset .hint')].filter((hint) => !describedBy.has(hint.id)).map((hint) => hint.textContent),
-        hiddenHeads: heads.filter((head) => getComputedStyle(head).display === 'none' || getComputedStyle(head).visibility === 'hidden').length,
-        headCells: document.querySelectorAll('table thead th').length,
-        tables: document.querySelectorAll('table').length,
-        summary: document.querySelector('.error-summary') !== null,
-        title: document.title
-      }
-    })
+    const facts = await page.evaluate(PAGE_FACTS) as PageFacts
     t.ok(facts.sideways <= 0, `${at}: no sideways scroll (${facts.sideways} px)`)
     t.ok(facts.skipLink, `${at}: a skip link to the main content`)
     if (options.errorState === true) {
@@ -53,15 +70,11 @@ async function audit (t: Test, page: Page, label: string, options: { errorState?
     if (width !== 1280) continue
     // The first Tab reaches the skip link, and focus shows GOV.UK-style: yellow with a black edge.
     await page.keyboard.press('Tab')
-    const focus = await page.evaluate(() => {
-      const active = document.activeElement
-      const style = active === null ? null : getComputedStyle(active)
-      return { skip: active?.classList.contains('skip-link') ?? false, background: style?.backgroundColor, shadow: style?.boxShadow }
-    })
+    const focus = await page.evaluate(FOCUSED) as { skip: boolean, background: string | null, shadow: string | null }
     t.ok(focus.skip, `${at}: the first Tab reaches the skip link`)
     t.equal(focus.background, 'rgb(255, 221, 0)', `${at}: focus is yellow`)
     t.match(focus.shadow ?? '', /rgb\(11, 12, 12\)/, `${at}: with a black edge`)
-    await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur() })
+    await page.evaluate('document.activeElement && document.activeElement.blur()')
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { TooManyRequests } from '../../services/errors'
+import type { SignedInAccount } from '../../services/accounts/sign-in'
 import { SESSION_COOKIE, startSession } from '../../plugins/auth'
 import { Type } from '@sinclair/typebox'
 import { formSchema, safeNext, type FormBody } from '../shared/forms'
@@ -37,7 +38,7 @@ export default async function signInRoutes (app: FastifyInstance): Promise<void>
   }, async (request, reply) => {
     const { email, password, next } = request.body
     const values = { email, next: next ?? '' }
-    let account
+    let account: SignedInAccount | null
     try {
       account = await signIn.authenticate(email, password)
     } catch (err) {

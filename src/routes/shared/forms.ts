@@ -63,6 +63,8 @@ export function afterResponse (reply: FastifyReply, work: Deferred): void {
     started = true
     reply.server.services.background.run(work)
   }
+  // A client that has already gone will fire neither event: its work starts now.
+  if (reply.raw.destroyed || reply.raw.writableFinished) start()
   reply.raw.once('finish', start)
   reply.raw.once('close', start)
 }
