@@ -2,6 +2,7 @@ import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import cookie from '@fastify/cookie'
 import session from '@fastify/session'
 import formbody from '@fastify/formbody'
+import multipart from '@fastify/multipart'
 import fastifyStatic from '@fastify/static'
 import type { Knex } from 'knex'
 import type { Config } from './config'
@@ -10,6 +11,7 @@ import { createDb, migrate } from './db/knex'
 import { KnexSessionStore } from './db/session-store'
 import { systemClock, type Clock } from './services/clock'
 import { createServices, type Services } from './services'
+import { checkKeySecret } from './services/secret-check'
 import security from './plugins/security'
 import auth, { SESSION_COOKIE } from './plugins/auth'
 import views from './plugins/views'
@@ -24,6 +26,8 @@ import invitationRoutes from './routes/portal/invitations'
 import signUpRoutes from './routes/portal/signup'
 import profileRoutes from './routes/portal/profile'
 import passwordResetRoutes from './routes/portal/password-reset'
+import catalogRoutes from './routes/portal/catalog'
+import subscriptionRoutes from './routes/portal/subscriptions'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,6 +62,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const db = createDb(config.databaseUrl)
   try {
     await migrate(db)
+    await checkKeySecret(db, config.keySecret)
   } catch (err) {
     await db.destroy()
     throw err
@@ -97,6 +102,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     }
   })
   await app.register(formbody)
+  // Multipart forms (an OpenAPI file upload): fields land in the body like a URL-encoded form's, and
+  // before our CSRF check reads it. No route takes a file unless it says so (config.multipartOptions).
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { files: 0, fields: 100, parts: 101, fieldSize: 256 * 1024 }
+  })
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', index: false })
 
   // Our plugins
@@ -139,6 +150,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(signUpRoutes)
   await app.register(profileRoutes)
   await app.register(passwordResetRoutes)
+  await app.register(catalogRoutes)
+  await app.register(subscriptionRoutes)
   await app.register(publisherRoutes, { prefix: '/admin' })
 
   return app

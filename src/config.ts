@@ -22,6 +22,8 @@ export interface Config {
    * count (`true` is one hop), or the addresses/CIDRs of the proxies. Never every hop.
    */
   trustProxy: false | number | string[]
+  /** The base developers call: `$PUBLIC_URL/gateway` unless set; shown on API pages and in examples. */
+  gatewayUrl: string
   /** Encrypts secrets kept at rest (emailed links until delivered; subscription keys). */
   keySecret: string
   /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
@@ -149,6 +151,7 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir,
     databaseUrl: databaseUrl(env, dataDir),
     publicUrl,
+    gatewayUrl: url('GATEWAY_URL', text(env, 'GATEWAY_URL') ?? `${publicUrl}/gateway`, ['http:', 'https:']).replace(/\/+$/, ''),
     sessionSecret: secret(env, 'SESSION_SECRET', dataDir, 'session-secret'),
     keySecret: secret(env, 'KEY_SECRET', dataDir, 'key-secret'),
     smtpUrl: smtpUrl === null ? null : url('SMTP_URL', smtpUrl, ['smtp:', 'smtps:']),

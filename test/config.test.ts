@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config'
+import { buildApp } from '../src/app'
 
 function tempDir (t: { teardown: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'portico-config-'))
@@ -87,4 +88,17 @@ t.test('start-up with bad configuration stops with one clear line', async (t) =>
   })
   t.equal(run.status, 1)
   t.equal(run.stderr.trim(), 'Portico cannot start: PORT: must be a whole number, got "eighty"')
+})
+
+t.test('a KEY_SECRET that is not the database\'s stops start-up with one clear line', async (t) => {
+  const dir = tempDir(t)
+  const server = join(__dirname, '..', 'src', 'server.ts')
+  const env = { PATH: process.env.PATH, DATA_DIR: dir, PORT: '0', KEY_SECRET: 'a'.repeat(40) }
+  // The first start writes the check into the new database.
+  const app = await buildApp(loadConfig({ DATA_DIR: dir, KEY_SECRET: 'a'.repeat(40), PASSWORD_HASH_COST: '10' }))
+  await app.close()
+  const run = spawnSync(process.execPath, [...process.execArgv, server], { env: { ...env, KEY_SECRET: 'b'.repeat(40) }, encoding: 'utf8', timeout: 60_000 })
+  t.equal(run.status, 1)
+  t.match(run.stderr.trim(), /^Portico cannot start: KEY_SECRET: is not the secret this database was first used with/)
+  t.equal(run.stderr.trim().split('\n').length, 1)
 })

@@ -100,6 +100,21 @@ export class Client {
     })
   }
 
+  /** Posts a multipart form, as a browser does for a form with a file input: `files` are name → [file name, content]. */
+  async postMultipart (url: string, fields: Record<string, string>, files: Record<string, [string, string | Buffer]> = {}): Promise<LightMyRequestResponse> {
+    if (this.csrf === null && !('_csrf' in fields)) await this.get('/signin')
+    const form = new FormData()
+    for (const [name, value] of Object.entries({ _csrf: this.csrf ?? '', ...fields })) form.append(name, value)
+    for (const [name, [fileName, content]] of Object.entries(files)) form.append(name, new Blob([content]), fileName)
+    const encoded = new Response(form)
+    return await this.request({
+      method: 'POST',
+      url,
+      headers: { 'content-type': encoded.headers.get('content-type') ?? '' },
+      payload: Buffer.from(await encoded.arrayBuffer())
+    })
+  }
+
   async signIn (email: string, password: string): Promise<LightMyRequestResponse> {
     const res = await this.post('/signin', { email, password })
     if (res.statusCode === 303) await this.get('/profile') // a fresh CSRF token for the new session

@@ -35,6 +35,12 @@ export async function requireAdmin (request: FastifyRequest, reply: FastifyReply
   if (!request.account.isAdmin) throw new Forbidden('This page is for administrators of the publisher portal.')
 }
 
+/** The signed-in account, on a route whose requireAccount guard has made sure there is one. */
+export function signedIn (request: FastifyRequest): SignedInAccount {
+  if (request.account === null) throw new Error(`${request.routeOptions.url ?? request.url}: no account; is the route missing requireAccount?`)
+  return request.account
+}
+
 /** The signed-in account as the actor of an audited action. */
 export function actorOf (request: FastifyRequest): Actor {
   const account = request.account

@@ -18,6 +18,7 @@ function clientMessage (error: FastifyError): string {
   if (error.code === 'FST_CSRF_MISSING_SECRET' || error.code === 'FST_CSRF_INVALID_TOKEN') {
     return 'This form has expired or came from another site. Go back, reload the page and try again.'
   }
+  if (error.statusCode === 413) return 'That was more data than this form accepts. An OpenAPI document can be at most 10 MB; other forms take far less. Go back and send less.'
   if (error.validation !== undefined) return 'Some of the data sent was not in the expected form. Go back and check the form.'
   return 'The request could not be handled. Go back and try again.'
 }

@@ -20,7 +20,11 @@ export const AUDIT_ACTIONS = [
   'administrator.created', 'developer.created', 'developer.invited', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
   'developer.blocked', 'developer.activated', 'developer.deleted', 'group.created', 'group.edited', 'group.deleted',
   'group.member-added', 'group.member-removed', 'template.edited', 'template.reset', 'settings.changed',
-  'developer.signed-up', 'developer.confirmed', 'developer.email-changed', 'developer.password-reset', 'developer.closed-account'
+  'developer.signed-up', 'developer.confirmed', 'developer.email-changed', 'developer.password-reset', 'developer.closed-account',
+  'api.created', 'api.edited', 'api.deleted', 'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted',
+  'product.api-added', 'product.api-removed', 'product.group-added', 'product.group-removed',
+  'subscription.created', 'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated',
+  'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated'
 ] as const
 
 export type AuditAction = typeof AUDIT_ACTIONS[number]

@@ -54,3 +54,10 @@ export class Busy extends DomainError {
     super(503, message)
   }
 }
+
+/** More data than a form accepts (an OpenAPI document over 10 MB): 413 with a clear page. */
+export class TooLarge extends DomainError {
+  constructor (message: string) {
+    super(413, message)
+  }
+}

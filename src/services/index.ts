@@ -20,6 +20,10 @@ import { auditEvents, listAudit, type AuditFilter } from './audit'
 import { createAttemptLimits } from './attempt-limits'
 import { createBackgroundWork } from './background'
 import { createSealer } from './sealed'
+import { createApis } from './catalog/apis'
+import { createProducts } from './catalog/products'
+import { createKeyStore } from './subscriptions/keys'
+import { createSubscriptions } from './subscriptions/subscriptions'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -48,6 +52,8 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, sealer: linkSealer, onQueued: mailSender.poke })
   const { publicUrl } = config
   const confirmationTtlHours = config.invitationTtlHours
+  const products = createProducts({ db, clock })
+  const keySealer = createSealer(config.keySecret, 'subscription keys')
 
   return {
     accounts: createAccounts({ db, hasher, clock, outbox }),
@@ -61,6 +67,9 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
     profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),
     groups: createGroups({ db, clock }),
+    apis: createApis({ db, clock }),
+    products,
+    subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
     templates,
     outbox,
     mailSender,

@@ -1,17 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { requireAccount, SESSION_COOKIE, startSession } from '../../plugins/auth'
-import type { SignedInAccount } from '../../services/accounts/sign-in'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { requireAccount, SESSION_COOKIE, signedIn as me, startSession } from '../../plugins/auth'
 import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
 import { afterResponse, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { tokenParams } from '../shared/params'
 import { rateLimited } from '../../plugins/security'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
 
-/** The signed-in account; the route's requireAccount guard has made sure there is one. */
-function me (request: FastifyRequest): SignedInAccount {
-  if (request.account === null) throw new Error('profile route without requireAccount')
-  return request.account
-}
 
 const nameForm = formSchema({ firstName: ACCOUNT_FIELDS.firstName, lastName: ACCOUNT_FIELDS.lastName })
 const emailChangeForm = formSchema({ email: EMAIL_MAX_LENGTH * 4, password: ACCOUNT_FIELDS.password })

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { actorOf } from '../../plugins/auth'
 import { SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/accounts/developer-list'
 import { displayName } from '../../services/accounts/account-store'
@@ -26,6 +27,7 @@ const listSchema = querySchema({
 // Add user: the account's fields and the groups ticked (ids; one ticked box arrives as a single value).
 const newDeveloperForm = formSchema(ACCOUNT_FIELDS, { groups: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9]{1,15}$' }), { maxItems: 1000 })) })
 const groupForm = formSchema({ groupId: 20 })
+const subscribeForm = formSchema({ productId: 20, displayName: DISPLAY_NAME_MAX * 4 })
 
 export default async function developerRoutes (app: FastifyInstance): Promise<void> {
   const { accounts } = app.services
@@ -66,7 +68,9 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
   async function detailsPage (id: number, data: Record<string, unknown> = {}) {
     const details = await accounts.getDeveloper(id)
     const joinable = await app.services.groups.joinableGroups(details.groups)
-    return { title: `Developer: ${displayName(details.account)}`, ...details, joinable, displayName, ...data }
+    const subscriptions = await app.services.subscriptions.listForDeveloper(id)
+    const products = await app.services.products.listProducts()
+    return { title: `Developer: ${displayName(details.account)}`, ...details, joinable, subscriptions, products, displayName, ...data }
   }
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {
@@ -96,6 +100,20 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
       return await reply.code(303).redirect(`/admin/developers/${id}`)
     } catch (err) {
       return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
+    }
+  })
+
+  // Subscribe the developer to a product on their behalf: active at once, the developer is mailed.
+  app.post<{ Params: { id: string }, Body: FormBody<typeof subscribeForm> }>('/:id/subscriptions', {
+    schema: { ...idParams, ...subscribeForm }
+  }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const subscription = await app.services.subscriptions.subscribeOnBehalf(id, { productId: Number(request.body.productId) || 0, displayName: request.body.displayName }, actorOf(request))
+      request.session.flash = `Subscribed to ${subscription.productName} as ${subscription.displayName}. The developer was emailed.`
+      return await reply.code(303).redirect(`/admin/developers/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id, { values: keptValues(request.body) }))
     }
   })
 

@@ -7,6 +7,9 @@ import auditRoutes from './audit'
 import settingsRoutes from './settings'
 import emailRoutes from './emails'
 import emailTemplateRoutes from './email-templates'
+import apiRoutes from './apis'
+import productRoutes from './products'
+import subscriptionAdminRoutes from './subscriptions'
 
 /** The publisher portal: every route under /admin is for administrators only. */
 export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
@@ -18,6 +21,9 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
 
   await app.register(developerRoutes, { prefix: '/developers' })
   await app.register(groupRoutes, { prefix: '/groups' })
+  await app.register(apiRoutes, { prefix: '/apis' })
+  await app.register(productRoutes, { prefix: '/products' })
+  await app.register(subscriptionAdminRoutes, { prefix: '/subscriptions' })
   await app.register(auditRoutes)
   await app.register(settingsRoutes)
   await app.register(invitationAdminRoutes, { prefix: '/invitations' })

@@ -129,7 +129,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     return await db.transaction(async (trx) => {
       const account = await loadForRemoval(trx, id, actor)
       if (account.state !== 'pending') await outbox.queueEmail(trx, 'farewell', account)
-      await removeAccount(trx, { id })
+      await removeAccount(trx, { id }, isoNow(clock))
       await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
       return account
     })

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import { isUniqueViolation } from '../../db/knex'
 import { Conflict, NotFound } from '../errors'
+import { cancelSubscriptionsOf } from '../subscriptions/subscription-states'
 
 /**
  * The account store: the one path to the `developers` table. Every function takes the database or
@@ -117,8 +118,13 @@ export async function recordSignIn (q: Db, id: number, at: string): Promise<void
   await q('developers').where('id', id).update({ last_sign_in_at: at })
 }
 
-/** Removes the account; memberships, sessions and links go with it (foreign keys cascade). */
-export async function deleteAccount (q: Db, key: AccountKey): Promise<boolean> {
+/**
+ * Removes the account; memberships, sessions and links go with it (foreign keys cascade). Its live
+ * subscriptions are cancelled first and kept, without an owner, for the record: call it in the
+ * transaction of the change.
+ */
+export async function deleteAccount (q: Db, key: AccountKey, now: string): Promise<boolean> {
+  await cancelSubscriptionsOf(q, whereKey(q, key).select('id'), now)
   return (await whereKey(q, key).del()) > 0
 }
 

@@ -6,7 +6,8 @@ import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound } from '../errors'
 
-export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'account-exists', 'email-change', 'email-change-notice'] as const
+export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
+  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -23,6 +24,14 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   welcome: { referenceName: 'Developer welcome letter', sentWhen: 'an account becomes active', placeholders: [...COMMON, 'DevEmail'] },
   'password-reset': { referenceName: 'Password change confirmation', sentWhen: 'a developer asks for a password reset', placeholders: [...COMMON, 'ConfirmUrl'] },
   farewell: { referenceName: 'Developer farewell letter', sentWhen: 'an account is deleted', placeholders: [...COMMON] },
+  'subscription-request': {
+    referenceName: 'New subscription request',
+    sentWhen: 'a developer asks for a product that needs approval (sent to every administrator)',
+    placeholders: [...COMMON, 'DevEmail', 'ProdName', 'SubscriptionName', 'AdminUrl']
+  },
+  'subscription-approved': { referenceName: 'Subscription request approved', sentWhen: 'a subscription becomes active through an administrator', placeholders: [...COMMON, 'ProdName', 'SubscriptionName'] },
+  'subscription-declined': { referenceName: 'Subscription request declined', sentWhen: 'an administrator rejects a subscription request', placeholders: [...COMMON, 'ProdName', 'SubscriptionName', 'Reason'] },
+  'quota-approaching': { referenceName: 'Developer quota limit approaching', sentWhen: 'a subscription passes 90% of its quota in a period', placeholders: [...COMMON, 'ProdName', 'SubscriptionName', 'QuotaCalls', 'ResetsAt'] },
   // Two more than the reference product has: sign-up must not reveal a taken email, and an email
   // change is confirmed at the new address.
   'account-exists': { referenceName: 'Sign-up attempt notice', sentWhen: 'someone signs up with the email of an existing account', placeholders: [...COMMON, 'DevEmail'] },
@@ -32,7 +41,7 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
 }
 
 // Placeholders whose values are links: in the HTML part they become <a> elements.
-const URL_PLACEHOLDERS = new Set(['ConfirmUrl', 'DevPortalUrl', 'PasswordResetUrl'])
+const URL_PLACEHOLDERS = new Set(['ConfirmUrl', 'DevPortalUrl', 'PasswordResetUrl', 'AdminUrl'])
 
 export const SUBJECT_MAX_LENGTH = 200
 export const BODY_MAX_LENGTH = 20_000

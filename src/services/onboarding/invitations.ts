@@ -97,7 +97,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
   async function revokeInvitation (id: number, actor: Actor): Promise<Account> {
     return await db.transaction(async (trx) => {
       const account = await pendingAccount(trx, id)
-      await deleteAccount(trx, { id, state: 'pending' })
+      await deleteAccount(trx, { id, state: 'pending' }, isoNow(clock))
       await recordAudit(trx, clock, { actor, action: 'invitation.revoked', target: { type: 'developer', id: account.id, label: account.email } })
       return account
     })

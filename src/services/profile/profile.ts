@@ -102,7 +102,7 @@ export function createProfile ({ db, hasher, passwordChecks, clock, outbox, mail
     return await db.transaction(async (trx) => {
       await keepAnActiveAdministrator(trx, account)
       await outbox.queueEmail(trx, 'farewell', account)
-      await deleteAccount(trx, { id })
+      await deleteAccount(trx, { id }, isoNow(clock))
       await recordAudit(trx, clock, { ...selfAction(account, ip), action: 'developer.closed-account' })
       return account
     })

@@ -1,0 +1,59 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { requireAccount, signedIn } from '../../plugins/auth'
+import { curlLine } from '../../services/catalog/openapi-reference'
+import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
+import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
+import { idParams, parseId } from '../shared/params'
+
+const subscribeForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 }, { acceptTerms: checkbox() })
+
+/** The developer portal's catalog: products and APIs this visitor may see, and subscribing. */
+export default async function catalogRoutes (app: FastifyInstance): Promise<void> {
+  const { products, apis, subscriptions } = app.services
+  const viewer = (request: FastifyRequest) => request.account
+
+  app.get('/products', async (request, reply) => {
+    return await reply.page('portal/catalog/products', { title: 'Products', products: await products.listVisible(viewer(request)) })
+  })
+
+  async function productPage (request: FastifyRequest, id: number, data: Record<string, unknown> = {}) {
+    const product = await products.findVisible(id, viewer(request))
+    const mine = request.account === null ? [] : (await subscriptions.listOwn(request.account.id)).filter((s) => s.productId === id)
+    return { title: product.name, product, mine, values: { displayName: '' }, ...data }
+  }
+
+  app.get<{ Params: { id: string } }>('/products/:id', { schema: idParams }, async (request, reply) => {
+    return await reply.page('portal/catalog/product', await productPage(request, parseId(request.params.id)))
+  })
+
+  app.post<{ Params: { id: string }, Body: FormBody<typeof subscribeForm> }>('/products/:id/subscribe', {
+    onRequest: requireAccount, schema: { ...idParams, ...subscribeForm }
+  }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const subscription = await subscriptions.subscribe(signedIn(request), id, { displayName: request.body.displayName, acceptTerms: request.body.acceptTerms === 'on' }, request.ip)
+      request.session.flash = subscription.state === 'active'
+        ? `You are subscribed to ${subscription.productName}. Your keys are below.`
+        : `Your request for ${subscription.productName} was sent. An administrator will approve it; we will email you.`
+      return await reply.code(303).redirect('/subscriptions')
+    } catch (err) {
+      return await showFormErrors(reply, err, 'portal/catalog/product', await productPage(request, id, { values: keptValues(request.body) }))
+    }
+  })
+
+  app.get('/apis', async (request, reply) => {
+    return await reply.page('portal/catalog/apis', { title: 'APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl })
+  })
+
+  app.get<{ Params: { id: string } }>('/apis/:id', { schema: idParams }, async (request, reply) => {
+    const { api, products: inProducts } = await products.findVisibleApi(parseId(request.params.id), viewer(request))
+    return await reply.page('portal/catalog/api', {
+      title: api.name,
+      api,
+      products: inProducts,
+      reference: await apis.findReference(api.id),
+      gatewayUrl: app.config.gatewayUrl,
+      curl: (op: Parameters<typeof curlLine>[2]) => curlLine(app.config.gatewayUrl, api.path, op)
+    })
+  })
+}

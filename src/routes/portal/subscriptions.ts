@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify'
+import { actorOf, requireAccount, signedIn } from '../../plugins/auth'
+import { KEY_SLOTS } from '../../services/subscriptions/keys'
+import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
+import { Type } from '@sinclair/typebox'
+import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
+import { idParams, parseId } from '../shared/params'
+
+const regenerateForm = formSchema({}, { key: Type.Union(KEY_SLOTS.map((slot) => Type.Literal(slot))) })
+const renameForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 })
+
+/** The developer's subscriptions: keys behind a show control, renewal, rename, cancel. */
+export default async function subscriptionRoutes (app: FastifyInstance): Promise<void> {
+  const { subscriptions } = app.services
+  const guarded = { onRequest: requireAccount }
+
+  async function listPage (accountId: number, data: Record<string, unknown> = {}) {
+    return { title: 'Your subscriptions', subscriptions: await subscriptions.listOwn(accountId), gatewayUrl: app.config.gatewayUrl, ...data }
+  }
+
+  app.get('/subscriptions', guarded, async (request, reply) => await reply.page('portal/subscriptions/list', await listPage(signedIn(request).id)))
+
+  app.post<{ Params: { id: string }, Body: FormBody<typeof regenerateForm> }>('/subscriptions/:id/regenerate', { ...guarded, schema: { ...idParams, ...regenerateForm } }, async (request, reply) => {
+    const subscription = await subscriptions.regenerateKey(signedIn(request).id, parseId(request.params.id), request.body.key, actorOf(request))
+    request.session.flash = `A new ${request.body.key} key was made for ${subscription.displayName}. The old one no longer works.`
+    return await reply.code(303).redirect(`/subscriptions#subscription-${subscription.id}`)
+  })
+
+  app.post<{ Params: { id: string }, Body: FormBody<typeof renameForm> }>('/subscriptions/:id/rename', { ...guarded, schema: { ...idParams, ...renameForm } }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const subscription = await subscriptions.rename(signedIn(request).id, id, request.body.displayName, actorOf(request))
+      request.session.flash = `The subscription is now called ${subscription.displayName}.`
+      return await reply.code(303).redirect(`/subscriptions#subscription-${id}`)
+    } catch (err) {
+      // The list has a rename form per subscription: the error goes beside this one's field.
+      return await showFormErrors(reply, err, 'portal/subscriptions/list', await listPage(signedIn(request).id, {
+        renameId: id, values: { displayName: request.body.displayName }, errorLinks: { displayName: `displayName-${id}` }
+      }))
+    }
+  })
+
+  app.get<{ Params: { id: string } }>('/subscriptions/:id/cancel', { ...guarded, schema: idParams }, async (request, reply) => {
+    const subscription = await subscriptions.findOwn(signedIn(request).id, parseId(request.params.id))
+    return await reply.page('portal/subscriptions/cancel', { title: `Cancel ${subscription.displayName}?`, subscription })
+  })
+
+  app.post<{ Params: { id: string } }>('/subscriptions/:id/cancel', { ...guarded, schema: { ...idParams, ...formSchema({}) } }, async (request, reply) => {
+    const subscription = await subscriptions.cancelOwn(signedIn(request).id, parseId(request.params.id), actorOf(request))
+    request.session.flash = `${subscription.displayName} was cancelled. Its keys no longer work.`
+    return await reply.code(303).redirect('/subscriptions')
+  })
+}

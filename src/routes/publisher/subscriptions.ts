@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify'
+import { actorOf } from '../../plugins/auth'
+import { SUBSCRIPTION_STATES } from '../../services/subscriptions/subscription-states'
+import { ADMIN_ACTIONS, ADMIN_ACTION_NAMES, REASON_MAX, type AdminAction } from '../../services/subscriptions/subscriptions'
+import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
+import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+
+const listQuery = querySchema({
+  state: { type: 'string', enum: ['', ...SUBSCRIPTION_STATES] },
+  product: { type: 'string', maxLength: 20 },
+  developer: { type: 'string', maxLength: 300 },
+  ...pageProperty
+})
+interface ListQuery { state?: string, product?: string, developer?: string, page?: number }
+const rejectForm = formSchema({ reason: REASON_MAX * 4 })
+
+const DONE: Record<AdminAction, string> = {
+  approve: 'approved: the developer was emailed, and the keys work',
+  reject: 'rejected: the developer was emailed the reason',
+  suspend: 'suspended: its keys stop working until it is activated',
+  activate: 'activated: its keys work again, and the developer was emailed',
+  cancel: 'cancelled: its keys no longer work'
+}
+
+/** Every subscription: filters, details, and the administrator's state changes. */
+export default async function subscriptionAdminRoutes (app: FastifyInstance): Promise<void> {
+  const { subscriptions, products } = app.services
+
+  app.get<{ Querystring: ListQuery }>('/', { schema: listQuery }, async (request, reply) => {
+    const { page, ...raw } = request.query
+    const product = raw.product !== undefined && /^[1-9]\d{0,9}$/.test(raw.product) ? Number(raw.product) : undefined
+    const filter = { state: raw.state === '' ? undefined : raw.state, product, developer: raw.developer }
+    const result = await subscriptions.list(filter, page)
+    const query = new URLSearchParams(Object.entries({ state: filter.state ?? '', product: product === undefined ? '' : String(product), developer: raw.developer ?? '' }).filter(([, v]) => v !== ''))
+    return await reply.page('publisher/subscriptions/list', {
+      title: pagedTitle('Subscriptions', result),
+      result,
+      filter: { ...filter, product: product === undefined ? '' : String(product) },
+      states: SUBSCRIPTION_STATES,
+      products: await products.listProducts(),
+      pageUrl: (n: number) => `/admin/subscriptions?${new URLSearchParams([...query.entries(), ['page', String(n)]]).toString()}`
+    })
+  })
+
+  async function detailsPage (id: number, data: Record<string, unknown> = {}) {
+    const subscription = await subscriptions.findSubscription(id)
+    const allowed = ADMIN_ACTION_NAMES.filter((a) => (ADMIN_ACTIONS[a].from as readonly string[]).includes(subscription.state))
+    return { title: `Subscription: ${subscription.displayName}`, subscription, allowed, ...data }
+  }
+
+  app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {
+    return await reply.page('publisher/subscriptions/show', await detailsPage(parseId(request.params.id)))
+  })
+
+  // Cancelling ends the keys for good: a page to confirm it first.
+  app.get<{ Params: { id: string } }>('/:id/cancel', { schema: idParams }, async (request, reply) => {
+    const subscription = await subscriptions.findSubscription(parseId(request.params.id))
+    return await reply.page('publisher/subscriptions/cancel', { title: `Cancel ${subscription.displayName}?`, subscription })
+  })
+
+  for (const action of ADMIN_ACTION_NAMES) {
+    const schema = action === 'reject' ? rejectForm : formSchema({})
+    // Only reject takes a field (the reason); the others take none.
+    app.post<{ Params: { id: string }, Body: Partial<FormBody<typeof rejectForm>> }>(`/:id/${action}`, { schema: { ...idParams, ...schema } }, async (request, reply) => {
+      const id = parseId(request.params.id)
+      try {
+        const subscription = await subscriptions.changeState(id, action, actorOf(request), request.body.reason)
+        request.session.flash = `${subscription.displayName} was ${DONE[action]}.`
+        return await reply.code(303).redirect(`/admin/subscriptions/${id}`)
+      } catch (err) {
+        return await showFormErrors(reply, err, 'publisher/subscriptions/show', await detailsPage(id, { values: { reason: request.body.reason } }))
+      }
+    })
+  }
+}

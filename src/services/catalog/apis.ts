@@ -1,0 +1,187 @@
+import type { Knex } from 'knex'
+import { recordAudit, type Actor, type AuditAction } from '../audit'
+import { isoNow, type Clock } from '../clock'
+import { Conflict, Invalid, NotFound, type FieldErrors } from '../errors'
+import { nameProblem } from '../text-rules'
+import { isUniqueViolation } from '../../db/knex'
+import { importOpenApi, type ImportedDocument, type OpenApiFormat } from './openapi-import'
+import type { ApiReference } from './openapi-reference'
+
+export const API_NAME_MAX = 200
+export const API_PATH_MAX = 200
+export const SERVICE_URL_MAX = 2000
+export const DESCRIPTION_MAX = 5000
+const API_PATH = /^[a-z0-9-]+(\/[a-z0-9-]+)*$/
+
+export interface Api {
+  id: number
+  name: string
+  path: string
+  serviceUrl: string
+  description: string
+  hasDocument: boolean
+  format: OpenApiFormat | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface ApiInput {
+  name: string
+  path: string
+  serviceUrl: string
+  description: string
+  /** A new OpenAPI document (text); blank keeps the current one. */
+  openapi: string
+  /** Remove the current document. */
+  removeOpenapi?: boolean
+}
+
+interface ApiRow {
+  id: number
+  name: string
+  path: string
+  service_url: string
+  description: string
+  openapi_format: OpenApiFormat | null
+  created_at: string
+  updated_at: string
+}
+
+export const API_COLUMNS = ['apis.id', 'apis.name', 'apis.path', 'apis.service_url', 'apis.description', 'apis.openapi_format', 'apis.created_at', 'apis.updated_at']
+
+export function toApi (row: ApiRow): Api {
+  return {
+    id: row.id, name: row.name, path: row.path, serviceUrl: row.service_url, description: row.description,
+    hasDocument: row.openapi_format !== null, format: row.openapi_format, createdAt: row.created_at, updatedAt: row.updated_at
+  }
+}
+
+const PATH_TAKEN = 'Another API already uses this path. Each API needs its own.'
+
+function serviceUrlProblem (raw: string): string | null {
+  const value = raw.trim()
+  if (value === '') return 'Enter the backend\'s URL, such as https://api.example.com/v1.'
+  if (value.length > SERVICE_URL_MAX) return `The URL can be at most ${SERVICE_URL_MAX} characters.`
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return 'Enter a full URL, such as https://api.example.com/v1.'
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'The backend\'s URL must start with http:// or https://.'
+  if (url.hash !== '' || value.includes('#')) return 'The backend\'s URL cannot have a #fragment.'
+  return null
+}
+
+/** The rules of an API's fields: one home for the pages and the JSON API. */
+export function apiErrors (input: ApiInput): FieldErrors {
+  const errors: FieldErrors = {}
+  const name = nameProblem('API name', input.name, API_NAME_MAX)
+  if (name !== null) errors.name = name
+  const path = input.path.trim()
+  if (path === '') errors.path = 'Enter the API\'s path on the gateway, such as weather or maps/v2.'
+  else if (path.length > API_PATH_MAX) errors.path = `The path can be at most ${API_PATH_MAX} characters.`
+  else if (!API_PATH.test(path)) errors.path = 'Use lower-case letters, digits and hyphens, with / between parts, such as weather or maps/v2 (no / at either end).'
+  const url = serviceUrlProblem(input.serviceUrl)
+  if (url !== null) errors.serviceUrl = url
+  if ([...input.description].length > DESCRIPTION_MAX) errors.description = `The description can be at most ${DESCRIPTION_MAX} characters.`
+  return errors
+}
+
+export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
+  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, api: { id: number, name: string }, details?: Record<string, unknown>) =>
+    recordAudit(trx, clock, { actor, action, target: { type: 'api', id: api.id, label: api.name }, details })
+
+  async function findApi (id: number, q: Knex | Knex.Transaction = db): Promise<Api> {
+    const row: ApiRow | undefined = await q('apis').where('id', id).first(API_COLUMNS)
+    if (row === undefined) throw new NotFound('There is no API with this id.')
+    return toApi(row)
+  }
+
+  async function listApis (): Promise<Api[]> {
+    const rows: ApiRow[] = await db('apis').select(API_COLUMNS).orderBy('name_normalized').orderBy('id')
+    return rows.map(toApi)
+  }
+
+  /** The document as imported, for download. */
+  async function findDocument (id: number): Promise<{ api: Api, text: string, format: OpenApiFormat }> {
+    const api = await findApi(id)
+    const row: { openapi_document: string | null } | undefined = await db('apis').where('id', id).first('openapi_document')
+    if (row?.openapi_document == null || api.format === null) throw new NotFound('This API has no OpenAPI document.')
+    return { api, text: row.openapi_document, format: api.format }
+  }
+
+  async function findReference (id: number): Promise<ApiReference | null> {
+    const row: { openapi_reference: string | null } | undefined = await db('apis').where('id', id).first('openapi_reference')
+    return row?.openapi_reference == null ? null : JSON.parse(row.openapi_reference) as ApiReference
+  }
+
+  /** Checks the fields, then reads the document (the slow part) only when they are right. */
+  async function checked (input: ApiInput): Promise<ImportedDocument | null> {
+    const errors = apiErrors(input)
+    let imported: ImportedDocument | null = null
+    if (input.openapi.trim() !== '') {
+      try {
+        imported = await importOpenApi(input.openapi)
+      } catch (err) {
+        if (!(err instanceof Invalid)) throw err
+        Object.assign(errors, err.fields)
+      }
+    }
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return imported
+  }
+
+  function documentColumns (imported: ImportedDocument | null, remove: boolean): Record<string, string | null> {
+    if (imported !== null) return { openapi_document: imported.text, openapi_format: imported.format, openapi_reference: JSON.stringify(imported.reference) }
+    return remove ? { openapi_document: null, openapi_format: null, openapi_reference: null } : {}
+  }
+
+  const takenPath = (err: unknown): unknown => isUniqueViolation(err) ? new Conflict('path', PATH_TAKEN) : err
+
+  async function createApi (input: ApiInput, actor: Actor): Promise<Api> {
+    const imported = await checked(input)
+    return await db.transaction(async (trx) => {
+      if (await trx('apis').where('path', input.path.trim()).first('id') !== undefined) throw new Conflict('path', PATH_TAKEN)
+      const now = isoNow(clock)
+      const [row] = await trx('apis').insert({
+        name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), path: input.path.trim(), service_url: input.serviceUrl.trim(),
+        description: input.description.trim(), created_at: now, updated_at: now, ...documentColumns(imported, false)
+      }).returning(API_COLUMNS.map((c) => c.slice('apis.'.length))).catch((err: unknown) => { throw takenPath(err) })
+      const api = toApi(row as ApiRow)
+      await audit(trx, actor, 'api.created', api, { path: api.path, document: imported === null ? null : imported.format })
+      return api
+    })
+  }
+
+  async function updateApi (id: number, input: ApiInput, actor: Actor): Promise<Api> {
+    const imported = await checked(input)
+    return await db.transaction(async (trx) => {
+      const before = await findApi(id, trx)
+      if (await trx('apis').where('path', input.path.trim()).whereNot('id', id).first('id') !== undefined) throw new Conflict('path', PATH_TAKEN)
+      await trx('apis').where('id', id).update({
+        name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), path: input.path.trim(), service_url: input.serviceUrl.trim(),
+        description: input.description.trim(), updated_at: isoNow(clock), ...documentColumns(imported, input.removeOpenapi === true)
+      }).catch((err: unknown) => { throw takenPath(err) })
+      const api = await findApi(id, trx)
+      const document = imported !== null ? 'replaced' : input.removeOpenapi === true && before.hasDocument ? 'removed' : 'kept'
+      await audit(trx, actor, 'api.edited', api, { from: before.name === api.name ? undefined : before.name, path: api.path, document })
+      return api
+    })
+  }
+
+  /** Delete an API: it leaves every product it was in. */
+  async function deleteApi (id: number, actor: Actor): Promise<Api> {
+    return await db.transaction(async (trx) => {
+      const api = await findApi(id, trx)
+      const products = await trx('product_apis').where('api_id', id).count({ n: '*' }).first()
+      await trx('apis').where('id', id).del()
+      await audit(trx, actor, 'api.deleted', api, { path: api.path, products: Number(products?.n ?? 0) })
+      return api
+    })
+  }
+
+  return { findApi, listApis, findDocument, findReference, createApi, updateApi, deleteApi }
+}
+
+export type Apis = ReturnType<typeof createApis>

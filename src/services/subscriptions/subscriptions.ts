@@ -1,0 +1,292 @@
+import type { Knex } from 'knex'
+import { recordAudit, selfAction, type Actor, type AuditAction } from '../audit'
+import { isoNow, type Clock } from '../clock'
+import { Invalid, NotFound, Refused, type FieldErrors } from '../errors'
+import { nameProblem } from '../text-rules'
+import { isPostgres } from '../../db/knex'
+import { likePattern, pageOf, type Page } from '../../db/paging'
+import { findAccount, type Account } from '../accounts/account-store'
+import type { Outbox, Recipient } from '../mail/outbox'
+import type { Products, Product, Viewer } from '../catalog/products'
+import { LIVE_STATES, SUBSCRIPTION_STATES, type SubscriptionState } from './subscription-states'
+import type { KeySlot, KeyStore, SubscriptionKeys } from './keys'
+
+export const DISPLAY_NAME_MAX = 100
+export const REASON_MAX = 1000
+export const SUBSCRIPTIONS_PAGE_SIZE = 25
+
+export interface SubscriptionOwner { id: number, email: string, firstName: string, lastName: string, state: string }
+
+export interface Subscription {
+  id: number
+  displayName: string
+  state: SubscriptionState
+  stateReason: string | null
+  productId: number
+  productName: string
+  owner: SubscriptionOwner | null
+  createdAt: string
+  approvedAt: string | null
+  endedAt: string | null
+  expiresAt: string | null
+}
+
+export interface SubscriptionWithKeys extends Subscription { keys: SubscriptionKeys }
+
+export interface SubscriptionFilter { state?: string, product?: number, developer?: string }
+
+/** What an administrator may do to a subscription: from which states, to which state. */
+export const ADMIN_ACTIONS = {
+  approve: { from: ['submitted'], to: 'active', audit: 'subscription.approved', done: 'approved' },
+  reject: { from: ['submitted'], to: 'rejected', audit: 'subscription.rejected', done: 'rejected' },
+  suspend: { from: ['active'], to: 'suspended', audit: 'subscription.suspended', done: 'suspended' },
+  activate: { from: ['suspended'], to: 'active', audit: 'subscription.activated', done: 'activated' },
+  cancel: { from: ['submitted', 'active', 'suspended'], to: 'cancelled', audit: 'subscription.cancelled', done: 'cancelled' }
+} as const satisfies Record<string, { from: readonly SubscriptionState[], to: SubscriptionState, audit: AuditAction, done: string }>
+export type AdminAction = keyof typeof ADMIN_ACTIONS
+export const ADMIN_ACTION_NAMES = Object.keys(ADMIN_ACTIONS) as AdminAction[]
+
+const COLUMNS = ['subscriptions.id', 'subscriptions.display_name', 'subscriptions.state', 'subscriptions.state_reason', 'subscriptions.product_id', 'products.name as product_name',
+  'subscriptions.created_at', 'subscriptions.approved_at', 'subscriptions.ended_at', 'subscriptions.expires_at', 'subscriptions.developer_id',
+  'developers.email as owner_email', 'developers.first_name as owner_first_name', 'developers.last_name as owner_last_name', 'developers.state as owner_state']
+
+interface SubscriptionRow {
+  id: number
+  display_name: string
+  state: SubscriptionState
+  state_reason: string | null
+  product_id: number
+  product_name: string
+  created_at: string
+  approved_at: string | null
+  ended_at: string | null
+  expires_at: string | null
+  developer_id: number | null
+  owner_email: string | null
+  owner_first_name: string | null
+  owner_last_name: string | null
+  owner_state: string | null
+}
+
+function toSubscription (row: SubscriptionRow): Subscription {
+  return {
+    id: row.id,
+    displayName: row.display_name,
+    state: row.state,
+    stateReason: row.state_reason,
+    productId: row.product_id,
+    productName: row.product_name,
+    owner: row.developer_id === null
+      ? null
+      : { id: row.developer_id, email: row.owner_email ?? '', firstName: row.owner_first_name ?? '', lastName: row.owner_last_name ?? '', state: row.owner_state ?? '' },
+    createdAt: row.created_at,
+    approvedAt: row.approved_at,
+    endedAt: row.ended_at,
+    expiresAt: row.expires_at
+  }
+}
+
+function displayNameErrors (displayName: string): FieldErrors {
+  const problem = nameProblem('subscription name', displayName, DISPLAY_NAME_MAX)
+  return problem === null ? {} : { displayName: problem }
+}
+
+interface Deps {
+  db: Knex
+  clock: Clock
+  outbox: Outbox
+  products: Products
+  keys: KeyStore
+  publicUrl: string
+}
+
+export function createSubscriptions ({ db, clock, outbox, products, keys, publicUrl }: Deps) {
+  const base = (q: Knex | Knex.Transaction): Knex.QueryBuilder => q('subscriptions')
+    .join('products', 'products.id', 'subscriptions.product_id')
+    .leftJoin('developers', 'developers.id', 'subscriptions.developer_id')
+
+  async function findSubscription (id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
+    const row: SubscriptionRow | undefined = await base(q).where('subscriptions.id', id).first(COLUMNS)
+    if (row === undefined) throw new NotFound('There is no subscription with this id.')
+    return toSubscription(row)
+  }
+
+  /** One of this account's subscriptions; anyone else's is simply not found. */
+  async function findOwn (ownerId: number, id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
+    const subscription = await findSubscription(id, q)
+    if (subscription.owner?.id !== ownerId) throw new NotFound('There is no subscription with this id.')
+    return subscription
+  }
+
+  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, subscription: Subscription, details?: Record<string, unknown>) =>
+    recordAudit(trx, clock, {
+      actor,
+      action,
+      target: { type: 'subscription', id: subscription.id, label: `${subscription.displayName} (${subscription.productName}, ${subscription.owner?.email ?? 'deleted account'})` },
+      details
+    })
+
+  const mailValues = (s: Subscription): Record<string, string> => ({ ProdName: s.productName, SubscriptionName: s.displayName })
+
+  /** Tells the administrators a developer asks for a product that needs approval. */
+  async function mailAdministrators (trx: Knex.Transaction, subscription: Subscription, owner: Recipient): Promise<void> {
+    const admins: Recipient[] = (await trx('developers')
+      .join('developer_groups', 'developer_groups.developer_id', 'developers.id')
+      .join('groups', 'groups.id', 'developer_groups.group_id')
+      .where({ 'groups.system_key': 'administrators', 'developers.state': 'active' })
+      .select('developers.id', 'developers.email', 'developers.first_name', 'developers.last_name'))
+      .map((r) => ({ id: r.id, email: r.email, firstName: r.first_name, lastName: r.last_name }))
+    for (const admin of admins) {
+      await outbox.queueEmail(trx, 'subscription-request', admin, {
+        ...mailValues(subscription),
+        DevFirstName: owner.firstName,
+        DevLastName: owner.lastName,
+        DevEmail: owner.email,
+        AdminUrl: `${publicUrl}/admin/subscriptions/${subscription.id}`
+      })
+    }
+  }
+
+  /**
+   * The one way a subscription comes to be: the owner's live subscriptions to the product are
+   * counted under a lock on the owner, so two requests at once cannot pass the limit together.
+   */
+  async function insertSubscription (trx: Knex.Transaction, owner: Account, product: Product, displayName: string, state: SubscriptionState): Promise<Subscription> {
+    if (isPostgres(trx)) await trx('developers').where('id', owner.id).forUpdate().first('id')
+    if (product.subscriptionsLimit !== null) {
+      const row = await trx('subscriptions').where({ developer_id: owner.id, product_id: product.id }).whereIn('state', LIVE_STATES).count({ n: '*' }).first()
+      const live = Number(row?.n ?? 0)
+      if (live >= product.subscriptionsLimit) {
+        throw new Refused(`${product.name} allows ${product.subscriptionsLimit} subscription${product.subscriptionsLimit === 1 ? '' : 's'} per developer, and ${live === 1 ? 'there is one already' : `there are ${live} already`}. Cancel one first.`)
+      }
+    }
+    const now = isoNow(clock)
+    const [row] = await trx('subscriptions').insert({
+      developer_id: owner.id,
+      product_id: product.id,
+      display_name: displayName.trim(),
+      state,
+      created_at: now,
+      approved_at: state === 'active' ? now : null,
+      updated_at: now
+    }).returning('id')
+    const id: number = typeof row === 'object' ? row.id : row
+    await keys.issueBoth(trx, id, now)
+    return await findSubscription(id, trx)
+  }
+
+  /** A developer subscribes: active at once, or submitted when the product needs approval. */
+  async function subscribe (viewer: Account & Viewer, productId: number, input: { displayName: string, acceptTerms: boolean }, ip: string | null): Promise<Subscription> {
+    const errors = displayNameErrors(input.displayName)
+    const product = await products.findVisible(productId, viewer)
+    if (!product.subscriptionRequired) throw new Refused(`${product.name} needs no subscription: its APIs can be called without a key.`)
+    if (product.terms !== '' && !input.acceptTerms) errors.acceptTerms = 'Tick the box to accept the terms of use.'
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await db.transaction(async (trx) => {
+      const visible = await products.findVisible(productId, viewer, trx)
+      const subscription = await insertSubscription(trx, viewer, visible, input.displayName, visible.approvalRequired ? 'submitted' : 'active')
+      if (subscription.state === 'submitted') await mailAdministrators(trx, subscription, viewer)
+      await recordAudit(trx, clock, { ...selfAction(viewer, ip), action: 'subscription.created', details: { subscriptionId: subscription.id, product: visible.name, state: subscription.state } })
+      return subscription
+    })
+  }
+
+  /** An administrator subscribes a developer: active at once (the administrator approves it by doing so); the owner is mailed. */
+  async function subscribeOnBehalf (developerId: number, input: { productId: number, displayName: string }, actor: Actor): Promise<Subscription> {
+    const errors = displayNameErrors(input.displayName)
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await db.transaction(async (trx) => {
+      const owner = await findAccount(trx, developerId)
+      if (owner.state === 'pending') throw new Refused(`${owner.email} has not accepted their invitation yet: subscribe them once they have.`)
+      const product = await products.findProduct(input.productId, trx).catch(() => { throw new Invalid({ productId: 'Choose one of the products in the list.' }) })
+      const subscription = await insertSubscription(trx, owner, product, input.displayName, 'active')
+      await outbox.queueEmail(trx, 'subscription-approved', owner, mailValues(subscription))
+      await audit(trx, actor, 'subscription.created', subscription, { onBehalf: true })
+      return subscription
+    })
+  }
+
+  /** A state change in one conditional UPDATE, so two administrators at once cannot both act. */
+  async function changeState (id: number, action: AdminAction, actor: Actor, reason = ''): Promise<Subscription> {
+    const rule = ADMIN_ACTIONS[action]
+    if (action === 'reject') {
+      const trimmed = reason.trim()
+      if (trimmed === '') throw new Invalid({ reason: 'Say why the request is declined: the developer reads it in the email.' })
+      if ([...trimmed].length > REASON_MAX) throw new Invalid({ reason: `The reason can be at most ${REASON_MAX} characters.` })
+    }
+    return await db.transaction(async (trx) => {
+      const before = await findSubscription(id, trx)
+      const now = isoNow(clock)
+      const changes: Record<string, string | null> = { state: rule.to, updated_at: now }
+      if (rule.to === 'active' && before.approvedAt === null) changes.approved_at = now
+      if (rule.to === 'rejected' || rule.to === 'cancelled') changes.ended_at = now
+      if (action === 'reject') changes.state_reason = reason.trim()
+      const changed = await trx('subscriptions').where('id', id).whereIn('state', rule.from).update(changes)
+      if (changed === 0) throw new Refused(`This subscription is ${before.state}, so it cannot be ${rule.done}.`)
+      const after = await findSubscription(id, trx)
+      if (after.owner !== null && rule.to === 'active') await outbox.queueEmail(trx, 'subscription-approved', after.owner, mailValues(after))
+      if (after.owner !== null && action === 'reject') await outbox.queueEmail(trx, 'subscription-declined', after.owner, { ...mailValues(after), Reason: reason.trim() })
+      await audit(trx, actor, rule.audit, after, { from: before.state, ...(action === 'reject' ? { reason: reason.trim() } : {}) })
+      return after
+    })
+  }
+
+  /** The owner renews one key; the old one stops at once. */
+  async function regenerateKey (ownerId: number | null, id: number, slot: KeySlot, actor: Actor): Promise<Subscription> {
+    return await db.transaction(async (trx) => {
+      const subscription = ownerId === null ? await findSubscription(id, trx) : await findOwn(ownerId, id, trx)
+      if (!LIVE_STATES.includes(subscription.state)) throw new Refused(`This subscription is ${subscription.state}: its keys can no longer be renewed.`)
+      await keys.issueKey(trx, id, slot, isoNow(clock))
+      await trx('subscriptions').where('id', id).update({ updated_at: isoNow(clock) })
+      await audit(trx, actor, 'subscription.key-regenerated', subscription, { key: slot })
+      return subscription
+    })
+  }
+
+  async function rename (ownerId: number, id: number, displayName: string, actor: Actor): Promise<Subscription> {
+    const errors = displayNameErrors(displayName)
+    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    return await db.transaction(async (trx) => {
+      const before = await findOwn(ownerId, id, trx)
+      await trx('subscriptions').where('id', id).update({ display_name: displayName.trim(), updated_at: isoNow(clock) })
+      const after = { ...before, displayName: displayName.trim() }
+      await audit(trx, actor, 'subscription.renamed', after, { from: before.displayName })
+      return after
+    })
+  }
+
+  /** The owner ends their own subscription (after a confirmation page). */
+  async function cancelOwn (ownerId: number, id: number, actor: Actor): Promise<Subscription> {
+    await findOwn(ownerId, id)
+    return await changeState(id, 'cancel', actor)
+  }
+
+  async function listOwn (ownerId: number): Promise<SubscriptionWithKeys[]> {
+    const rows: SubscriptionRow[] = await base(db).where('subscriptions.developer_id', ownerId).select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')
+    const live = rows.filter((r) => LIVE_STATES.includes(r.state)).map((r) => r.id)
+    const revealed = await keys.revealKeys(db, live)
+    return rows.map((row) => ({ ...toSubscription(row), keys: revealed.get(row.id) ?? { primary: null, secondary: null } }))
+  }
+
+  async function listForDeveloper (developerId: number): Promise<Subscription[]> {
+    const rows: SubscriptionRow[] = await base(db).where('subscriptions.developer_id', developerId).select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')
+    return rows.map(toSubscription)
+  }
+
+  async function list (filter: SubscriptionFilter, page: number | undefined): Promise<Page<Subscription>> {
+    const query = base(db)
+    if (filter.state !== undefined && (SUBSCRIPTION_STATES as readonly string[]).includes(filter.state)) void query.where('subscriptions.state', filter.state)
+    if (filter.product !== undefined) void query.where('subscriptions.product_id', filter.product)
+    const developer = filter.developer?.trim().toLowerCase() ?? ''
+    if (developer !== '') {
+      void query.where((w) => {
+        void w.whereRaw('developers.email_normalized like ? escape ?', [likePattern(developer), '\\']).orWhereRaw('developers.name_normalized like ? escape ?', [likePattern(developer), '\\'])
+      })
+    }
+    return await pageOf(query, page, SUBSCRIPTIONS_PAGE_SIZE, async (q) => (await q.select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')).map(toSubscription))
+  }
+
+  return { findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, list }
+}
+
+export type Subscriptions = ReturnType<typeof createSubscriptions>
