@@ -116,9 +116,8 @@ t.test('references that multiply at every level: refused at once when huge, draw
     schemas[`L${levels}`] = { type: 'string' }
     return JSON.stringify({ openapi: '3.0.3', info: { title: 'x', version: '1' }, paths: { '/x': { get: { responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: '#/components/schemas/L0' } } } } } } } }, components: { schemas } })
   }
-  const started = Date.now()
+  // Refused before validation, which would walk the whole expansion (2^40 values: this test would never end).
   t.match(await refusal(ladder(40)), /references expand to more than 2 million values/)
-  t.ok(Date.now() - started < 5_000, 'refused without walking the expansion')
   const imported = await importOpenApi(ladder(12))
   t.ok(JSON.stringify(imported.reference).length < 500_000, 'the reference stays small')
 })

@@ -1,0 +1,154 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
+import { LIBRARY_JSON, LIBRARY_YAML, PETS_YAML, bigDocument } from '../../fixtures/openapi'
+
+async function setup (t: Test, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, admin: Client }> {
+  const app = await makeApp(t, env)
+  await createAdmin(app)
+  return { app, admin: await signedInClient(app, ADMIN) }
+}
+
+const WEATHER = { name: 'Weather', path: 'weather', serviceUrl: 'https://backend.example.com/weather', description: 'Forecasts.' }
+
+t.test('an administrator adds an API with a pasted YAML document; it is validated, kept as imported, audited', async (t) => {
+  const { app, admin } = await setup(t)
+  t.equal((await admin.get('/admin/apis')).statusCode, 200)
+  t.match((await admin.get('/admin/apis')).body, /No APIs yet/)
+  const form = await admin.get('/admin/apis/new')
+  t.match(form.body, /enctype="multipart\/form-data"/)
+  t.match(form.body, /name="openapiFile" type="file"/)
+
+  const res = await admin.post('/admin/apis', { ...WEATHER, openapi: PETS_YAML })
+  t.equal(res.statusCode, 303)
+  const row = await app.db('apis').where('path', 'weather').first()
+  t.equal(res.headers.location, `/admin/apis/${row.id as number}`)
+  t.equal(row.openapi_document, PETS_YAML)
+  t.equal(row.openapi_format, 'yaml')
+  t.ok(await app.db('audit_events').where({ action: 'api.created', target_id: row.id }).first())
+  const page = await admin.get(`/admin/apis/${row.id as number}`)
+  t.match(page.body, /The API Weather was added/)
+  t.match(page.body, /http:\/\/localhost:3000\/gateway\/weather/)
+  const download = await admin.get(`/admin/apis/${row.id as number}/openapi`)
+  t.equal(download.body, PETS_YAML)
+  t.match(download.headers['content-type'], /application\/yaml/)
+  t.match(download.headers['content-disposition'], /attachment; filename="weather-openapi\.yaml"/)
+  const list = await admin.get('/admin/apis')
+  t.match(list.body, /<a href="\/admin\/apis\/\d+">Weather<\/a>/)
+  t.match(list.body, /<code>\/weather<\/code>/)
+})
+
+t.test('the document can be uploaded as a file (multipart), JSON or YAML', async (t) => {
+  const { app, admin } = await setup(t)
+  await admin.get('/admin/apis/new')
+  const res = await admin.postMultipart('/admin/apis', { ...WEATHER, openapi: '' }, { openapiFile: ['library.json', LIBRARY_JSON] })
+  t.equal(res.statusCode, 303)
+  const row = await app.db('apis').where('path', 'weather').first()
+  t.equal(row.openapi_document, LIBRARY_JSON)
+  t.equal(row.openapi_format, 'json')
+  // A script may send the file under the contract's field name, `openapi`.
+  const other = await admin.postMultipart('/admin/apis', { ...WEATHER, path: 'library' }, { openapi: ['library.yaml', LIBRARY_YAML] })
+  t.equal(other.statusCode, 303)
+  t.equal((await app.db('apis').where('path', 'library').first()).openapi_format, 'yaml')
+})
+
+t.test('bad input: messages beside the fields, 400, input kept; a taken path is 409', async (t) => {
+  const { admin } = await setup(t)
+  const bad = await admin.post('/admin/apis', { name: ' ', path: 'Weather/', serviceUrl: 'ftp://x', description: '', openapi: 'openapi: 3.1.0\ninfo:\n  title: x\n  version: "1"\npaths:\n  /b:\n    post:\n      responsez: {}\n' })
+  t.equal(bad.statusCode, 400)
+  t.match(bad.body, /Enter the API name/)
+  t.match(bad.body, /Use lower-case letters, digits and hyphens/)
+  t.match(bad.body, /must start with http:\/\/ or https:\/\//)
+  t.match(bad.body, /<p class="error" id="openapi-error"><span class="visually-hidden">Error: <\/span>Line 8: responsez is not expected to be here/)
+  t.match(bad.body, /value="Weather\/"/, 'input kept')
+  t.match(bad.body, /responsez: \{\}/, 'the document kept in the textarea')
+  t.match(bad.body, /<title>Error: /)
+
+  // An uploaded file that fails comes back as text to fix in place.
+  await admin.get('/admin/apis/new')
+  const badFile = await admin.postMultipart('/admin/apis', { ...WEATHER, openapi: '' }, { openapiFile: ['x.yaml', 'swagger: "2.0"\n'] })
+  t.equal(badFile.statusCode, 400)
+  t.match(badFile.body, /Swagger 2\.0 document/)
+  t.match(badFile.body, /swagger: &#34;2\.0&#34;|swagger: &quot;2\.0&quot;/)
+
+  t.equal((await admin.post('/admin/apis', { ...WEATHER, openapi: '' })).statusCode, 303)
+  const taken = await admin.post('/admin/apis', { ...WEATHER, name: 'Other', openapi: '' })
+  t.equal(taken.statusCode, 409)
+  t.match(taken.body, /Another API already uses this path/)
+})
+
+t.test('more than 10 MB gets 413 with a clear page, uploaded or pasted', async (t) => {
+  const { app, admin } = await setup(t)
+  await admin.get('/admin/apis/new')
+  const huge = `openapi: 3.1.0\n#${'x'.repeat(10 * 1024 * 1024 + 10)}\n`
+  const uploaded = await admin.postMultipart('/admin/apis', { ...WEATHER, openapi: '' }, { openapiFile: ['big.yaml', huge] })
+  t.equal(uploaded.statusCode, 413)
+  t.match(uploaded.body, /An OpenAPI document can be at most 10 MB/)
+  await admin.get('/admin/apis/new')
+  const pasted = await admin.post('/admin/apis', { ...WEATHER, openapi: huge })
+  t.equal(pasted.statusCode, 413)
+  t.match(pasted.body, /larger than 10 MB/)
+  t.equal((await app.db('apis').count({ n: '*' }).first())?.n, 0)
+  // Other forms take no files at all.
+  await admin.get('/admin/groups')
+  const elsewhere = await admin.postMultipart('/admin/groups', { name: 'G', description: '' }, { file: ['a.txt', 'hello'] })
+  t.equal(elsewhere.statusCode, 413)
+})
+
+t.test('edit keeps the document unless a new one is given or removal is ticked; delete after a confirmation', async (t) => {
+  const { app, admin } = await setup(t)
+  await admin.post('/admin/apis', { ...WEATHER, openapi: PETS_YAML })
+  const id = (await app.db('apis').where('path', 'weather').first()).id as number
+  const edit = await admin.post(`/admin/apis/${id}`, { ...WEATHER, name: 'Weather v2', path: 'weather/v2', openapi: '' })
+  t.equal(edit.statusCode, 303)
+  let row = await app.db('apis').where('id', id).first()
+  t.equal(row.name, 'Weather v2')
+  t.equal(row.path, 'weather/v2')
+  t.equal(row.openapi_document, PETS_YAML, 'kept')
+  await admin.post(`/admin/apis/${id}`, { ...WEATHER, openapi: LIBRARY_JSON })
+  row = await app.db('apis').where('id', id).first()
+  t.equal(row.openapi_format, 'json', 'replaced')
+  await admin.post(`/admin/apis/${id}`, { ...WEATHER, openapi: '', removeOpenapi: 'on' })
+  row = await app.db('apis').where('id', id).first()
+  t.equal(row.openapi_document, null, 'removed')
+  t.equal((await admin.get(`/admin/apis/${id}/openapi`)).statusCode, 404)
+  t.equal(await app.db('audit_events').where({ action: 'api.edited', target_id: id }).count({ n: '*' }).first().then((r) => Number(r?.n)), 3)
+
+  const confirm = await admin.get(`/admin/apis/${id}/delete`)
+  t.match(confirm.body, /Delete Weather\?/)
+  const del = await admin.post(`/admin/apis/${id}/delete`)
+  t.equal(del.statusCode, 303)
+  t.equal(del.headers.location, '/admin/apis')
+  t.equal(await app.db('apis').where('id', id).first(), undefined)
+  t.ok(await app.db('audit_events').where({ action: 'api.deleted', target_id: id }).first())
+  t.equal((await admin.get(`/admin/apis/${id}`)).statusCode, 404)
+  t.equal((await admin.get('/admin/apis/abc')).statusCode, 404)
+})
+
+t.test('developers and visitors cannot reach the API pages; CSRF is checked on multipart forms too', async (t) => {
+  const { app, admin } = await setup(t)
+  await createDeveloper(app)
+  const dev = await signedInClient(app, DEV)
+  t.equal((await dev.get('/admin/apis')).statusCode, 403)
+  t.equal((await dev.post('/admin/apis', { ...WEATHER, openapi: '' })).statusCode, 403)
+  const visitor = new Client(app)
+  t.equal((await visitor.get('/admin/apis/new')).statusCode, 303)
+  await admin.get('/admin/apis/new')
+  const forged = await admin.postMultipart('/admin/apis', { ...WEATHER, _csrf: 'forged' }, { openapiFile: ['p.yaml', PETS_YAML] })
+  t.equal(forged.statusCode, 403)
+  t.equal((await app.db('apis').count({ n: '*' }).first())?.n, 0)
+})
+
+t.test('a document of several megabytes imports and its reference page renders', async (t) => {
+  const { app, admin } = await setup(t)
+  const big = bigDocument(100)
+  t.ok(big.length > 3_000_000, `${(big.length / 1e6).toFixed(1)} MB`)
+  await admin.get('/admin/apis/new')
+  const res = await admin.postMultipart('/admin/apis', { ...WEATHER, openapi: '' }, { openapiFile: ['big.json', big] })
+  t.equal(res.statusCode, 303)
+  const id = (await app.db('apis').where('path', 'weather').first()).id as number
+  const page = await admin.get(`/admin/apis/${id}/reference`)
+  t.equal(page.statusCode, 200)
+  t.equal(page.body.match(/<section class="operation" id="op-\d+">/g)?.length, 3400)
+  t.match(page.body, /id="op-3400"/)
+})

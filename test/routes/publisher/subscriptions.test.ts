@@ -1,0 +1,120 @@
+import t, { type Test } from 'tap'
+import { ADMIN, DEV, createDeveloper, makeAppWithMail, signedInClient } from '../../helpers'
+import type { Actor } from '../../../src/services/audit'
+
+const SYSTEM: Actor = { id: null, label: 'test', ip: null }
+const BASE = { description: '', state: 'published', subscriptionRequired: true, subscriptionsLimit: '', terms: '', rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: '' }
+
+async function setup (t: Test) {
+  const { app, smtp, dev } = await makeAppWithMail(t)
+  const { products } = app.services
+  const developers = (await app.db('groups').where('system_key', 'developers').first()).id as number
+  const premium = await products.createProduct({ ...BASE, name: 'Premium', approvalRequired: true }, SYSTEM)
+  await products.addGroup(premium.id, developers, SYSTEM)
+  const basic = await products.createProduct({ ...BASE, name: 'Basic', approvalRequired: false }, SYSTEM)
+  await products.addGroup(basic.id, developers, SYSTEM)
+  const developer = await signedInClient(app, DEV)
+  await developer.get(`/products/${premium.id}`)
+  await developer.post(`/products/${premium.id}/subscribe`, { displayName: 'Premium app' })
+  const id = (await app.db('subscriptions').where({ developer_id: dev.id, product_id: premium.id }).first()).id as number
+  await smtp.waitForSubject(/New subscription request/)
+  const admin = await signedInClient(app, ADMIN)
+  return { app, smtp, dev, premium, basic, developer, admin, id }
+}
+
+t.test('approve a request: active, the developer is mailed, audited; a second approval is refused', async (t) => {
+  const { app, smtp, admin, id } = await setup(t)
+  const page = await admin.get(`/admin/subscriptions/${id}`)
+  t.match(page.body, /<h1>Premium app<\/h1>\s*<span class="state state-submitted">Submitted<\/span>/)
+  t.match(page.body, /action="\/admin\/subscriptions\/\d+\/approve"/)
+  t.match(page.body, /action="\/admin\/subscriptions\/\d+\/reject"/)
+  const res = await admin.post(`/admin/subscriptions/${id}/approve`)
+  t.equal(res.statusCode, 303)
+  const row = await app.db('subscriptions').where('id', id).first()
+  t.equal(row.state, 'active')
+  t.ok(row.approved_at)
+  const [mail] = await smtp.waitForSubject(/Your subscription to Premium is active/)
+  t.match(mail.to, { text: /dev@example\.com/ })
+  t.match(mail.text, /Your subscription "Premium app" to the Premium product is now active/)
+  t.ok(await app.db('audit_events').where({ action: 'subscription.approved', target_id: id }).first())
+  const again = await admin.post(`/admin/subscriptions/${id}/approve`)
+  t.equal(again.statusCode, 409)
+  t.match(again.body, /This subscription is active, so it cannot be approved/)
+})
+
+t.test('reject needs a reason, which the developer receives', async (t) => {
+  const { app, smtp, admin, developer, id } = await setup(t)
+  await admin.get(`/admin/subscriptions/${id}`)
+  const empty = await admin.post(`/admin/subscriptions/${id}/reject`, { reason: ' ' })
+  t.equal(empty.statusCode, 400)
+  t.match(empty.body, /Say why the request is declined/)
+  const res = await admin.post(`/admin/subscriptions/${id}/reject`, { reason: 'Tell us more about <your> use.' })
+  t.equal(res.statusCode, 303)
+  const row = await app.db('subscriptions').where('id', id).first()
+  t.match(row, { state: 'rejected', state_reason: 'Tell us more about <your> use.' })
+  t.ok(row.ended_at)
+  const [mail] = await smtp.waitForSubject(/was declined/)
+  t.match(mail.text, /The reason given: Tell us more about <your> use\./)
+  t.notMatch(String(mail.html), /<your>/, 'escaped in the HTML part')
+  t.match((await developer.get('/subscriptions')).body, /Tell us more about &lt;your&gt; use\./)
+  t.equal((await admin.post(`/admin/subscriptions/${id}/approve`)).statusCode, 409)
+})
+
+t.test('suspend, activate (mailed), cancel after a confirmation; each audited', async (t) => {
+  const { app, smtp, admin, id } = await setup(t)
+  await admin.get(`/admin/subscriptions/${id}`)
+  await admin.post(`/admin/subscriptions/${id}/approve`)
+  await smtp.waitForSubject(/is active/)
+  t.equal((await admin.post(`/admin/subscriptions/${id}/suspend`)).statusCode, 303)
+  t.equal((await app.db('subscriptions').where('id', id).first()).state, 'suspended')
+  t.equal((await admin.post(`/admin/subscriptions/${id}/suspend`)).statusCode, 409)
+  t.equal((await admin.post(`/admin/subscriptions/${id}/activate`)).statusCode, 303)
+  t.equal((await app.db('subscriptions').where('id', id).first()).state, 'active')
+  await smtp.waitForSubject(/is active/, 2)
+  const confirm = await admin.get(`/admin/subscriptions/${id}/cancel`)
+  t.match(confirm.body, /Cancel Premium app\?/)
+  t.equal((await admin.post(`/admin/subscriptions/${id}/cancel`)).statusCode, 303)
+  t.equal((await app.db('subscriptions').where('id', id).first()).state, 'cancelled')
+  const actions = (await app.db('audit_events').where({ target_type: 'subscription', target_id: id }).orderBy('id').select('action')).map((r) => r.action)
+  t.same(actions, ['subscription.approved', 'subscription.suspended', 'subscription.activated', 'subscription.cancelled'])
+  t.match((await admin.get(`/admin/subscriptions/${id}`)).body, /nothing more can be done with it/)
+})
+
+t.test('the list filters by state, product and developer, and pages', async (t) => {
+  const { app, admin, dev, basic, premium } = await setup(t)
+  for (let i = 0; i < 30; i++) await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: basic.id, displayName: `Batch ${i}` }, SYSTEM)
+  const other = await createDeveloper(app, { firstName: 'Otto', lastName: 'Other', email: 'otto@example.com', password: 'another long quiet password' })
+  await app.services.subscriptions.subscribeOnBehalf(other.id, { productId: premium.id, displayName: 'Otto app' }, SYSTEM)
+  const all = await admin.get('/admin/subscriptions')
+  t.match(all.body, /32 subscriptions/)
+  t.match(all.body, /Page 1 of 2/)
+  t.match((await admin.get('/admin/subscriptions?page=2')).body, /Page 2 of 2/)
+  const submitted = await admin.get('/admin/subscriptions?state=submitted')
+  t.match(submitted.body, /1 subscription</)
+  t.match(submitted.body, /Premium app/)
+  const byProduct = await admin.get(`/admin/subscriptions?product=${premium.id}`)
+  t.match(byProduct.body, /2 subscriptions/)
+  const byDeveloper = await admin.get('/admin/subscriptions?developer=OTTO')
+  t.match(byDeveloper.body, /1 subscription</)
+  t.match(byDeveloper.body, /Otto app/)
+  t.match((await admin.get(`/admin/subscriptions?developer=nobody&product=${basic.id}`)).body, /No subscriptions match/)
+  t.equal((await admin.get('/admin/subscriptions?state=bogus')).statusCode, 400)
+  t.equal((await admin.get('/admin/subscriptions/999999')).statusCode, 404)
+})
+
+t.test('the developer details page lists their subscriptions and subscribes them on their behalf', async (t) => {
+  const { app, smtp, admin, dev, basic } = await setup(t)
+  const page = await admin.get(`/admin/developers/${dev.id}`)
+  t.match(page.body, /Premium app<\/a>/)
+  t.match(page.body, /Subscribe to a product on their behalf/)
+  const bad = await admin.post(`/admin/developers/${dev.id}/subscriptions`, { productId: String(basic.id), displayName: '' })
+  t.equal(bad.statusCode, 400)
+  t.match(bad.body, /Enter the subscription name/)
+  const res = await admin.post(`/admin/developers/${dev.id}/subscriptions`, { productId: String(basic.id), displayName: 'Set up by us' })
+  t.equal(res.statusCode, 303)
+  const row = await app.db('subscriptions').where({ developer_id: dev.id, product_id: basic.id }).first()
+  t.equal(row.state, 'active')
+  await smtp.waitForSubject(/Your subscription to Basic is active/)
+  t.ok(await app.db('audit_events').where({ action: 'subscription.created', target_id: row.id }).first())
+  t.equal((await admin.post(`/admin/developers/${dev.id}/subscriptions`, { productId: '99999', displayName: 'x' })).statusCode, 400)
+})
