@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
 import { ADMIN, DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
 import { unsealBodies } from '../../src/services/mail/outbox'
+import { LIBRARY_JSON } from '../fixtures/openapi'
 import { launchBrowser, listen, screenshot, signInAs } from './browser'
 
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
@@ -93,6 +94,15 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   const invitation = await app.db('outbox_emails').where('template', 'invitation').first()
   const token = /invitations\/([A-Za-z0-9_-]{43})/.exec(unsealBodies(invitation, app.services.linkSealer)?.text ?? '')?.[1] ?? ''
   const emailId = (await app.db('outbox_emails').first('id')).id as number
+  // The catalog: the demanding Library reference, a product with terms, a subscription with keys.
+  const api = await app.services.apis.createApi({ name: `${LONG} library`, path: 'library/v2', serviceUrl: 'https://library.example.com/v2', description: 'Books and loans.', openapi: LIBRARY_JSON }, actor)
+  const product = await app.services.products.createProduct({
+    name: `${LONG} gold`, description: 'Everything, kindly.', state: 'published', subscriptionRequired: true, approvalRequired: true, subscriptionsLimit: '', terms: 'Be kind to the APIs.',
+    rateLimitCalls: '5', rateLimitPeriod: '60', quotaCalls: '100', quotaPeriod: 'week'
+  }, actor)
+  await app.services.products.addApi(product.id, api.id, actor)
+  await app.services.products.addGroup(product.id, (await app.db('groups').where('system_key', 'developers').first()).id, actor)
+  const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: `${LONG} app` }, actor)
 
   const base = await listen(app)
   const browser = await launchBrowser(t)
@@ -113,7 +123,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   }
 
   // Signed out.
-  for (const path of ['/', '/signin', '/signup', '/signup/resend', '/password-reset', `/invitations/${token}`]) await visit(path)
+  for (const path of ['/', '/signin', '/signup', '/signup/resend', '/password-reset', `/invitations/${token}`, '/apis', '/products']) await visit(path)
   await submit('/signin', { '#email': DEV.email, '#password': 'not the password at all' }, 'sign-in refused')
   await submit('/signup', {}, 'sign-up with nothing filled in')
   await submit(`/invitations/${token}`, { '#password': 'short' }, 'invitation with a short password')
@@ -124,7 +134,8 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
 
   // A developer.
   await signInAs(page, base, DEV)
-  for (const path of ['/', '/profile', '/profile/close']) await visit(path)
+  for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`]) await visit(path)
+  await submit(`/products/${product.id}`, {}, 'subscribing with no name and the terms unticked')
   await submit('/profile', { '#currentPassword': 'not my password at all', '#newPassword': 'another fine passphrase' }, 'password change refused', 'form[action="/profile/password"] button')
   await context.clearCookies()
 
@@ -133,8 +144,12 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   for (const path of [
     '/admin', '/admin/developers', '/admin/developers?page=2', '/admin/developers/new', `/admin/developers/${dev.id}`, `/admin/developers/${dev.id}/delete`,
     '/admin/invitations', '/admin/invitations/new', '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', `/admin/emails/${emailId}`,
-    '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings'
+    '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
+    '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
+    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`
   ]) await visit(path)
+  await submit('/admin/apis/new', { '#openapi': 'swagger: "2.0"' }, 'an API with nothing filled in and a Swagger 2.0 document')
+  await submit('/admin/products/new', { '#name': '', '#quotaCalls': 'lots' }, 'a product with no name and a bad quota')
   await submit('/admin/developers/new', {}, 'add user with nothing filled in')
   await submit('/admin/invitations/new', { '#email': 'not an email' }, 'invite with a bad email')
   await submit('/admin/groups', {}, 'new group with no name')
@@ -151,7 +166,8 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
 
   // What a person checks at 320 px.
   await page.setViewportSize({ width: 320, height: 800 })
-  for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations']]) {
+  for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations'],
+    [`/apis/${api.id}`, 'api-reference'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product']]) {
     await page.goto(`${base}${path}`)
     await screenshot(page, `a11y-${name}-320`, false)
   }

@@ -13,7 +13,7 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
   const viewer = (request: FastifyRequest) => request.account
 
   app.get('/products', async (request, reply) => {
-    return await reply.page('portal/catalog/products', { title: 'Products', products: await products.listVisible(viewer(request)) })
+    return await reply.page('portal/catalog/products', { title: 'Browse products', products: await products.listVisible(viewer(request)) })
   })
 
   async function productPage (request: FastifyRequest, id: number, data: Record<string, unknown> = {}) {
@@ -42,7 +42,7 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
   })
 
   app.get('/apis', async (request, reply) => {
-    return await reply.page('portal/catalog/apis', { title: 'APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl })
+    return await reply.page('portal/catalog/apis', { title: 'Browse APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl })
   })
 
   app.get<{ Params: { id: string } }>('/apis/:id', { schema: idParams }, async (request, reply) => {

@@ -55,7 +55,7 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
   // Cancelling ends the keys for good: a page to confirm it first.
   app.get<{ Params: { id: string } }>('/:id/cancel', { schema: idParams }, async (request, reply) => {
     const subscription = await subscriptions.findSubscription(parseId(request.params.id))
-    return await reply.page('publisher/subscriptions/cancel', { title: `Cancel ${subscription.displayName}?`, subscription })
+    return await reply.page('publisher/subscriptions/cancel', { title: `Cancel the subscription ${subscription.displayName}?`, subscription })
   })
 
   for (const action of ADMIN_ACTION_NAMES) {
