@@ -1,0 +1,106 @@
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ADMIN, DEV, makeAppWithMail } from '../helpers'
+import { LIBRARY_YAML } from '../fixtures/openapi'
+import { launchBrowser, listen, newPage, screenshot, signInAs } from './browser'
+
+t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal and renew a key, approve a request', async (t) => {
+  const { app, smtp } = await makeAppWithMail(t)
+  const base = await listen(app)
+  const browser = await launchBrowser(t)
+  const dir = mkdtempSync(join(tmpdir(), 'portico-upload-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'library.yaml')
+  writeFileSync(file, LIBRARY_YAML)
+
+  // The administrator adds the API, uploading its document through the form.
+  const { page: adminPage } = await newPage(browser)
+  await signInAs(adminPage, base, ADMIN)
+  await adminPage.click('nav.subnav >> text=APIs')
+  await adminPage.click('text=Add an API')
+  await adminPage.fill('#name', 'Library')
+  await adminPage.fill('#path', 'library')
+  await adminPage.fill('#serviceUrl', 'https://library.example.com/v2')
+  await adminPage.setInputFiles('#openapiFile', file)
+  await adminPage.click('button:has-text("Add API")')
+  t.match(await adminPage.textContent('.flash'), 'The API Library was added.')
+  t.match(await adminPage.textContent('main'), 'YAML')
+
+  // A published product, seen by Developers, with that API; and an approval-required one.
+  for (const [name, approval] of [['Books', false], ['Premium books', true]] as const) {
+    await adminPage.click('nav.subnav >> text=Products')
+    await adminPage.click('text=Add a product')
+    await adminPage.fill('#name', name)
+    await adminPage.selectOption('#state', 'published')
+    if (approval) await adminPage.check('#approvalRequired')
+    await adminPage.click('button:has-text("Add product")')
+    t.match(await adminPage.textContent('.flash'), `The product ${name} was added.`)
+    await adminPage.selectOption('#apiId', { label: 'Library' })
+    await adminPage.click('form[action$="/apis"] button')
+    await adminPage.selectOption('#groupId', { label: 'Developers' })
+    await adminPage.click('form[action$="/groups"] button')
+    t.match(await adminPage.textContent('.flash'), 'Developers can now see the product.')
+  }
+  await screenshot(adminPage, 'product-admin-desktop')
+
+  // The developer finds the API and reads its reference.
+  const { page } = await newPage(browser)
+  await signInAs(page, base, DEV)
+  await page.click('header nav >> text=APIs')
+  await page.click('main a:has-text("Library")')
+  t.equal(await page.locator('section.operation').count(), 34)
+  t.match(await page.textContent('#op-1 h3'), /GET\s+\/books\s+List books/)
+  await page.click('nav.toc >> text=Get one book')
+  t.match(page.url(), /#op-\d+$/)
+  t.match(await page.textContent('pre.curl >> nth=0'), `curl -X GET '${app.config.gatewayUrl}/library/books'`)
+  t.ok(await page.locator('table.schema-table table.schema-table').count() > 0, 'schemas as nested tables')
+  await screenshot(page, 'api-reference-desktop', false)
+
+  // Subscribes to Books: active at once; reveals, then renews, the primary key.
+  await page.click('text=Books >> nth=0')
+  await page.fill('#displayName', 'Reading app')
+  await page.click('button:has-text("Subscribe")')
+  t.match(await page.textContent('.flash'), 'You are subscribed to Books.')
+  const primary = page.locator('details:has(summary:has-text("Show primary key")) code')
+  t.notOk(await primary.isVisible(), 'the key is hidden until asked for')
+  await page.click('summary:has-text("Show primary key")')
+  t.ok(await primary.isVisible())
+  const before = (await primary.textContent()) ?? ''
+  t.match(before, /^[0-9a-f]{32}$/)
+  await page.click('button:has-text("Regenerate primary key")')
+  t.match(await page.textContent('.flash'), 'A new primary key was made for Reading app. The old one no longer works.')
+  await page.click('summary:has-text("Show primary key")')
+  const after = (await primary.textContent()) ?? ''
+  t.match(after, /^[0-9a-f]{32}$/)
+  t.not(after, before)
+  await screenshot(page, 'subscriptions-desktop')
+
+  // Asks for Premium books: submitted, the administrators are mailed.
+  await page.click('header nav >> text=Products')
+  await page.click('text=Premium books')
+  await page.fill('#displayName', 'Premium app')
+  await page.click('button:has-text("Ask to subscribe")')
+  t.match(await page.textContent('.flash'), 'Your request for Premium books was sent.')
+  const [request] = await smtp.waitForSubject(/New subscription request for Premium books/)
+  const link = /http:\/\/localhost:3000(\/admin\/subscriptions\/\d+)/.exec(request.text ?? '')?.[1] ?? ''
+  t.ok(link)
+
+  // The administrator follows the email's link and approves; the developer is mailed.
+  await adminPage.goto(`${base}${link}`)
+  await adminPage.click('button:has-text("Approve")')
+  t.match(await adminPage.textContent('.flash'), 'Premium app was approved')
+  const [approved] = await smtp.waitForSubject(/Your subscription to Premium books is active/)
+  t.match(approved.to, { text: /dev@example\.com/ })
+  await page.goto(`${base}/subscriptions`)
+  t.match(await page.textContent('#subscription-' + link.split('/').pop()), 'Active')
+
+  // At 320 px the reference still reads without sideways scrolling.
+  const { page: phone } = await newPage(browser, { width: 320, height: 800 })
+  await signInAs(phone, base, DEV)
+  await phone.goto(page.url().replace(/\/subscriptions.*$/, '/apis'))
+  await phone.click('main a:has-text("Library")')
+  t.ok(await phone.evaluate('document.documentElement.scrollWidth <= document.documentElement.clientWidth') as boolean, 'no sideways scroll at 320 px')
+  await screenshot(phone, 'api-reference-320', false)
+})
