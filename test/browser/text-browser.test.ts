@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
 import { unsealBodies } from '../../src/services/mail/outbox'
+import { LIBRARY_YAML } from '../fixtures/openapi'
 
 function w3mWidth (html: string): number {
   const dir = mkdtempSync(join(tmpdir(), 'portico-w3m-'))
@@ -74,4 +75,26 @@ t.test('sign-in, invitation, sign-up terms and profile read in order in lynx', a
   const profile = dump((await (await signedInClient(app, DEV)).get('/profile')).body)
   const close = profile.split('\n').find((line) => line.includes('Close my account'))
   t.ok(close !== undefined && !close.includes('Portico'), 'the last link does not run into the footer')
+})
+
+t.test('an API reference and the keys read in order in lynx', async (t) => {
+  const app = await makeApp(t)
+  const admin = await createAdmin(app)
+  const actor = { id: admin.id, label: admin.email, ip: null }
+  const dev = await createDeveloper(app)
+  const api = await app.services.apis.createApi({ name: 'Library', path: 'library', serviceUrl: 'https://library.example.com', description: 'Books and loans.', openapi: LIBRARY_YAML }, actor)
+  const product = await app.services.products.createProduct({
+    name: 'Books', description: '', state: 'published', subscriptionRequired: true, approvalRequired: false, subscriptionsLimit: '', terms: '',
+    rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
+  }, actor)
+  await app.services.products.addApi(product.id, api.id, actor)
+  await app.services.products.addGroup(product.id, (await app.db('groups').where('system_key', 'developers').first()).id, actor)
+  await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: 'Reading app' }, actor)
+  const developer = await signedInClient(app, DEV)
+
+  const reference = dump((await developer.get(`/apis/${api.id}`)).body)
+  inOrder(t, reference, ['Skip to main content', 'Library', 'Base URL', 'Reference: Library API', 'Operations by tag', 'Books', 'GET /books List books',
+    'GET /books', 'Try it with curl', 'curl -X GET', 'Parameters', 'page', 'query', 'Responses', '200 A page of books.'], 'reference')
+  const keys = dump((await developer.get('/subscriptions')).body)
+  inOrder(t, keys, ['Your subscriptions', 'Reading app', 'Active', 'Product', 'Books', 'Show primary key', 'Regenerate primary key', 'Show secondary key', 'Regenerate secondary key', 'Cancel subscription'], 'subscriptions')
 })
