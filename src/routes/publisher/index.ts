@@ -16,7 +16,12 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   app.addHook('onRequest', requireAdmin)
 
   app.get('/', async (_request, reply) => {
-    return await reply.page('publisher/home', { title: 'Publisher portal', byState: await app.services.developers.countByState(), emails: await app.services.emails.countProblems() })
+    return await reply.page('publisher/home', {
+      title: 'Publisher portal',
+      byState: await app.services.developers.countByState(),
+      emails: await app.services.emails.countProblems(),
+      requests: await app.services.subscriptions.countRequests()
+    })
   })
 
   await app.register(developerRoutes, { prefix: '/developers' })

@@ -286,7 +286,13 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     return await pageOf(query, page, SUBSCRIPTIONS_PAGE_SIZE, async (q) => (await q.select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')).map(toSubscription))
   }
 
-  return { findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, list }
+  /** Requests waiting for an administrator. */
+  async function countRequests (): Promise<number> {
+    const row = await db('subscriptions').where('state', 'submitted').count({ n: '*' }).first()
+    return Number(row?.n ?? 0)
+  }
+
+  return { countRequests, findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, list }
 }
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>
