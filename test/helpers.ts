@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import knexFactory from 'knex'
+import knexFactory, { type Knex } from 'knex'
 import { buildApp, type BuildOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 import type { Account } from '../src/services/accounts/account-store'
@@ -136,6 +136,11 @@ export async function makeAppWithMail (t: Teardown, clock = new TestClock()) {
   await createAdmin(app)
   const dev = await createDeveloper(app)
   return { app, smtp, clock, dev }
+}
+
+/** How many rows a query counts, as a number (PostgreSQL answers counts as text). */
+export async function countOf (query: Knex.QueryBuilder): Promise<number> {
+  return Number((await query.count({ n: '*' }).first())?.n ?? 0)
 }
 
 /** How many sessions an account has in the store. */

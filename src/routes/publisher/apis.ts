@@ -93,7 +93,9 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
     const id = parseId(request.params.id)
     const api = await apis.findApi(id)
     const reference = await apis.findReference(id)
-    return await reply.page('portal/catalog/api', { title: `Reference: ${api.name}`, api, reference, products: [], preview: true, curl: (op: Parameters<typeof curlLine>[2]) => curlLine(app.config.gatewayUrl, api.path, op) })
+    return await reply.page('portal/catalog/api', {
+      title: `Reference: ${api.name}`, api, reference, products: [], preview: true, gatewayUrl: app.config.gatewayUrl, curl: (op: Parameters<typeof curlLine>[2]) => curlLine(app.config.gatewayUrl, api.path, op)
+    })
   })
 
   app.get<{ Params: { id: string } }>('/:id/delete', { schema: idParams }, async (request, reply) => {

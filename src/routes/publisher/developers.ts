@@ -5,7 +5,7 @@ import { SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/a
 import { displayName } from '../../services/accounts/account-store'
 import { Type } from '@sinclair/typebox'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+import { formId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
 
 interface ListQuery {
@@ -109,7 +109,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
   }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
-      const subscription = await app.services.subscriptions.subscribeOnBehalf(id, { productId: Number(request.body.productId) || 0, displayName: request.body.displayName }, actorOf(request))
+      const subscription = await app.services.subscriptions.subscribeOnBehalf(id, { productId: formId(request.body.productId), displayName: request.body.displayName }, actorOf(request))
       request.session.flash = `Subscribed to ${subscription.productName} as ${subscription.displayName}. The developer was emailed.`
       return await reply.code(303).redirect(`/admin/developers/${id}`)
     } catch (err) {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
 import { PRODUCT_DESCRIPTION_MAX, PRODUCT_NAME_MAX, QUOTA_PERIODS, TERMS_MAX, productInput, type ProductInput } from '../../services/catalog/products'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, parseId } from '../shared/params'
+import { formId, idParams, parseId } from '../shared/params'
 
 const NUMBER_TEXT = 40
 const productForm = formSchema({
@@ -115,7 +115,7 @@ export default async function productRoutes (app: FastifyInstance): Promise<void
   app.post<{ Params: { id: string }, Body: FormBody<typeof apiForm> }>('/:id/apis', { schema: { ...idParams, ...apiForm } }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
-      const { api } = await products.addApi(id, Number(request.body.apiId) || 0, actorOf(request))
+      const { api } = await products.addApi(id, formId(request.body.apiId), actorOf(request))
       request.session.flash = `${api.name} was added to the product.`
       return await reply.code(303).redirect(`/admin/products/${id}`)
     } catch (err) {
@@ -132,7 +132,7 @@ export default async function productRoutes (app: FastifyInstance): Promise<void
   app.post<{ Params: { id: string }, Body: FormBody<typeof groupForm> }>('/:id/groups', { schema: { ...idParams, ...groupForm } }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
-      const { group } = await products.addGroup(id, Number(request.body.groupId) || 0, actorOf(request))
+      const { group } = await products.addGroup(id, formId(request.body.groupId), actorOf(request))
       request.session.flash = `${group.name} can now see the product.`
       return await reply.code(303).redirect(`/admin/products/${id}`)
     } catch (err) {

@@ -3,7 +3,7 @@ import { actorOf } from '../../plugins/auth'
 import { SUBSCRIPTION_STATES } from '../../services/subscriptions/subscription-states'
 import { ADMIN_ACTIONS, ADMIN_ACTION_NAMES, REASON_MAX, type AdminAction } from '../../services/subscriptions/subscriptions'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+import { filterId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 
 const listQuery = querySchema({
   state: { type: 'string', enum: ['', ...SUBSCRIPTION_STATES] },
@@ -28,7 +28,7 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
 
   app.get<{ Querystring: ListQuery }>('/', { schema: listQuery }, async (request, reply) => {
     const { page, ...raw } = request.query
-    const product = raw.product !== undefined && /^[1-9]\d{0,9}$/.test(raw.product) ? Number(raw.product) : undefined
+    const product = filterId(raw.product)
     const filter = { state: raw.state === '' ? undefined : raw.state, product, developer: raw.developer }
     const result = await subscriptions.list(filter, page)
     const query = new URLSearchParams(Object.entries({ state: filter.state ?? '', product: product === undefined ? '' : String(product), developer: raw.developer ?? '' }).filter(([, v]) => v !== ''))

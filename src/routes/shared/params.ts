@@ -8,10 +8,28 @@ export const idParams = {
 /** Params of a page behind an emailed link; the token's shape is checked by the service (404). */
 export const tokenParams = { params: { type: 'object', properties: { token: { type: 'string', maxLength: 100 } }, required: ['token'] } }
 
+// Ids are the database's integers: at most 2^31 - 1 (PostgreSQL refuses larger ones with an error).
+const ID_MAX = 2_147_483_647
+
+function plainId (raw: string): number | null {
+  return /^[1-9]\d{0,9}$/.test(raw) && Number(raw) <= ID_MAX ? Number(raw) : null
+}
+
 /** Ids in URLs: anything that is not a plain positive number is simply not found. */
 export function parseId (raw: string): number {
-  if (!/^[1-9]\d{0,14}$/.test(raw)) throw new NotFound()
-  return Number(raw)
+  const id = plainId(raw)
+  if (id === null) throw new NotFound()
+  return id
+}
+
+/** An id chosen in a form (a select): anything odd is 0, which matches nothing, so the service says so beside the field. */
+export function formId (raw: string): number {
+  return plainId(raw) ?? 0
+}
+
+/** An id in a filter: anything odd is no filter. */
+export function filterId (raw: string | undefined): number | undefined {
+  return raw === undefined ? undefined : plainId(raw) ?? undefined
 }
 
 /** Query-string schema: bounded strings, nothing unexpected. */

@@ -152,6 +152,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
    * counted under a lock on the owner, so two requests at once cannot pass the limit together.
    */
   async function insertSubscription (trx: Knex.Transaction, owner: Account, product: Product, displayName: string, state: SubscriptionState): Promise<Subscription> {
+    if (!product.subscriptionRequired) throw new Refused(`${product.name} needs no subscription: its APIs can be called without a key.`)
     if (isPostgres(trx)) await trx('developers').where('id', owner.id).forUpdate().first('id')
     if (product.subscriptionsLimit !== null) {
       const row = await trx('subscriptions').where({ developer_id: owner.id, product_id: product.id }).whereIn('state', LIVE_STATES).count({ n: '*' }).first()
@@ -179,7 +180,6 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
   async function subscribe (viewer: Account & Viewer, productId: number, input: { displayName: string, acceptTerms: boolean }, ip: string | null): Promise<Subscription> {
     const errors = displayNameErrors(input.displayName)
     const product = await products.findVisible(productId, viewer)
-    if (!product.subscriptionRequired) throw new Refused(`${product.name} needs no subscription: its APIs can be called without a key.`)
     if (product.terms !== '' && !input.acceptTerms) errors.acceptTerms = 'Tick the box to accept the terms of use.'
     if (Object.keys(errors).length > 0) throw new Invalid(errors)
     return await db.transaction(async (trx) => {

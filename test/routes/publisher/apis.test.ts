@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
+import { ADMIN, countOf, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
 import { LIBRARY_JSON, LIBRARY_YAML, PETS_YAML, bigDocument } from '../../fixtures/openapi'
 
 async function setup (t: Test, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, admin: Client }> {
@@ -33,6 +33,10 @@ t.test('an administrator adds an API with a pasted YAML document; it is validate
   t.equal(download.body, PETS_YAML)
   t.match(download.headers['content-type'], /application\/yaml/)
   t.match(download.headers['content-disposition'], /attachment; filename="weather-openapi\.yaml"/)
+  // Its reference as developers will see it, before it is in any product.
+  const reference = await admin.get(`/admin/apis/${row.id as number}/reference`)
+  t.match(reference.body, /<dt>Base URL<\/dt><dd class="break"><code>http:\/\/localhost:3000\/gateway\/weather<\/code>/)
+  t.match(reference.body, /<span class="method method-get">GET<\/span> <code class="break">\/pets<\/code> <span class="summary">List pets<\/span>/)
   const list = await admin.get('/admin/apis')
   t.match(list.body, /<a href="\/admin\/apis\/\d+">Weather<\/a>/)
   t.match(list.body, /<code>\/weather<\/code>/)
@@ -88,7 +92,7 @@ t.test('more than 10 MB gets 413 with a clear page, uploaded or pasted', async (
   const pasted = await admin.post('/admin/apis', { ...WEATHER, openapi: huge })
   t.equal(pasted.statusCode, 413)
   t.match(pasted.body, /larger than 10 MB/)
-  t.equal((await app.db('apis').count({ n: '*' }).first())?.n, 0)
+  t.equal(await countOf(app.db('apis')), 0)
   // Other forms take no files at all.
   await admin.get('/admin/groups')
   const elsewhere = await admin.postMultipart('/admin/groups', { name: 'G', description: '' }, { file: ['a.txt', 'hello'] })
@@ -136,7 +140,7 @@ t.test('developers and visitors cannot reach the API pages; CSRF is checked on m
   await admin.get('/admin/apis/new')
   const forged = await admin.postMultipart('/admin/apis', { ...WEATHER, _csrf: 'forged' }, { openapiFile: ['p.yaml', PETS_YAML] })
   t.equal(forged.statusCode, 403)
-  t.equal((await app.db('apis').count({ n: '*' }).first())?.n, 0)
+  t.equal(await countOf(app.db('apis')), 0)
 })
 
 t.test('a document of several megabytes imports and its reference page renders', async (t) => {
