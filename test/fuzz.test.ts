@@ -2,6 +2,7 @@
 import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from './helpers'
 import { PETS_YAML } from './fixtures/openapi'
+import { productFor } from './fixtures/catalog'
 
 const PAYLOADS: Array<string | string[]> = [
   '', ' ', 'x', '/\n', '/\r\nSet-Cookie: x=y', '\r\n', '/\u0000', '\u0000', '/\u007f', '\u00ff', '/\u0100', 'é', '😀', '\ud800', '\u2028',
@@ -93,13 +94,8 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
   const group = await app.services.groups.createGroup({ name: 'Partners', description: 'External' }, { id: admin.id, label: admin.email, ip: null })
   const actor = { id: admin.id, label: admin.email, ip: null }
   const api = await app.services.apis.createApi({ name: 'Pets', path: 'pets', serviceUrl: 'https://pets.example.com', description: 'Pets.', openapi: PETS_YAML }, actor)
-  const product = await app.services.products.createProduct({
-    // One subscription per developer (the one below): the fuzzed subscribe form is refused, not flooding the lists.
-    name: 'Gold', description: '', state: 'published', subscriptionRequired: true, approvalRequired: true, subscriptionsLimit: '1', terms: 'Be kind.',
-    rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
-  }, actor)
-  await app.services.products.addApi(product.id, api.id, actor)
-  await app.services.products.addGroup(product.id, (await app.db('groups').where('system_key', 'developers').first()).id, actor)
+  // One subscription per developer (the one below): the fuzzed subscribe form is refused, not flooding the lists.
+  const product = await productFor(app, actor, { name: 'Gold', approvalRequired: true, subscriptionsLimit: '1', terms: 'Be kind.' }, [api.id])
   const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: 'Fuzzed app' }, actor)
   let requests = 0
 

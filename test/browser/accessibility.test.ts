@@ -8,6 +8,7 @@ import { ADMIN, DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
 import { unsealBodies } from '../../src/services/mail/outbox'
 import { LIBRARY_JSON } from '../fixtures/openapi'
 import { launchBrowser, listen, screenshot, signInAs } from './browser'
+import { productFor } from '../fixtures/catalog'
 
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 const LONG = 'Maximiliana-Konstantinopolitanische'
@@ -96,12 +97,9 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   const emailId = (await app.db('outbox_emails').first('id')).id as number
   // The catalog: the demanding Library reference, a product with terms, a subscription with keys.
   const api = await app.services.apis.createApi({ name: `${LONG} library`, path: 'library/v2', serviceUrl: 'https://library.example.com/v2', description: 'Books and loans.', openapi: LIBRARY_JSON }, actor)
-  const product = await app.services.products.createProduct({
-    name: `${LONG} gold`, description: 'Everything, kindly.', state: 'published', subscriptionRequired: true, approvalRequired: true, subscriptionsLimit: '', terms: 'Be kind to the APIs.',
-    rateLimitCalls: '5', rateLimitPeriod: '60', quotaCalls: '100', quotaPeriod: 'week'
-  }, actor)
-  await app.services.products.addApi(product.id, api.id, actor)
-  await app.services.products.addGroup(product.id, (await app.db('groups').where('system_key', 'developers').first()).id, actor)
+  const product = await productFor(app, actor, {
+    name: `${LONG} gold`, description: 'Everything, kindly.', approvalRequired: true, terms: 'Be kind to the APIs.', rateLimitCalls: '5', rateLimitPeriod: '60', quotaCalls: '100', quotaPeriod: 'week'
+  }, [api.id])
   const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: `${LONG} app` }, actor)
 
   const base = await listen(app)

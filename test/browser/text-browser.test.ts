@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
 import { unsealBodies } from '../../src/services/mail/outbox'
 import { LIBRARY_YAML } from '../fixtures/openapi'
+import { productFor } from '../fixtures/catalog'
 
 function w3mWidth (html: string): number {
   const dir = mkdtempSync(join(tmpdir(), 'portico-w3m-'))
@@ -83,12 +84,7 @@ t.test('an API reference and the keys read in order in lynx', async (t) => {
   const actor = { id: admin.id, label: admin.email, ip: null }
   const dev = await createDeveloper(app)
   const api = await app.services.apis.createApi({ name: 'Library', path: 'library', serviceUrl: 'https://library.example.com', description: 'Books and loans.', openapi: LIBRARY_YAML }, actor)
-  const product = await app.services.products.createProduct({
-    name: 'Books', description: '', state: 'published', subscriptionRequired: true, approvalRequired: false, subscriptionsLimit: '', terms: '',
-    rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
-  }, actor)
-  await app.services.products.addApi(product.id, api.id, actor)
-  await app.services.products.addGroup(product.id, (await app.db('groups').where('system_key', 'developers').first()).id, actor)
+  const product = await productFor(app, actor, { name: 'Books' }, [api.id])
   await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: 'Reading app' }, actor)
   const developer = await signedInClient(app, DEV)
 

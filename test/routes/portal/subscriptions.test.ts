@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
 import type { Actor } from '../../../src/services/audit'
 import { keyDigest } from '../../../src/services/subscriptions/keys'
+import { productFor } from '../../fixtures/catalog'
 
 const SYSTEM: Actor = { id: null, label: 'test', ip: null }
 const OTHER = { firstName: 'Otto', lastName: 'Other', email: 'otto@example.com', password: 'another long quiet password' }
@@ -13,11 +14,7 @@ async function setup (t: Test) {
   const app = await makeApp(t)
   await createAdmin(app)
   const dev = await createDeveloper(app)
-  const product = await app.services.products.createProduct({
-    name: 'Books', description: '', state: 'published', subscriptionRequired: true, approvalRequired: false, subscriptionsLimit: '', terms: '',
-    rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
-  }, SYSTEM)
-  await app.services.products.addGroup(product.id, (await app.db('groups').where('system_key', 'developers').first()).id, SYSTEM)
+  const product = await productFor(app, SYSTEM, { name: 'Books' })
   const developer = await signedInClient(app, DEV)
   await developer.get(`/products/${product.id}`)
   await developer.post(`/products/${product.id}/subscribe`, { displayName: 'Reading app' })

@@ -1,18 +1,14 @@
 import t, { type Test } from 'tap'
 import { ADMIN, DEV, createDeveloper, makeAppWithMail, signedInClient } from '../../helpers'
 import type { Actor } from '../../../src/services/audit'
+import { productFor } from '../../fixtures/catalog'
 
 const SYSTEM: Actor = { id: null, label: 'test', ip: null }
-const BASE = { description: '', state: 'published', subscriptionRequired: true, subscriptionsLimit: '', terms: '', rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: '' }
 
 async function setup (t: Test) {
   const { app, smtp, dev } = await makeAppWithMail(t)
-  const { products } = app.services
-  const developers = (await app.db('groups').where('system_key', 'developers').first()).id as number
-  const premium = await products.createProduct({ ...BASE, name: 'Premium', approvalRequired: true }, SYSTEM)
-  await products.addGroup(premium.id, developers, SYSTEM)
-  const basic = await products.createProduct({ ...BASE, name: 'Basic', approvalRequired: false }, SYSTEM)
-  await products.addGroup(basic.id, developers, SYSTEM)
+  const premium = await productFor(app, SYSTEM, { name: 'Premium', approvalRequired: true })
+  const basic = await productFor(app, SYSTEM, { name: 'Basic' })
   const developer = await signedInClient(app, DEV)
   await developer.get(`/products/${premium.id}`)
   await developer.post(`/products/${premium.id}/subscribe`, { displayName: 'Premium app' })
