@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { requireAccount, signedIn } from '../../plugins/auth'
 import { curlLine } from '../../services/catalog/openapi-reference'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
+import { LIVE_STATES } from '../../services/subscriptions/subscription-states'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
 
@@ -18,7 +19,7 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
 
   async function productPage (request: FastifyRequest, id: number, data: Record<string, unknown> = {}) {
     const product = await products.findVisible(id, viewer(request))
-    const mine = request.account === null ? [] : (await subscriptions.listOwn(request.account.id)).filter((s) => s.productId === id)
+    const mine = request.account === null ? [] : (await subscriptions.listForDeveloper(request.account.id)).filter((s) => s.productId === id && LIVE_STATES.includes(s.state))
     return { title: product.name, product, mine, values: { displayName: '' }, ...data }
   }
 

@@ -198,7 +198,9 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     return await db.transaction(async (trx) => {
       const owner = await findAccount(trx, developerId)
       if (owner.state === 'pending') throw new Refused(`${owner.email} has not accepted their invitation yet: subscribe them once they have.`)
-      const product = await products.findProduct(input.productId, trx).catch(() => { throw new Invalid({ productId: 'Choose one of the products in the list.' }) })
+      const product = await products.findProduct(input.productId, trx).catch((err: unknown) => {
+        throw err instanceof NotFound ? new Invalid({ productId: 'Choose one of the products in the list.' }) : err
+      })
       const subscription = await insertSubscription(trx, owner, product, input.displayName, 'active')
       await outbox.queueEmail(trx, 'subscription-approved', owner, mailValues(subscription))
       await audit(trx, actor, 'subscription.created', subscription, { onBehalf: true })

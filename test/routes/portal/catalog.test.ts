@@ -125,6 +125,7 @@ t.test('subscribing: active at once; past the limit 409; terms must be accepted;
   t.equal(await countOf(app.db('subscription_keys').where('subscription_id', row.id)), 2)
   t.ok(await app.db('audit_events').where({ action: 'subscription.created', actor_id: dev.id }).first())
 
+  t.match((await developer.get(`/products/${books.id}`)).body, /You have 1 live subscription to this product/)
   const second = await developer.post(`/products/${books.id}/subscribe`, { displayName: 'Another' })
   t.equal(second.statusCode, 409)
   t.match(second.body, /Books allows 1 subscription per developer, and there is one already/)
