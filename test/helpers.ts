@@ -26,7 +26,17 @@ async function freshPostgresDatabase (t: Teardown): Promise<string> {
   const admin = knexFactory({ client: 'pg', connection: POSTGRES, pool: { min: 0, max: 1 } })
   await admin.raw(`create database ${name}`)
   t.teardown(async () => {
-    await admin.raw(`drop database if exists ${name} with (force)`)
+    // An autovacuum worker in the database makes a forced drop fail for a role without
+    // pg_signal_backend (42501): it finishes quickly, so try again for a few seconds.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.raw(`drop database if exists ${name} with (force)`)
+        break
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42501' || attempt >= 40) throw err
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    }
     await admin.destroy()
   })
   const url = new URL(POSTGRES ?? '')
