@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { requireAccount, signedIn } from '../../plugins/auth'
-import { curlLine } from '../../services/catalog/openapi-reference'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { LIVE_STATES } from '../../services/subscriptions/subscription-states'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, parseId } from '../shared/params'
+import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+import { referenceData } from '../shared/reference'
 
 const subscribeForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 }, { acceptTerms: checkbox() })
 
@@ -46,15 +46,9 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
     return await reply.page('portal/catalog/apis', { title: 'Browse APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl })
   })
 
-  app.get<{ Params: { id: string } }>('/apis/:id', { schema: idParams }, async (request, reply) => {
+  app.get<{ Params: { id: string }, Querystring: { page?: number } }>('/apis/:id', { schema: { ...idParams, ...querySchema(pageProperty) } }, async (request, reply) => {
     const { api, products: inProducts } = await products.findVisibleApi(parseId(request.params.id), viewer(request))
-    return await reply.page('portal/catalog/api', {
-      title: api.name,
-      api,
-      products: inProducts,
-      reference: await apis.findReference(api.id),
-      gatewayUrl: app.config.gatewayUrl,
-      curl: (op: Parameters<typeof curlLine>[2]) => curlLine(app.config.gatewayUrl, api.path, op)
-    })
+    const data = referenceData(app.config.gatewayUrl, api, await apis.findReference(api.id), request.query.page, `/apis/${api.id}`)
+    return await reply.page('portal/catalog/api', { title: data.part === null ? api.name : pagedTitle(api.name, data.part), products: inProducts, ...data })
   })
 }

@@ -3,9 +3,9 @@ import { Type } from '@sinclair/typebox'
 import { actorOf } from '../../plugins/auth'
 import { API_NAME_MAX, API_PATH_MAX, DESCRIPTION_MAX, SERVICE_URL_MAX, type ApiInput } from '../../services/catalog/apis'
 import { OPENAPI_MAX_BYTES } from '../../services/catalog/openapi-import'
-import { curlLine } from '../../services/catalog/openapi-reference'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, parseId } from '../shared/params'
+import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+import { referenceData } from '../shared/reference'
 
 // The document comes pasted (text) or uploaded (a file, multipart): `openapi` may be either, and
 // the page's file input is `openapiFile`. Sizes are checked by the service (413 past 10 MB).
@@ -89,13 +89,12 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
   })
 
   // The reference page as developers see it, for any API (even one in no published product).
-  app.get<{ Params: { id: string } }>('/:id/reference', { schema: idParams }, async (request, reply) => {
+  app.get<{ Params: { id: string }, Querystring: { page?: number } }>('/:id/reference', { schema: { ...idParams, ...querySchema(pageProperty) } }, async (request, reply) => {
     const id = parseId(request.params.id)
     const api = await apis.findApi(id)
-    const reference = await apis.findReference(id)
-    return await reply.page('portal/catalog/api', {
-      title: `Reference: ${api.name}`, api, reference, products: [], preview: true, gatewayUrl: app.config.gatewayUrl, curl: (op: Parameters<typeof curlLine>[2]) => curlLine(app.config.gatewayUrl, api.path, op)
-    })
+    const data = referenceData(app.config.gatewayUrl, api, await apis.findReference(id), request.query.page, `/admin/apis/${id}/reference`)
+    const title = `Reference: ${api.name}`
+    return await reply.page('portal/catalog/api', { title: data.part === null ? title : pagedTitle(title, data.part), products: [], preview: true, ...data })
   })
 
   app.get<{ Params: { id: string } }>('/:id/delete', { schema: idParams }, async (request, reply) => {

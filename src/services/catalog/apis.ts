@@ -111,9 +111,23 @@ export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
     return { api, text: row.openapi_document, format: api.format }
   }
 
+  // A large reference takes a while to parse: the last few are kept, each for the version it was
+  // read at (updated_at), so an edit on any instance is seen at once.
+  const parsed = new Map<number, { updatedAt: string, reference: ApiReference | null }>()
+  const PARSED_KEPT = 16
+
   async function findReference (id: number): Promise<ApiReference | null> {
-    const row: { openapi_reference: string | null } | undefined = await db('apis').where('id', id).first('openapi_reference')
-    return row?.openapi_reference == null ? null : JSON.parse(row.openapi_reference) as ApiReference
+    const version: { updated_at: string } | undefined = await db('apis').where('id', id).first('updated_at')
+    if (version === undefined) return null
+    const kept = parsed.get(id)
+    if (kept !== undefined && kept.updatedAt === version.updated_at) return kept.reference
+    const row: { openapi_reference: string | null, updated_at: string } | undefined = await db('apis').where('id', id).first('openapi_reference', 'updated_at')
+    if (row === undefined) return null
+    const reference = row.openapi_reference === null ? null : JSON.parse(row.openapi_reference) as ApiReference
+    parsed.delete(id)
+    parsed.set(id, { updatedAt: row.updated_at, reference })
+    if (parsed.size > PARSED_KEPT) parsed.delete(parsed.keys().next().value as number)
+    return reference
   }
 
   /** Checks the fields, then reads the document (the slow part) only when they are right. */

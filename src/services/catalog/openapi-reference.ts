@@ -383,3 +383,35 @@ export function curlLine (gatewayUrl: string, apiPath: string, operation: Pick<O
   }
   return parts.join(' \\\n  ')
 }
+
+/** Operations drawn on one page: a long reference is read in parts, so no page view draws thousands. */
+export const OPERATIONS_PER_PAGE = 100
+
+export interface ReferencePage {
+  /** The tags with only this page's operations (tags without any are left out). */
+  tags: TagView[]
+  page: number
+  pages: number
+  /** The page each operation is drawn on, by anchor, for the contents list's links. */
+  pageOf: Record<string, number>
+}
+
+/** One page of a reference: its operations in document order, `OPERATIONS_PER_PAGE` at a time. */
+export function referencePage (reference: ApiReference, requested: number | undefined): ReferencePage {
+  const pages = Math.max(1, Math.ceil(reference.operationCount / OPERATIONS_PER_PAGE))
+  const page = Math.min(Math.max(1, requested ?? 1), pages)
+  const pageOf: Record<string, number> = {}
+  let index = 0
+  const tags: TagView[] = []
+  for (const tag of reference.tags) {
+    const shown: OperationView[] = []
+    for (const operation of tag.operations) {
+      const onPage = Math.floor(index / OPERATIONS_PER_PAGE) + 1
+      pageOf[operation.anchor] = onPage
+      if (onPage === page) shown.push(operation)
+      index += 1
+    }
+    if (shown.length > 0) tags.push({ ...tag, operations: shown })
+  }
+  return { tags, page, pages, pageOf }
+}
