@@ -28,12 +28,16 @@ import profileRoutes from './routes/portal/profile'
 import passwordResetRoutes from './routes/portal/password-reset'
 import catalogRoutes from './routes/portal/catalog'
 import subscriptionRoutes from './routes/portal/subscriptions'
+import gatewayPlugin from './gateway/plugin'
+import type { GatewayOptions } from './services/gateway/gateway'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     db: Knex
     services: Services
+    /** The gateway's own server when GATEWAY_PORT is set (not listening until server.ts says so). */
+    gatewayServer: FastifyInstance | null
   }
 }
 
@@ -42,7 +46,13 @@ export interface BuildOptions {
   clock?: Clock
   /** How often the mail sender looks for due emails (retries, other instances' mail). */
   mailPollMs?: number
+  /** The gateway's polling and batching intervals (tests shorten them). */
+  gateway?: GatewayOptions
+  /** How long a backend may take before the gateway answers 504 (30 s; tests shorten it). */
+  gatewayTimeoutMs?: number
 }
+
+const GATEWAY_TIMEOUT_MS = 30_000
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
 const PRUNE_EVERY_MS = 60 * 60 * 1000
@@ -54,6 +64,15 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000
 function trustProxyOption (trust: Config['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
   if (typeof trust !== 'number') return trust
   return (_address, hop) => hop < trust
+}
+
+/**
+ * Where the gateway is served: the path of GATEWAY_URL (on its own port, even the root); inside
+ * the portal's server a path of its own is needed, `/gateway` when GATEWAY_URL has none.
+ */
+export function gatewayPaths (config: Config): { portal: string, own: string } {
+  const path = new URL(config.gatewayUrl).pathname.replace(/\/+$/, '')
+  return { portal: path === '' ? '/gateway' : path, own: path }
 }
 
 /** The whole wiring on one page: external plugins, our plugins, services, routes. */
@@ -68,23 +87,69 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     throw err
   }
 
-  const app = fastify({
+  const fastifyOptions: FastifyServerOptions = {
     logger: options.logger ?? false,
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 256 * 1024,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } }
-  })
+  }
+  const app = fastify(fastifyOptions)
 
-  const services = createServices(config, db, clock, (err, what) => app.log.error({ err }, what))
-  // Cookies are Secure when the portal is served over https.
-  const secureCookies = config.publicUrl.startsWith('https:')
-  const { mailSender, limits, background } = services
+  const services = createServices(config, db, clock, (err, what) => app.log.error({ err }, what), options.gateway)
+  const { mailSender, limits, background, gateway } = services
   app.decorate('config', config)
   app.decorate('db', db)
   app.decorate('services', services)
 
+  // The gateway and the portal live side by side: neither's plugins or hooks reach the other's routes.
+  const paths = gatewayPaths(config)
+  const timeoutMs = options.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS
+  await app.register(gatewayPlugin, { prefix: paths.portal, gateway, basePath: paths.portal, timeoutMs })
+  await app.register(async (portal) => { await portalPlugins(portal, config, services) })
+
+  let gatewayServer: FastifyInstance | null = null
+  if (config.gatewayPort !== null) {
+    gatewayServer = fastify({ ...fastifyOptions, logger: undefined, loggerInstance: app.log })
+    await gatewayServer.register(gatewayPlugin, { prefix: paths.own, gateway, basePath: paths.own, timeoutMs })
+    if (paths.own !== '') {
+      gatewayServer.setNotFoundHandler(async (_request, reply) => await reply.code(404).send({ statusCode: 404, message: 'Resource not found' }))
+    }
+  }
+  app.decorate('gatewayServer', gatewayServer)
+
+  // Services that run beside the requests
+  try {
+    await ensureConfiguredAdministrator(services.accounts, config)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
+  const pruner = setInterval(() => { limits.prune().catch((err) => app.log.error({ err }, 'prune failed')) }, PRUNE_EVERY_MS)
+  pruner.unref()
+  mailSender.start(options.mailPollMs ?? 2000)
+  gateway.start()
+  app.addHook('onClose', async () => {
+    clearInterval(pruner)
+    if (gatewayServer !== null) await gatewayServer.close()
+    await gateway.stop()
+    await background.idle()
+    await mailSender.stop()
+    await db.destroy()
+  })
+
+  return app
+}
+
+/** The portal: sessions, forms, CSRF, pages and their routes, in a context the gateway does not share. */
+async function portalPlugins (app: FastifyInstance, config: Config, services: Services): Promise<void> {
+  // Cookies are Secure when the portal is served over https.
+  const secureCookies = config.publicUrl.startsWith('https:')
+  const sessionStore = new KnexSessionStore(app.db, (err) => app.log.error({ err }, 'session store callback failed'))
+  const pruner = setInterval(() => { sessionStore.prune().catch((err) => app.log.error({ err }, 'session prune failed')) }, PRUNE_EVERY_MS)
+  pruner.unref()
+  app.addHook('onClose', async () => { clearInterval(pruner) })
+
   // External plugins
-  const sessionStore = new KnexSessionStore(db, (err) => app.log.error({ err }, 'session store callback failed'))
   // Signs the CSRF cookie; @fastify/session signs its own cookie with the same secret.
   await app.register(cookie, { secret: config.sessionSecret })
   await app.register(session, {
@@ -120,27 +185,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(views, { settings: services.settings })
   await app.register(errors)
 
-  // Services that run beside the requests
-  try {
-    await ensureConfiguredAdministrator(services.accounts, config)
-  } catch (err) {
-    await db.destroy()
-    throw err
-  }
-  const prune = async (): Promise<void> => {
-    await sessionStore.prune()
-    await limits.prune()
-  }
-  const pruner = setInterval(() => { prune().catch((err) => app.log.error({ err }, 'prune failed')) }, PRUNE_EVERY_MS)
-  pruner.unref()
-  mailSender.start(options.mailPollMs ?? 2000)
-  app.addHook('onClose', async () => {
-    clearInterval(pruner)
-    await background.idle()
-    await mailSender.stop()
-    await db.destroy()
-  })
-
   // Routes
   await app.register(healthRoutes)
   await app.register(setupRoutes)
@@ -153,6 +197,4 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(catalogRoutes)
   await app.register(subscriptionRoutes)
   await app.register(publisherRoutes, { prefix: '/admin' })
-
-  return app
 }

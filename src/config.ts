@@ -24,6 +24,8 @@ export interface Config {
   trustProxy: false | number | string[]
   /** The base developers call: `$PUBLIC_URL/gateway` unless set; shown on API pages and in examples. */
   gatewayUrl: string
+  /** GATEWAY_PORT: also serve the gateway alone on this port (null: only inside the portal's server). */
+  gatewayPort: number | null
   /** Encrypts secrets kept at rest (emailed links until delivered; subscription keys). */
   keySecret: string
   /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
@@ -151,6 +153,7 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir,
     databaseUrl: databaseUrl(env, dataDir),
     publicUrl,
+    gatewayPort: text(env, 'GATEWAY_PORT') === null ? null : integer(env, 'GATEWAY_PORT', 0, 1, 65535),
     gatewayUrl: url('GATEWAY_URL', text(env, 'GATEWAY_URL') ?? `${publicUrl}/gateway`, ['http:', 'https:']).replace(/\/+$/, ''),
     sessionSecret: secret(env, 'SESSION_SECRET', dataDir, 'session-secret'),
     keySecret: secret(env, 'KEY_SECRET', dataDir, 'key-secret'),

@@ -14,6 +14,7 @@ async function main (): Promise<void> {
   process.once('SIGTERM', () => close('SIGTERM'))
 
   await app.listen({ port: config.port, host: config.host })
+  if (app.gatewayServer !== null && config.gatewayPort !== null) await app.gatewayServer.listen({ port: config.gatewayPort, host: config.host })
   const setupNeeded = !(await app.services.accounts.hasAdministrator())
   process.stdout.write(`\nPortico is running: open ${config.publicUrl}${setupNeeded ? '/setup to create the first administrator' : ''}\n\n`)
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import { isoNow, type Clock } from './clock'
 import { likePattern, pageOf, type Page } from '../db/paging'
+import { keysChanged } from './gateway/changes'
 
 /** Who did something, and from where: every admin action records one. */
 export interface Actor {
@@ -29,6 +30,18 @@ export const AUDIT_ACTIONS = [
 
 export type AuditAction = typeof AUDIT_ACTIONS[number]
 
+/**
+ * Actions that can end a key or change what the gateway serves. Every way to do them is audited,
+ * so recording one is also where the gateway hears of it (in the same transaction).
+ */
+const GATEWAY_ACTIONS: ReadonlySet<AuditAction> = new Set<AuditAction>([
+  'developer.blocked', 'developer.activated', 'developer.deleted', 'developer.closed-account',
+  'api.created', 'api.edited', 'api.deleted',
+  'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted', 'product.api-added', 'product.api-removed',
+  'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated', 'subscription.cancelled',
+  'subscription.key-regenerated'
+])
+
 export interface AuditEntry {
   actor: Actor
   action: AuditAction
@@ -49,6 +62,7 @@ export async function recordAudit (trx: Knex | Knex.Transaction, clock: Clock, e
     ip: entry.actor.ip,
     details: entry.details === undefined ? null : JSON.stringify(entry.details)
   })
+  if (GATEWAY_ACTIONS.has(entry.action)) await keysChanged(trx)
 }
 
 export interface AuditEvent {

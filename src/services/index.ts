@@ -24,6 +24,8 @@ import { createApis } from './catalog/apis'
 import { createProducts } from './catalog/products'
 import { createKeyStore } from './subscriptions/keys'
 import { createSubscriptions } from './subscriptions/subscriptions'
+import { createGateway, type GatewayOptions } from './gateway/gateway'
+import { createUsageReports } from './usage/usage-reports'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -35,7 +37,7 @@ export type ErrorReporter = (err: unknown, what: string) => void
  * Every service, built once from the configuration, the database and the clock. The portal
  * (`buildApp`) uses it, and so will the gateway and the JSON API: none of them reads a table itself.
  */
-export function createServices (config: Config, db: Knex, clock: Clock, report: ErrorReporter) {
+export function createServices (config: Config, db: Knex, clock: Clock, report: ErrorReporter, gatewayOptions: GatewayOptions = {}) {
   const hasher = createPasswordHasher(config.passwordHashCost, {
     concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, maxWaitMs: PASSWORD_HASH_MAX_WAIT_MS
   })
@@ -70,6 +72,8 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     apis: createApis({ db, clock }),
     products,
     subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
+    gateway: createGateway({ db, clock, outbox, report }, gatewayOptions),
+    usage: createUsageReports({ db, clock }),
     templates,
     outbox,
     mailSender,

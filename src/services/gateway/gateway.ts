@@ -1,0 +1,147 @@
+import type { Knex } from 'knex'
+import type { Clock } from '../clock'
+import type { Outbox } from '../mail/outbox'
+import { createUsageRecorder, type CallRecord, type Outcome } from '../usage/usage-recorder'
+import { createKeyCache, type GatewayApi } from './key-cache'
+import { createQuotaCounter, createRateLimiter, hhmmss, type QuotaCrossing } from './limits'
+
+/** The reference product's words, as the contract gives them. */
+export const MESSAGES = {
+  noApi: 'Resource not found',
+  missingKey: 'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
+  invalidKey: 'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
+  rateLimited: (seconds: number) => `Rate limit is exceeded. Try again in ${seconds} seconds.`,
+  quotaExceeded: (wait: string) => `Out of call volume quota. Quota will be replenished in ${wait}.`
+}
+
+/** Who a call is counted under (0: none). */
+export interface CallOwner { apiId: number, productId: number, subscriptionId: number, developerId: number }
+
+export type Admission =
+  | { admitted: true, api: GatewayApi, rest: string[], owner: CallOwner }
+  | { admitted: false, status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number }
+
+export interface GatewayOptions {
+  /** How often other instances' changes are looked for (ms). */
+  pollMs?: number
+  /** How often quota and usage counts are written (ms); at least once a second. */
+  flushMs?: number
+}
+
+const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developerId: 0 }
+
+/**
+ * The gateway's decisions, in the contract's order: which API, which key, rate limit, quota.
+ * Keys and the catalog come from memory (key-cache.ts); counts go to the database in batches.
+ */
+export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, report: (err: unknown, what: string) => void }, options: GatewayOptions = {}) {
+  const { db, clock, outbox, report } = deps
+  const keys = createKeyCache(db, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') })
+  const rates = createRateLimiter()
+  const quotas = createQuotaCounter(db, warnOwner)
+  const usage = createUsageRecorder(db)
+  let flusher: NodeJS.Timeout | null = null
+  let flushing: Promise<void> | null = null
+
+  /** quota-approaching: the owner hears once a period that 90% of the quota is used. */
+  async function warnOwner (crossing: QuotaCrossing): Promise<void> {
+    await db.transaction(async (trx) => {
+      const row = await trx('subscriptions')
+        .join('products', 'products.id', 'subscriptions.product_id')
+        .join('developers', 'developers.id', 'subscriptions.developer_id')
+        .where('subscriptions.id', crossing.subscriptionId)
+        .first('subscriptions.display_name', 'products.name as product_name', 'developers.id', 'developers.email', 'developers.first_name', 'developers.last_name')
+      if (row === undefined) return
+      await outbox.queueEmail(trx, 'quota-approaching', { id: row.id, email: row.email, firstName: row.first_name, lastName: row.last_name }, {
+        ProdName: row.product_name,
+        SubscriptionName: row.display_name,
+        QuotaCalls: String(crossing.calls),
+        ResetsAt: new Date(crossing.resetsAt).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC')
+      })
+    })
+  }
+
+  const refuse = (status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number): Admission =>
+    ({ admitted: false, status, message, outcome, owner, retryAfter })
+
+  /**
+   * Decides one call. `segments` is the raw path after the gateway's base, split on "/"; `key` the
+   * subscription key sent (header or query), or null.
+   */
+  async function admit (segments: string[], key: string | null): Promise<Admission> {
+    const found = await keys.findApi(segments)
+    if (found === null) return refuse(404, MESSAGES.noApi, 'no-api', NOBODY)
+    const { api, rest } = found
+    if (key === null) {
+      if (api.openProductId !== null) return { admitted: true, api, rest, owner: { ...NOBODY, apiId: api.id, productId: api.openProductId } }
+      return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id })
+    }
+    const cached = keys.cachedKey(key)
+    const entry = cached === undefined ? await keys.lookUpKey(key) : cached
+    const now = clock.now().getTime()
+    if (entry === null) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id })
+    const owner: CallOwner = { apiId: api.id, productId: entry.productId, subscriptionId: entry.subscriptionId, developerId: entry.developerId }
+    if (!entry.usable || (entry.expiresAt !== null && entry.expiresAt <= now) || !entry.apiIds.has(api.id)) {
+      return refuse(401, MESSAGES.invalidKey, 'invalid-key', owner)
+    }
+    if (entry.rateLimit !== null) {
+      const wait = rates.take(entry.subscriptionId, entry.rateLimit, now)
+      if (wait > 0) {
+        const seconds = Math.ceil(wait / 1000)
+        return refuse(429, MESSAGES.rateLimited(seconds), 'rate-limited', owner, seconds)
+      }
+    }
+    if (entry.quota !== null) {
+      const taken = quotas.take(entry.subscriptionId, entry.quota, now)
+      const wait = typeof taken === 'number' ? taken : await taken
+      if (wait > 0) return refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner)
+    }
+    return { admitted: true, api, rest, owner }
+  }
+
+  function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number): void {
+    const call: CallRecord = { ...owner, status, outcome, latencyMs, at: clock.now().getTime() }
+    usage.record(call)
+  }
+
+  /** Writes quota and usage counts now (also on close, and in tests). */
+  async function flush (): Promise<void> {
+    while (flushing !== null) await flushing
+    flushing = (async () => {
+      try {
+        await quotas.flush()
+      } catch (err) {
+        report(err, 'gateway: quota write failed')
+      }
+      try {
+        await usage.flush()
+      } catch (err) {
+        report(err, 'gateway: usage write failed')
+      }
+      quotas.sweep(clock.now().getTime())
+    })()
+    try {
+      await flushing
+    } finally {
+      flushing = null
+    }
+  }
+
+  function start (): void {
+    keys.start()
+    if (flusher !== null) return
+    flusher = setInterval(() => { if (flushing === null) void flush() }, Math.min(options.flushMs ?? 500, 1000))
+    flusher.unref()
+  }
+
+  async function stop (): Promise<void> {
+    if (flusher !== null) clearInterval(flusher)
+    flusher = null
+    await keys.stop()
+    await flush()
+  }
+
+  return { admit, record, flush, start, stop, invalidate: keys.invalidate, quotaUsed: quotas.used }
+}
+
+export type Gateway = ReturnType<typeof createGateway>

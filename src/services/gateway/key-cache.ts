@@ -1,0 +1,186 @@
+import type { Knex } from 'knex'
+import type { QuotaPeriod } from '../catalog/products'
+import { keyDigest } from '../subscriptions/keys'
+import { keysVersion, onKeyChange } from './changes'
+
+/** An API as the gateway routes it. */
+export interface GatewayApi {
+  id: number
+  path: string
+  serviceUrl: string
+  /** A published product that needs no subscription holds this API: calls without a key pass (counted under it). */
+  openProductId: number | null
+}
+
+/** What a key opens, as of the last look-up. */
+export interface GatewayKey {
+  subscriptionId: number
+  developerId: number
+  productId: number
+  /** Subscription active, owner active, product published. */
+  usable: boolean
+  expiresAt: number | null
+  apiIds: ReadonlySet<number>
+  rateLimit: { calls: number, periodMs: number } | null
+  quota: { calls: number, period: QuotaPeriod } | null
+}
+
+interface Catalog {
+  apis: Map<string, GatewayApi>
+  /** How many path segments the longest API path has: the most prefixes a look-up tries. */
+  deepest: number
+  productApis: Map<number, Set<number>>
+}
+
+interface KeyRow {
+  subscription_id: number
+  state: string
+  expires_at: string | null
+  developer_id: number | null
+  product_id: number
+  owner_state: string | null
+  product_state: string
+  rate_limit_calls: number | null
+  rate_limit_period: number | null
+  quota_calls: number | null
+  quota_period: QuotaPeriod | null
+}
+
+// Unknown keys are remembered too (a flood of one bad key must not reach the database), up to this many.
+const MAX_CACHED_KEYS = 50_000
+const NO_APIS: ReadonlySet<number> = new Set()
+
+/**
+ * The gateway's memory of the catalog and of keys. Everything is loaded on first use and kept
+ * until a change is heard of: at once from this instance (changes.ts), or from the counter that
+ * `pollMs` reads for the other instances. A look-up that began before a change is used for its
+ * own request but not kept.
+ */
+export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown) => void) {
+  let generation = 0
+  let catalog: { generation: number, value: Promise<Catalog> } | null = null
+  let keys = new Map<string, GatewayKey | null>()
+  let seenVersion: number | null = null
+  let poller: NodeJS.Timeout | null = null
+  let polling: Promise<void> | null = null
+
+  function invalidate (): void {
+    generation++
+    catalog = null
+    keys = new Map()
+  }
+  const stopListening = onKeyChange(db, invalidate)
+
+  async function loadCatalog (): Promise<Catalog> {
+    const [apiRows, links, open] = await Promise.all([
+      db('apis').select('id', 'path', 'service_url'),
+      db('product_apis').select('product_id', 'api_id'),
+      db('product_apis').join('products', 'products.id', 'product_apis.product_id')
+        .where({ 'products.state': 'published', 'products.subscription_required': false })
+        .orderBy('products.id').select('product_apis.api_id', 'product_apis.product_id')
+    ])
+    const openProduct = new Map<number, number>()
+    for (const row of open as Array<{ api_id: number, product_id: number }>) if (!openProduct.has(row.api_id)) openProduct.set(row.api_id, row.product_id)
+    const apis = new Map<string, GatewayApi>()
+    let deepest = 1
+    for (const row of apiRows as Array<{ id: number, path: string, service_url: string }>) {
+      apis.set(row.path, { id: row.id, path: row.path, serviceUrl: row.service_url.replace(/\/+$/, ''), openProductId: openProduct.get(row.id) ?? null })
+      deepest = Math.max(deepest, row.path.split('/').length)
+    }
+    const productApis = new Map<number, Set<number>>()
+    for (const row of links as Array<{ product_id: number, api_id: number }>) {
+      let set = productApis.get(row.product_id)
+      if (set === undefined) productApis.set(row.product_id, set = new Set())
+      set.add(row.api_id)
+    }
+    return { apis, deepest, productApis }
+  }
+
+  /** The catalog: a promise shared by every request while it loads, kept for this generation. */
+  function currentCatalog (): Promise<Catalog> {
+    if (catalog !== null && catalog.generation === generation) return catalog.value
+    const entry = { generation, value: loadCatalog() }
+    catalog = entry
+    entry.value.catch(() => { if (catalog === entry) catalog = null })
+    return entry.value
+  }
+
+  /**
+   * The API whose path is the longest prefix of these segments, and the rest of the path after it.
+   * `segments` are the raw path after the gateway's base, split on "/".
+   */
+  async function findApi (segments: string[]): Promise<{ api: GatewayApi, rest: string[] } | null> {
+    const { apis, deepest } = await currentCatalog()
+    for (let n = Math.min(deepest, segments.length); n >= 1; n--) {
+      const api = apis.get(segments.slice(0, n).join('/'))
+      if (api !== undefined) return { api, rest: segments.slice(n) }
+    }
+    return null
+  }
+
+  async function loadKey (digest: string, productApis: Map<number, Set<number>>): Promise<GatewayKey | null> {
+    const row: KeyRow | undefined = await db('subscription_keys')
+      .join('subscriptions', 'subscriptions.id', 'subscription_keys.subscription_id')
+      .join('products', 'products.id', 'subscriptions.product_id')
+      .leftJoin('developers', 'developers.id', 'subscriptions.developer_id')
+      .where('subscription_keys.digest', digest)
+      .first('subscription_keys.subscription_id', 'subscriptions.state', 'subscriptions.expires_at', 'subscriptions.developer_id', 'subscriptions.product_id',
+        'developers.state as owner_state', 'products.state as product_state', 'products.rate_limit_calls', 'products.rate_limit_period',
+        'products.quota_calls', 'products.quota_period')
+    if (row === undefined) return null
+    return {
+      subscriptionId: row.subscription_id,
+      developerId: row.developer_id ?? 0,
+      productId: row.product_id,
+      usable: row.state === 'active' && row.owner_state === 'active' && row.product_state === 'published' && row.developer_id !== null,
+      expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+      apiIds: productApis.get(row.product_id) ?? NO_APIS,
+      rateLimit: row.rate_limit_calls !== null && row.rate_limit_period !== null ? { calls: row.rate_limit_calls, periodMs: row.rate_limit_period * 1000 } : null,
+      quota: row.quota_calls !== null && row.quota_period !== null ? { calls: row.quota_calls, period: row.quota_period } : null
+    }
+  }
+
+  /** The cached answer for a key, if there is one (the fast path: no promise, no database). */
+  function cachedKey (key: string): GatewayKey | null | undefined {
+    return keys.get(key)
+  }
+
+  /** Looks a key up (by its digest) and remembers the answer, unless a change came meanwhile. */
+  async function lookUpKey (key: string): Promise<GatewayKey | null> {
+    const started = generation
+    const { productApis } = await currentCatalog()
+    const found = await loadKey(keyDigest(key), productApis)
+    if (generation === started) {
+      if (keys.size >= MAX_CACHED_KEYS) keys = new Map()
+      keys.set(key, found)
+    }
+    return found
+  }
+
+  async function poll (): Promise<void> {
+    const version = await keysVersion(db)
+    if (seenVersion !== null && version !== seenVersion) invalidate()
+    seenVersion = version
+  }
+
+  function start (): void {
+    if (poller !== null) return
+    poller = setInterval(() => {
+      if (polling !== null) return
+      polling = poll().catch(onError).finally(() => { polling = null })
+    }, pollMs)
+    poller.unref()
+    polling = poll().catch(onError).finally(() => { polling = null })
+  }
+
+  async function stop (): Promise<void> {
+    if (poller !== null) clearInterval(poller)
+    poller = null
+    stopListening()
+    await polling
+  }
+
+  return { findApi, cachedKey, lookUpKey, invalidate, start, stop }
+}
+
+export type KeyCache = ReturnType<typeof createKeyCache>
