@@ -8,4 +8,9 @@ export class TestClock {
   advance (ms: number): void {
     this.offset += ms
   }
+
+  /** Sets the time to this moment (it moves on from there). */
+  set (when: Date): void {
+    this.offset = when.getTime() - Date.now()
+  }
 }

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { makeApp } from '../helpers'
+import { makeApp, makeConfig } from '../helpers'
+import { TestClock } from '../clock'
+import { buildApp } from '../../src/app'
+import { productFor } from '../fixtures/catalog'
 import { gatewayWorld, startBackend, SYSTEM, type Seen } from '../fixtures/gateway'
 import { MESSAGES } from '../../src/services/gateway/gateway'
 
@@ -77,4 +80,197 @@ t.test('rate limit: 429 with Retry-After in the reference product\'s words; quot
   t.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`)
   t.same(limited.json(), { statusCode: 429, message: `Rate limit is exceeded. Try again in ${wait} seconds.` })
   t.equal(backend.seen.length, 2)
+})
+
+t.test('quota: 403 once the period\'s calls are used, saying when it renews; it holds across a restart', async (t) => {
+  const backend = await startBackend(t)
+  const config = await makeConfig(t)
+  const clock = new TestClock()
+  clock.set(new Date('2026-11-26T22:00:00Z'))
+  let app = await buildApp(config, { clock })
+  const world = await gatewayWorld(app, backend.url, { quotaCalls: '3', quotaPeriod: 'day' })
+  const call = async () => await app.inject({ url: '/gateway/books/x', headers: { 'ocp-apim-subscription-key': world.primary } })
+  t.equal((await call()).statusCode, 200)
+  t.equal((await call()).statusCode, 200)
+  await app.close() // the count is written on close
+  app = await buildApp(config, { clock })
+  t.teardown(async () => await app.close())
+  t.equal((await call()).statusCode, 200, 'the third call of the day, after a restart')
+  const out = await call()
+  t.equal(out.statusCode, 403)
+  t.match(out.json(), { statusCode: 403, message: /^Out of call volume quota\. Quota will be replenished in 0[12]:[0-5]\d:[0-5]\d\.$/ }, 'about two hours to midnight')
+  clock.set(new Date('2026-11-27T00:00:01Z'))
+  t.equal((await call()).statusCode, 200, 'a new day, a new quota')
+  await app.services.gateway.flush()
+  const rows = await app.db('quota_usage').where('subscription_id', world.subscriptionId).orderBy('period_start').select('period_start', 'calls')
+  t.same(rows.map((r) => [r.period_start, Number(r.calls)]), [['2026-11-26T00:00:00.000Z', 3], ['2026-11-27T00:00:00.000Z', 1]])
+})
+
+t.test('every change that ends a key is refused on the very next call', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const call = async (key = world.primary, path = '/gateway/books/x') => (await app.inject({ url: path, headers: { 'ocp-apim-subscription-key': key } })).statusCode
+  const svc = app.services
+  const admin = { id: world.admin.id, label: world.admin.email, ip: null }
+  const second = async (name: string) => {
+    const s = await svc.subscriptions.subscribeOnBehalf(world.dev.id, { productId: world.productId, displayName: name }, SYSTEM)
+    const [own] = (await svc.subscriptions.listOwn(world.dev.id)).filter((o) => o.id === s.id)
+    return { id: s.id, key: own.keys.primary ?? '' }
+  }
+
+  t.equal(await call(), 200, 'the key works (and is now cached)')
+  await svc.accounts.blockAccount(world.dev.id, admin)
+  t.equal(await call(), 401, 'owner blocked')
+  await svc.accounts.activateAccount(world.dev.id, admin)
+  t.equal(await call(), 200, 'owner active again: the key works again')
+
+  await svc.subscriptions.changeState(world.subscriptionId, 'suspend', admin)
+  t.equal(await call(), 401, 'subscription suspended')
+  await svc.subscriptions.changeState(world.subscriptionId, 'activate', admin)
+  t.equal(await call(), 200, 'reactivated')
+
+  t.equal(await call(world.secondary), 200)
+  await svc.subscriptions.regenerateKey(world.dev.id, world.subscriptionId, 'secondary', { id: world.dev.id, label: world.dev.email, ip: null })
+  t.equal(await call(world.secondary), 401, 'old secondary key after regeneration')
+  t.equal(await call(), 200, 'the primary key is untouched')
+  const [fresh] = (await svc.subscriptions.listOwn(world.dev.id)).filter((o) => o.id === world.subscriptionId)
+  t.equal(await call(fresh.keys.secondary ?? ''), 200, 'the new secondary key works at once')
+
+  const cancelled = await second('to cancel')
+  t.equal(await call(cancelled.key), 200)
+  await svc.subscriptions.cancelOwn(world.dev.id, cancelled.id, { id: world.dev.id, label: world.dev.email, ip: null })
+  t.equal(await call(cancelled.key), 401, 'cancelled by its owner')
+  const byAdmin = await second('admin cancels')
+  t.equal(await call(byAdmin.key), 200)
+  await svc.subscriptions.changeState(byAdmin.id, 'cancel', admin)
+  t.equal(await call(byAdmin.key), 401, 'cancelled by an administrator')
+
+  await svc.products.setState(world.productId, 'notPublished', admin)
+  t.equal(await call(), 401, 'product unpublished')
+  await svc.products.setState(world.productId, 'published', admin)
+  t.equal(await call(), 200)
+  await svc.products.removeApi(world.productId, world.apiId, admin)
+  t.equal(await call(), 401, 'API removed from the product')
+  await svc.products.addApi(world.productId, world.apiId, admin)
+  t.equal(await call(), 200)
+
+  await app.db('subscriptions').where('id', world.subscriptionId).update({ expires_at: '2000-01-01T00:00:00.000Z' })
+  app.services.gateway.invalidate()
+  t.equal(await call(), 401, 'an expiry date that has passed')
+  await app.db('subscriptions').where('id', world.subscriptionId).update({ expires_at: null })
+  app.services.gateway.invalidate()
+
+  await svc.apis.updateApi(world.apiId, { name: 'Books', path: 'library', serviceUrl: `${backend.url}/v1`, description: '', openapi: '' }, admin)
+  t.equal(await call(), 404, 'the API\'s old path is gone at once')
+  t.equal(await call(world.primary, '/gateway/library/x'), 200, 'and its new one works')
+
+  await svc.accounts.deleteAccount(world.dev.id, admin)
+  t.equal(await call(world.primary, '/gateway/library/x'), 401, 'owner deleted')
+})
+
+t.test('approval: a submitted subscription\'s key is refused until approved; a rejected one stays refused', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url, { approvalRequired: true })
+  const admin = { id: world.admin.id, label: world.admin.email, ip: null }
+  const developer = { ...world.dev, isAdmin: false }
+  const ask = async (name: string) => {
+    const s = await app.services.subscriptions.subscribe(developer, world.productId, { displayName: name, acceptTerms: true }, null)
+    const [own] = (await app.services.subscriptions.listOwn(world.dev.id)).filter((o) => o.id === s.id)
+    return { id: s.id, key: own.keys.primary ?? '' }
+  }
+  const call = async (key: string) => (await app.inject({ url: '/gateway/books/x', headers: { 'ocp-apim-subscription-key': key } })).statusCode
+  const approved = await ask('approve me')
+  t.equal(await call(approved.key), 401, 'submitted')
+  await app.services.subscriptions.changeState(approved.id, 'approve', admin)
+  t.equal(await call(approved.key), 200, 'approved: the very next call passes')
+  const rejected = await ask('reject me')
+  t.equal(await call(rejected.key), 401)
+  await app.services.subscriptions.changeState(rejected.id, 'reject', admin, 'no')
+  t.equal(await call(rejected.key), 401, 'rejected')
+})
+
+t.test('a product that needs no subscription lets calls through without a key; a bad key is still refused', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const open = await app.services.apis.createApi({ name: 'Weather', path: 'weather', serviceUrl: backend.url, description: '', openapi: '' }, SYSTEM)
+  const product = await productFor(app, SYSTEM, { name: 'Open data', subscriptionRequired: false }, [open.id])
+  const res = await app.inject('/gateway/weather/today')
+  t.equal(res.statusCode, 200)
+  t.equal((res.json() as Seen).url, '/today')
+  t.equal((await app.inject({ url: '/gateway/weather/today', headers: { 'ocp-apim-subscription-key': 'wrong' } })).statusCode, 401)
+  await app.services.products.setState(product.id, 'notPublished', SYSTEM)
+  t.same((await app.inject('/gateway/weather/today')).json(), MISSING, 'unpublished: a key is needed again')
+  t.ok(world.primary)
+})
+
+t.test('bad paths get 400; a backend down is 502 and a slow one 504, the gateway stays up', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t, {}, { gatewayTimeoutMs: 300 })
+  const world = await gatewayWorld(app, backend.url)
+  const headers = { 'ocp-apim-subscription-key': world.primary }
+  // (A dot segment sent as is, or escaped, is resolved by the URL parser before routing: it names no API.)
+  for (const path of ['/gateway/books/../admin', '/gateway/books/%2e%2e/admin']) t.equal((await app.inject({ url: path, headers })).statusCode, 404, path)
+  for (const path of ['/gateway/books/a/%2E%2E%2Fb', '/gateway/books/%E0%A4%A']) {
+    const res = await app.inject({ url: path, headers })
+    t.equal(res.statusCode, 400, `${path}: ${res.body}`)
+    t.equal(res.json().statusCode, 400)
+  }
+  t.equal(backend.seen.length, 0, 'none of them reached the backend')
+
+  const slow = await app.inject({ url: '/gateway/books/slow?ms=2000', headers })
+  t.equal(slow.statusCode, 504)
+  t.same(slow.json(), { statusCode: 504, message: 'The API\'s backend did not answer in time.' })
+
+  const down = await app.services.apis.createApi({ name: 'Down', path: 'down', serviceUrl: 'http://127.0.0.1:9', description: '', openapi: '' }, SYSTEM)
+  await app.services.products.addApi(world.productId, down.id, SYSTEM)
+  const refused = await app.inject({ url: '/gateway/down/x', headers })
+  t.equal(refused.statusCode, 502)
+  t.same(refused.json(), { statusCode: 502, message: 'The API\'s backend could not be reached.' })
+  t.equal((await app.inject({ url: '/gateway/books/x', headers })).statusCode, 200, 'still serving')
+  const missing = await app.inject({ url: '/gateway/books/missing', headers })
+  t.equal(missing.statusCode, 404, 'a backend\'s own 404 is passed on')
+  t.equal((missing.json() as Seen).url, '/v1/missing')
+
+  await app.services.gateway.flush()
+  const rows = await app.db('gateway_usage').where('subscription_id', world.subscriptionId).select('outcome', 'status_class', 'calls')
+  const count = (outcome: string, cls: number) => rows.filter((r) => r.outcome === outcome && Number(r.status_class) === cls).reduce((n, r) => n + Number(r.calls), 0)
+  t.equal(count('backend-timeout', 5), 1, '504 counted as 5xx')
+  t.equal(count('backend-unreachable', 5), 1, '502 counted as 5xx')
+  t.equal(count('forwarded', 2), 1)
+  t.equal(count('forwarded', 4), 1)
+  const badPaths = await app.db('gateway_usage').where({ outcome: 'bad-path', status_class: 4 }).sum({ n: 'calls' }).first()
+  t.equal(Number(badPaths?.n), 1, 'a bad path is counted too (a malformed escape is refused by the router itself)')
+})
+
+t.test('usage: every call counted by subscription, API, hour, status class and outcome, refusals by reason; 90% of a quota mails the owner once', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url, { quotaCalls: '10', quotaPeriod: 'month' })
+  const call = async (key: string | null) => await app.inject({ url: '/gateway/books/x', headers: key === null ? {} : { 'ocp-apim-subscription-key': key } })
+  for (let i = 0; i < 8; i++) await call(world.primary)
+  await call(null)
+  await call('unknown-key')
+  await app.services.gateway.flush()
+  t.equal(await app.db('outbox_emails').where('template', 'quota-approaching').count({ n: '*' }).first().then((r) => Number(r?.n)), 0, 'not yet at 90%')
+  await call(world.primary)
+  await app.services.gateway.flush()
+  await call(world.primary)
+  await app.services.gateway.flush()
+  const mails = await app.db('outbox_emails').where('template', 'quota-approaching').select('to_address', 'text_body')
+  t.equal(mails.length, 1, 'one email, though two flushes passed 90%')
+  t.equal(mails[0].to_address, world.dev.email)
+  t.match(mails[0].text_body, /10/)
+  t.equal((await call(world.primary)).statusCode, 403, 'the eleventh call of the month')
+  await app.services.gateway.flush()
+  const rows = await app.db('gateway_usage').select('api_id', 'subscription_id', 'developer_id', 'product_id', 'status_class', 'outcome', 'calls', 'latency_ms')
+  const find = (outcome: string) => rows.filter((r) => r.outcome === outcome)
+  t.same(find('forwarded').map((r) => [Number(r.api_id), Number(r.subscription_id), Number(r.developer_id), Number(r.product_id), Number(r.status_class), Number(r.calls)]),
+    [[world.apiId, world.subscriptionId, world.dev.id, world.productId, 2, 10]])
+  t.same(find('missing-key').map((r) => [Number(r.subscription_id), Number(r.status_class), Number(r.calls)]), [[0, 4, 1]])
+  t.same(find('invalid-key').map((r) => Number(r.calls)), [1])
+  t.same(find('quota-exceeded').map((r) => [Number(r.subscription_id), Number(r.calls)]), [[world.subscriptionId, 1]])
+  t.ok(Number(find('forwarded')[0].latency_ms) >= 0)
 })

@@ -53,6 +53,7 @@ export function createRateLimiter () {
 }
 
 interface QuotaCounter {
+  subscriptionId: number
   period: QuotaPeriod
   start: number
   /** The quota's calls, as of the last call. */
@@ -75,6 +76,8 @@ export interface QuotaCrossing { subscriptionId: number, calls: number, periodSt
  */
 export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) => Promise<void>) {
   const counters = new Map<number, QuotaCounter>()
+  // Counters of a period that ended with calls not yet written: written at the next flush.
+  let retired: QuotaCounter[] = []
 
   const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -91,7 +94,8 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     const start = periodStart(quota.period, now)
     let counter = counters.get(subscriptionId)
     if (counter === undefined || counter.start !== start || counter.period !== quota.period) {
-      counter = { period: quota.period, start, limit: quota.calls, stored: 0, pending: 0, loading: null }
+      if (counter !== undefined && counter.pending > 0) retired.push(counter)
+      counter = { subscriptionId, period: quota.period, start, limit: quota.calls, stored: 0, pending: 0, loading: null }
       counters.set(subscriptionId, counter)
       const c = counter
       c.loading = load(subscriptionId, c).finally(() => { c.loading = null })
@@ -121,7 +125,10 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
    * of its quota for the first time in the period is handed to onWarn (once, across instances).
    */
   async function flush (): Promise<void> {
-    for (const [subscriptionId, counter] of counters) {
+    const ended = retired
+    retired = []
+    for (const counter of [...ended, ...counters.values()]) {
+      const { subscriptionId } = counter
       if (counter.pending === 0 || counter.loading !== null) continue
       const add = counter.pending
       counter.pending = 0
@@ -142,6 +149,7 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
       } catch (err) {
         // Not written: keep the calls for the next flush.
         counter.pending += add
+        if (counters.get(subscriptionId) !== counter && !retired.includes(counter)) retired.push(counter)
         throw err
       }
     }
