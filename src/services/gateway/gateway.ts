@@ -118,7 +118,6 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
       } catch (err) {
         report(err, 'gateway: usage write failed')
       }
-      quotas.sweep(clock.now().getTime())
     })()
     try {
       await flushing
@@ -141,7 +140,7 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
     await flush()
   }
 
-  return { admit, record, flush, start, stop, invalidate: keys.invalidate, quotaUsed: quotas.used }
+  return { admit, record, flush, start, stop, invalidate: keys.invalidate }
 }
 
 export type Gateway = ReturnType<typeof createGateway>

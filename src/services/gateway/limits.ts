@@ -70,9 +70,10 @@ export interface QuotaCrossing { subscriptionId: number, calls: number, periodSt
 /**
  * Quotas: counted durably in `quota_usage`. Each instance keeps what it knows (the stored count
  * plus its own unwritten calls) and writes its calls in one statement per subscription every
- * `flushMs`, reading back the total that every instance reached. So the quota holds across
+ * `flushMs`, reading back the total that every instance reached; a subscription not called since
+ * the last flush is forgotten and read afresh on its next call. So the quota holds across
  * instances and restarts, overshooting by at most what each instance lets through in one flush
- * interval before it sees the others' calls.
+ * interval (≤ 1 s) before it sees the others' calls.
  */
 export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) => Promise<void>) {
   const counters = new Map<number, QuotaCounter>()
@@ -114,12 +115,6 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     return 0
   }
 
-  /** Calls used in the current period, as this instance knows them. */
-  function used (subscriptionId: number): number | null {
-    const counter = counters.get(subscriptionId)
-    return counter === undefined ? null : counter.stored + counter.pending
-  }
-
   /**
    * Writes every subscription's unwritten calls and reads back the totals; a total that passes 90%
    * of its quota for the first time in the period is handed to onWarn (once, across instances).
@@ -129,7 +124,13 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     retired = []
     for (const counter of [...ended, ...counters.values()]) {
       const { subscriptionId } = counter
-      if (counter.pending === 0 || counter.loading !== null) continue
+      if (counter.loading !== null) continue
+      if (counter.pending === 0) {
+        // Not called here since the last flush: forget it, so the next call reads what the other
+        // instances counted meanwhile instead of an old total.
+        if (counters.get(subscriptionId) === counter) counters.delete(subscriptionId)
+        continue
+      }
       const add = counter.pending
       counter.pending = 0
       const periodStart = iso(counter.start)
@@ -155,12 +156,5 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     }
   }
 
-  /** Forgets counters of periods that have ended (nothing unwritten in them). */
-  function sweep (now: number): void {
-    for (const [id, counter] of counters) {
-      if (counter.pending === 0 && counter.loading === null && periodEnd(counter.period, counter.start) <= now) counters.delete(id)
-    }
-  }
-
-  return { take, used, flush, sweep }
+  return { take, flush }
 }
