@@ -15,7 +15,9 @@ export default async function subscriptionRoutes (app: FastifyInstance): Promise
   const guarded = { onRequest: requireAccount }
 
   async function listPage (accountId: number, data: Record<string, unknown> = {}) {
-    return { title: 'Your subscriptions', subscriptions: await subscriptions.listOwn(accountId), gatewayUrl: app.config.gatewayUrl, ...data }
+    const own = await subscriptions.listOwn(accountId)
+    const quotaUse = await app.services.usage.quotaUse(own.filter((s) => s.state === 'active' || s.state === 'suspended').map((s) => s.id))
+    return { title: 'Your subscriptions', subscriptions: own, quotaUse, gatewayUrl: app.config.gatewayUrl, ...data }
   }
 
   app.get('/subscriptions', guarded, async (request, reply) => await reply.page('portal/subscriptions/list', await listPage(signedIn(request).id)))

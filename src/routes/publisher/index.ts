@@ -10,6 +10,7 @@ import emailTemplateRoutes from './email-templates'
 import apiRoutes from './apis'
 import productRoutes from './products'
 import subscriptionAdminRoutes from './subscriptions'
+import analyticsRoutes from './analytics'
 
 /** The publisher portal: every route under /admin is for administrators only. */
 export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
@@ -29,6 +30,7 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   await app.register(apiRoutes, { prefix: '/apis' })
   await app.register(productRoutes, { prefix: '/products' })
   await app.register(subscriptionAdminRoutes, { prefix: '/subscriptions' })
+  await app.register(analyticsRoutes)
   await app.register(auditRoutes)
   await app.register(settingsRoutes)
   await app.register(invitationAdminRoutes, { prefix: '/invitations' })
