@@ -102,6 +102,10 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   }, [api.id])
   const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: `${LONG} app` }, actor)
 
+  // Calls for /admin/analytics to draw: refused ones (the subscription awaits approval, one has no key).
+  for (const headers of [{}, { 'ocp-apim-subscription-key': 'f'.repeat(32) }]) await app.inject({ url: '/gateway/library/v2/books', headers })
+  await app.services.gateway.flush()
+
   const base = await listen(app)
   const browser = await launchBrowser(t)
   // JavaScript on only so axe can run; the pages have none. The CSP is bypassed for the audit alone.
@@ -144,8 +148,11 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     '/admin/invitations', '/admin/invitations/new', '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', `/admin/emails/${emailId}`,
     '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
-    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`
+    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
+    '/admin/analytics'
   ]) await visit(path)
+  await page.goto(`${base}/admin/analytics?from=2026-05-02&to=2026-05-01`)
+  await audit(t, page, 'analytics with a range that ends before it starts', { errorState: true })
   await submit('/admin/apis/new', { '#openapi': 'swagger: "2.0"' }, 'an API with nothing filled in and a Swagger 2.0 document')
   await submit('/admin/products/new', { '#name': '', '#quotaCalls': 'lots' }, 'a product with no name and a bad quota')
   await submit('/admin/developers/new', {}, 'add user with nothing filled in')
@@ -165,7 +172,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   // What a person checks at 320 px.
   await page.setViewportSize({ width: 320, height: 800 })
   for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations'],
-    [`/apis/${api.id}`, 'api-reference'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product']]) {
+    [`/apis/${api.id}`, 'api-reference'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product'], ['/admin/analytics', 'analytics']]) {
     await page.goto(`${base}${path}`)
     await screenshot(page, `a11y-${name}-320`, false)
   }

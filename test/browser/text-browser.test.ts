@@ -94,3 +94,17 @@ t.test('an API reference and the keys read in order in lynx', async (t) => {
   const keys = dump((await developer.get('/subscriptions')).body)
   inOrder(t, keys, ['Your subscriptions', 'Reading app', 'Active', 'Product', 'Books', 'Show primary key', 'Regenerate primary key', 'Show secondary key', 'Regenerate secondary key', 'Cancel subscription'], 'subscriptions')
 })
+
+t.test('/admin/analytics reads in lynx through its tables: the charts\' numbers are all there', async (t) => {
+  const app = await makeApp(t)
+  await createAdmin(app)
+  await app.services.apis.createApi({ name: 'Books', path: 'books', serviceUrl: 'http://127.0.0.1:9', description: '', openapi: '' }, { id: null, label: 'test', ip: null })
+  for (let i = 0; i < 3; i++) await app.inject('/gateway/books/x')
+  await app.services.gateway.flush()
+  const today = new Date().toISOString().slice(0, 10)
+  const text = dump((await (await signedInClient(app, ADMIN)).get('/admin/analytics')).body)
+  inOrder(t, text, ['Analytics', '3', 'calls', 'By day', today, '3', 'By API', 'Books', '3', 'Refused calls', 'Missing key', 'No key, or an unknown key', '3'], 'analytics')
+  t.notMatch(text, /<svg|<rect|chart-bar/, 'nothing of the SVG leaks into the text')
+  const width = w3mWidth((await (await signedInClient(app, ADMIN)).get('/admin/analytics')).body)
+  t.ok(width <= 80, `fits an 80-column terminal in w3m (${width})`)
+})

@@ -25,7 +25,7 @@ export function niceCeiling (value: number): number {
   return 10 * power
 }
 
-const number = (n: number): string => Math.round(n).toLocaleString('en-GB')
+const number = (n: number): string => n.toLocaleString('en-GB', { maximumFractionDigits: 1 })
 
 /**
  * The geometry of a vertical bar chart, computed here and drawn by partials/bar-chart.eta as SVG
@@ -64,7 +64,7 @@ export function barChart (id: string, title: string, description: string, bars: 
         tip: `${bar.label}: ${number(bar.value)}${unit}${bar.part !== undefined && options.legend?.[1] !== undefined ? `, ${number(bar.part)} ${options.legend[1].toLowerCase()}` : ''}`
       }
     }),
-    gridlines: [0, 0.25, 0.5, 0.75, 1].map((f) => ({ y: round(PLOT.top + plotHeight - f * plotHeight), label: `${number(f * max)}${unit}` })),
+    gridlines: [0, 0.2, 0.4, 0.6, 0.8, 1].map((f) => ({ y: round(PLOT.top + plotHeight - f * plotHeight), label: `${number(f * max)}${unit}` })),
     legend: options.legend ?? []
   }
 }
