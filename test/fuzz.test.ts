@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from './helpers'
 import { PETS_YAML } from './fixtures/openapi'
 import { productFor } from './fixtures/catalog'
+import { startBackend } from './fixtures/gateway'
 
 const PAYLOADS: Array<string | string[]> = [
   '', ' ', 'x', '/\n', '/\r\nSet-Cookie: x=y', '\r\n', '/\u0000', '\u0000', '/\u007f', '\u00ff', '/\u0100', 'é', '😀', '\ud800', '\u2028',
@@ -112,7 +113,7 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
     '/admin', '/admin/developers', '/admin/developers/new', `/admin/developers/${dev.id}`, '/admin/invitations', '/admin/invitations/new',
     '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/reference`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
-    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`
+    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, '/admin/analytics'
   ])
   // Ids and tokens in paths.
   const wellFormed = (text: string): boolean => { try { encodeURIComponent(text); return true } catch { return false } }
@@ -122,6 +123,26 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
       const answer = await publisher.get(path + encodeURIComponent(payload))
       requests++
       if (answer.statusCode >= 500) t.fail(`GET ${path}${JSON.stringify(payload).slice(0, 40)}: ${answer.statusCode}`)
+    }
+  }
+  // An API anyone may call, on a loopback backend: hostile calls are forwarded too.
+  const backend = await startBackend(t)
+  const echo = await app.services.apis.createApi({ name: 'Echo', path: 'echo', serviceUrl: backend.url, description: '', openapi: '' }, actor)
+  await productFor(app, actor, { name: 'Open echo', subscriptionRequired: false }, [echo.id])
+  // The gateway: hostile paths, keys, query strings and headers are refused with JSON, never a 500.
+  for (const payload of PAYLOADS.filter((p): p is string => typeof p === 'string')) {
+    const escaped = wellFormed(payload) ? encodeURIComponent(payload) : 'x'
+    for (const [url, headers] of [
+      [`/gateway/pets/${escaped}`, {}],
+      [`/gateway/${escaped}/x`, {}],
+      [`/gateway/pets/x?subscription-key=${escaped}&${escaped}=1`, {}],
+      ['/gateway/pets/x', { 'ocp-apim-subscription-key': payload.replace(/[^\x20-\x7e]/g, '?') }],
+      ['/gateway/pets/x', { 'x-forwarded-for': payload.replace(/[^\x20-\x7e]/g, '?') }],
+      [`/gateway/echo/${escaped}?${escaped}=${escaped}`, { 'x-forwarded-for': payload.replace(/[^\x20-\x7e]/g, '?'), connection: 'keep-alive, x-a', 'keep-alive': 'timeout=5', te: 'trailers', 'x-a': '1', cookie: `portico_session=${escaped}; a=b` }]
+    ] as const) {
+      const answer = await app.inject({ method: 'POST', url, headers: { 'content-type': payload.slice(0, 50).replace(/[^\x20-\x7e]/g, '?') || 'text/plain', ...headers }, payload })
+      requests++
+      if (answer.statusCode >= 500 || !answer.headers['content-type']?.toString().startsWith('application/json')) t.fail(`gateway ${url.slice(0, 60)}: ${answer.statusCode} ${answer.body.slice(0, 80)}`)
     }
   }
   t.ok(requests > 2000, `${requests} hostile requests`)
