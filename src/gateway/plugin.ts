@@ -47,9 +47,10 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
   })
   app.decorateRequest('gatewayCall', null)
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const call = request.gatewayCall ?? { owner: NOBODY, outcome: reply.statusCode === 404 ? 'no-api' : 'bad-path' }
     gateway.record(call.owner, reply.statusCode, call.outcome, reply.elapsedTime)
+    done()
   })
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
@@ -68,7 +69,8 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     const url = splitGatewayUrl(request.raw.url ?? '', basePath)
     const header = request.headers[KEY_HEADER]
     const key = typeof header === 'string' ? header : url.queryKey
-    const decision = await gateway.admit(url.segments, key)
+    const admission = gateway.admit(url.segments, key)
+    const decision = 'then' in admission ? await admission : admission
     if (!decision.admitted) {
       request.gatewayCall = { owner: decision.owner, outcome: decision.outcome }
       if (decision.retryAfter !== undefined) void reply.header('retry-after', String(decision.retryAfter))

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
 import type { Clock } from '../clock'
 import type { Outbox } from '../mail/outbox'
-import { createUsageRecorder, type CallRecord, type Outcome } from '../usage/usage-recorder'
-import { createKeyCache, type GatewayApi } from './key-cache'
+import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
+import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
 import { createQuotaCounter, createRateLimiter, hhmmss, type QuotaCrossing } from './limits'
 
 /** The reference product's words, as the contract gives them. */
@@ -68,16 +68,24 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
    * Decides one call. `segments` is the raw path after the gateway's base, split on "/"; `key` the
    * subscription key sent (header or query), or null.
    */
-  async function admit (segments: string[], key: string | null): Promise<Admission> {
-    const found = await keys.findApi(segments)
+  function admit (segments: string[], key: string | null): Admission | Promise<Admission> {
+    // The fast path stays synchronous: catalog and key in memory, no promise.
+    const found = keys.cachedApi(segments)
+    if (found === undefined) return keys.findApi(segments).then((f) => decide(f, key, keys.cachedKey(key ?? '')))
+    if (found === null || key === null) return decide(found, key, undefined)
+    const cached = keys.cachedKey(key)
+    if (cached === undefined) return keys.lookUpKey(key).then((entry) => decide(found, key, entry))
+    return decide(found, key, cached)
+  }
+
+  function decide (found: FoundApi | null, key: string | null, entry: GatewayKey | null | undefined): Admission | Promise<Admission> {
     if (found === null) return refuse(404, MESSAGES.noApi, 'no-api', NOBODY)
     const { api, rest } = found
     if (key === null) {
       if (api.openProductId !== null) return { admitted: true, api, rest, owner: { ...NOBODY, apiId: api.id, productId: api.openProductId } }
       return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id })
     }
-    const cached = keys.cachedKey(key)
-    const entry = cached === undefined ? await keys.lookUpKey(key) : cached
+    if (entry === undefined) return keys.lookUpKey(key).then((loaded) => decide(found, key, loaded))
     const now = clock.now().getTime()
     if (entry === null) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id })
     const owner: CallOwner = { apiId: api.id, productId: entry.productId, subscriptionId: entry.subscriptionId, developerId: entry.developerId }
@@ -91,17 +99,15 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
         return refuse(429, MESSAGES.rateLimited(seconds), 'rate-limited', owner, seconds)
       }
     }
-    if (entry.quota !== null) {
-      const taken = quotas.take(entry.subscriptionId, entry.quota, now)
-      const wait = typeof taken === 'number' ? taken : await taken
-      if (wait > 0) return refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner)
-    }
-    return { admitted: true, api, rest, owner }
+    const admitted: Admission = { admitted: true, api, rest, owner }
+    if (entry.quota === null) return admitted
+    const quotaAnswer = (wait: number): Admission => wait > 0 ? refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner) : admitted
+    const taken = quotas.take(entry.subscriptionId, entry.quota, now)
+    return typeof taken === 'number' ? quotaAnswer(taken) : taken.then(quotaAnswer)
   }
 
   function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number): void {
-    const call: CallRecord = { ...owner, status, outcome, latencyMs, at: clock.now().getTime() }
-    usage.record(call)
+    usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, latencyMs, at: clock.now().getTime() })
   }
 
   /** Writes quota and usage counts now (also on close, and in tests). */

@@ -25,6 +25,9 @@ export interface GatewayKey {
   quota: { calls: number, period: QuotaPeriod } | null
 }
 
+/** An API found for a path, and the rest of the path after the API's own. */
+export interface FoundApi { api: GatewayApi, rest: string[] }
+
 interface Catalog {
   apis: Map<string, GatewayApi>
   /** How many path segments the longest API path has: the most prefixes a look-up tries. */
@@ -58,7 +61,7 @@ const NO_APIS: ReadonlySet<number> = new Set()
  */
 export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown) => void) {
   let generation = 0
-  let catalog: { generation: number, value: Promise<Catalog> } | null = null
+  let catalog: { generation: number, value: Promise<Catalog>, loaded: Catalog | null } | null = null
   let keys = new Map<string, GatewayKey | null>()
   let seenVersion: number | null = null
   let poller: NodeJS.Timeout | null = null
@@ -99,23 +102,32 @@ export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown
   /** The catalog: a promise shared by every request while it loads, kept for this generation. */
   function currentCatalog (): Promise<Catalog> {
     if (catalog !== null && catalog.generation === generation) return catalog.value
-    const entry = { generation, value: loadCatalog() }
+    const entry: { generation: number, value: Promise<Catalog>, loaded: Catalog | null } = { generation, value: loadCatalog(), loaded: null }
     catalog = entry
-    entry.value.catch(() => { if (catalog === entry) catalog = null })
+    entry.value.then((loaded) => { entry.loaded = loaded }, () => { if (catalog === entry) catalog = null })
     return entry.value
+  }
+
+  function match ({ apis, deepest }: Catalog, segments: string[]): FoundApi | null {
+    for (let n = Math.min(deepest, segments.length); n >= 1; n--) {
+      const api = apis.get(n === 1 ? segments[0] : segments.slice(0, n).join('/'))
+      if (api !== undefined) return { api, rest: segments.slice(n) }
+    }
+    return null
   }
 
   /**
    * The API whose path is the longest prefix of these segments, and the rest of the path after it.
    * `segments` are the raw path after the gateway's base, split on "/".
    */
-  async function findApi (segments: string[]): Promise<{ api: GatewayApi, rest: string[] } | null> {
-    const { apis, deepest } = await currentCatalog()
-    for (let n = Math.min(deepest, segments.length); n >= 1; n--) {
-      const api = apis.get(segments.slice(0, n).join('/'))
-      if (api !== undefined) return { api, rest: segments.slice(n) }
-    }
-    return null
+  async function findApi (segments: string[]): Promise<FoundApi | null> {
+    return match(await currentCatalog(), segments)
+  }
+
+  /** The same from memory: undefined when the catalog is not loaded (call findApi). */
+  function cachedApi (segments: string[]): FoundApi | null | undefined {
+    if (catalog === null || catalog.generation !== generation || catalog.loaded === null) return undefined
+    return match(catalog.loaded, segments)
   }
 
   async function loadKey (digest: string, productApis: Map<number, Set<number>>): Promise<GatewayKey | null> {
@@ -180,7 +192,7 @@ export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown
     await polling
   }
 
-  return { findApi, cachedKey, lookUpKey, invalidate, start, stop }
+  return { findApi, cachedApi, cachedKey, lookUpKey, invalidate, start, stop }
 }
 
 export type KeyCache = ReturnType<typeof createKeyCache>

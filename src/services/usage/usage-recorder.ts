@@ -53,17 +53,20 @@ export function createUsageRecorder (db: Knex) {
     }
   }
 
+  /** Counts one call: on the hot path, one string and one map look-up; an object only for a new combination. */
   function record (call: CallRecord): void {
-    add({
-      hour: call.at - (call.at % HOUR_MS),
-      apiId: call.apiId,
-      productId: call.productId,
-      subscriptionId: call.subscriptionId,
-      developerId: call.developerId,
-      statusClass: Math.min(5, Math.max(1, Math.floor(call.status / 100))),
-      outcome: call.outcome,
-      calls: 1,
-      latencyMs: call.latencyMs
+    const hour = call.at - (call.at % HOUR_MS)
+    const statusClass = Math.min(5, Math.max(1, Math.floor(call.status / 100)))
+    const key = `${hour}|${call.apiId}|${call.productId}|${call.subscriptionId}|${call.developerId}|${statusClass}|${call.outcome}`
+    const tally = tallies.get(key)
+    if (tally !== undefined) {
+      tally.calls++
+      tally.latencyMs += call.latencyMs
+      return
+    }
+    tallies.set(key, {
+      hour, apiId: call.apiId, productId: call.productId, subscriptionId: call.subscriptionId, developerId: call.developerId,
+      statusClass, outcome: call.outcome, calls: 1, latencyMs: call.latencyMs
     })
   }
 

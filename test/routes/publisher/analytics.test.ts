@@ -1,9 +1,9 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ADMIN, DEV, makeApp, signedInClient } from '../../helpers'
 import { gatewayWorld, startBackend, SYSTEM } from '../../fixtures/gateway'
 import { productFor } from '../../fixtures/catalog'
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup (t: Test) {
   const backend = await startBackend(t)
   const app = await makeApp(t)
   const world = await gatewayWorld(app, backend.url, { quotaCalls: '100', quotaPeriod: 'week' })
@@ -18,7 +18,7 @@ async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
 }
 
 t.test('/admin/analytics: totals, an SVG chart per day and its table twin, by API, product and developer, and who is refused', async (t) => {
-  const { app, world, admin } = await setup(t)
+  const { world, admin } = await setup(t)
   const page = await admin.get('/admin/analytics')
   t.equal(page.statusCode, 200)
   const today = new Date().toISOString().slice(0, 10)

@@ -1,0 +1,132 @@
+/**
+ * The gateway (issue 12) against a bare @fastify/reply-from proxy, in one run on one machine. Each
+ * server runs in a process of its own (autocannon in this one), all on loopback:
+ *   1. the backend alone (a tiny fastify app answering a 1 KB JSON body);
+ *   2. a bare reply-from proxy to it, no checks;
+ *   3. Portico's gateway, a valid key (cache warm), no rate limit or quota;
+ *   4. the same with a rate limit and a quota that are never reached;
+ *   5. an invalid key, refused at the edge.
+ * autocannon: 50 connections, 10 s each in two turns (BENCH_SECONDS to change). Prints requests/s, p50/p99
+ * latency, and 3 and 4 against 2. Target: 3 ≥ 80% of 2, p99 within 2 ms of 2; 5 at least as fast as 2.
+ * Run: npm run bench:gateway
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import autocannon from 'autocannon'
+import fastify from 'fastify'
+import replyFrom from '@fastify/reply-from'
+import { run, withApp } from './lib/app'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const CONNECTIONS = 50
+const ACTOR = { id: null, label: 'bench', ip: null }
+const BODY = JSON.stringify({ items: Array.from({ length: 12 }, (_, i) => ({ id: i, title: `Book number ${i}`, author: 'A. Writer', year: 1990 + i })) }).padEnd(1024, ' ')
+
+type Role = 'backend' | 'bare' | 'portico'
+
+/** The servers, each started by `node gateway.js <role> [backend URL]`; they report on stdout. */
+async function serve (role: Role, backendUrl: string): Promise<void> {
+  // A server lives as long as the run that started it.
+  process.once('disconnect', () => { process.exit(0) })
+  if (role === 'backend') {
+    const app = fastify()
+    app.all('/*', async (_request, reply) => await reply.type('application/json').send(BODY))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    process.send?.({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` })
+    return
+  }
+  if (role === 'bare') {
+    const app = fastify()
+    await app.register(replyFrom, { base: backendUrl, undici: { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 }, disableRequestLogging: true })
+    app.all('/*', (request, reply) => { void reply.from(request.url) })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    process.send?.({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` })
+    return
+  }
+  await withApp({ PASSWORD_HASH_COST: '10' }, async (app) => {
+    const dev = await app.services.accounts.createAccount({ email: 'bench@example.com', firstName: 'Bench', lastName: 'Mark', password: 'quiet rivers run far and deep' }, [], ACTOR)
+    const api = await app.services.apis.createApi({ name: 'Books', path: 'books', serviceUrl: backendUrl, description: '', openapi: '' }, ACTOR)
+    const keys: Record<string, string> = {}
+    for (const [name, limits] of [
+      ['plain', { rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: '' }],
+      ['limited', { rateLimitCalls: '1000000000', rateLimitPeriod: '60', quotaCalls: '1000000000', quotaPeriod: 'month' }]
+    ] as const) {
+      const product = await app.services.products.createProduct({ name, description: '', state: 'published', subscriptionRequired: true, approvalRequired: false, subscriptionsLimit: '', terms: '', ...limits }, ACTOR)
+      await app.services.products.addApi(product.id, api.id, ACTOR)
+      const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: name }, ACTOR)
+      const [own] = (await app.services.subscriptions.listOwn(dev.id)).filter((s) => s.id === subscription.id)
+      keys[name] = own.keys.primary ?? ''
+    }
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    process.send?.({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/gateway/books`, keys })
+    await new Promise<void>(() => {}) // until the run disconnects
+  })
+}
+
+interface Started { child: ChildProcess, url: string, keys?: Record<string, string> }
+
+async function start (role: Role, backendUrl = ''): Promise<Started> {
+  const child = fork(__filename, [role, backendUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return await new Promise((resolve, reject) => {
+    child.once('message', (message: { url: string, keys?: Record<string, string> }) => { resolve({ child, ...message }) })
+    child.once('exit', (code) => { reject(new Error(`${role} exited with ${String(code)}`)) })
+  })
+}
+
+interface Result { name: string, rps: number, p50: number, p99: number, non2xx: number, errors: number }
+interface Scenario { name: string, url: string, headers: Record<string, string> }
+
+const ROUNDS = 2
+
+/**
+ * Every scenario runs ROUNDS times for SECONDS / ROUNDS, the scenarios taking turns, so a slow
+ * moment of this shared machine falls on all of them alike; the figures are the rounds' means.
+ */
+async function measure (scenarios: Scenario[]): Promise<Result[]> {
+  const sums = scenarios.map((s) => ({ name: s.name, rps: 0, p50: 0, p99: 0, non2xx: 0, errors: 0 }))
+  for (const s of scenarios) await autocannon({ url: s.url, connections: CONNECTIONS, duration: 1, headers: s.headers }) // warm up: connections, caches, JIT
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, s] of scenarios.entries()) {
+      const r = await autocannon({ url: s.url, connections: CONNECTIONS, duration: SECONDS / ROUNDS, headers: s.headers })
+      sums[i].rps += r.requests.average / ROUNDS
+      sums[i].p50 += r.latency.p50 / ROUNDS
+      sums[i].p99 += r.latency.p99 / ROUNDS
+      sums[i].non2xx += r.non2xx
+      sums[i].errors += r.errors
+    }
+  }
+  return sums
+}
+
+async function main (): Promise<void> {
+  const backend = await start('backend')
+  const bare = await start('bare', backend.url)
+  const portico = await start('portico', backend.url)
+  const keys = portico.keys ?? {}
+  try {
+    const results = await measure([
+      { name: '1. backend alone', url: `${backend.url}/books/1`, headers: {} },
+      { name: '2. bare reply-from proxy', url: `${bare.url}/books/1`, headers: {} },
+      { name: '3. Portico gateway, valid key', url: `${portico.url}/1`, headers: { 'ocp-apim-subscription-key': keys.plain } },
+      { name: '4. + rate limit and quota (never reached)', url: `${portico.url}/1`, headers: { 'ocp-apim-subscription-key': keys.limited } },
+      { name: '5. invalid key (401)', url: `${portico.url}/1`, headers: { 'ocp-apim-subscription-key': 'f'.repeat(32) } }
+    ])
+    const proxy = results[1]
+    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS} s each (${ROUNDS} rounds, taking turns), node ${process.version}\n\n`)
+    process.stdout.write('| run | requests/s | p50 ms | p99 ms | vs bare proxy | p99 − bare p99 | non-2xx |\n|---|---|---|---|---|---|---|\n')
+    for (const r of results) {
+      process.stdout.write(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(100 * r.rps / proxy.rps).toFixed(0)}% | ${(r.p99 - proxy.p99).toFixed(1)} ms | ${r.non2xx + r.errors} |\n`)
+    }
+    const [gateway, limited, refused] = results.slice(2)
+    process.stdout.write(`\nTarget: 3 ≥ 80% of 2 and p99 within 2 ms: ${gateway.rps >= 0.8 * proxy.rps && gateway.p99 - proxy.p99 <= 2 ? 'met' : 'missed'}` +
+      ` (${(100 * gateway.rps / proxy.rps).toFixed(0)}%, ${(gateway.p99 - proxy.p99).toFixed(1)} ms); 4: ${(100 * limited.rps / proxy.rps).toFixed(0)}%;` +
+      ` 5 ≥ 2: ${refused.rps >= proxy.rps ? 'met' : 'missed'} (${(100 * refused.rps / proxy.rps).toFixed(0)}%)\n`)
+    if (gateway.non2xx + gateway.errors + limited.non2xx + limited.errors > 0) process.stdout.write('WARNING: valid-key runs had failures\n')
+  } finally {
+    for (const server of [portico, bare, backend]) server.child.disconnect()
+  }
+}
+
+const [role, backendUrl] = process.argv.slice(2)
+if (role === 'backend' || role === 'bare' || role === 'portico') run(async () => { await serve(role, backendUrl ?? '') })
+else run(main)
