@@ -132,6 +132,10 @@ function secret (env: Env, name: string, dataDir: string, fileName: string): str
   return generated
 }
 
+/** First path segments the portal serves itself: the gateway cannot be mounted under them. */
+const PORTAL_PATHS = ['admin', 'api', 'apis', 'products', 'subscriptions', 'profile', 'signin', 'signout', 'signup', 'confirm', 'invitations',
+  'password-reset', 'setup', 'public', 'healthz']
+
 export function loadConfig (env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535)
   const dataDir = resolve(text(env, 'DATA_DIR') ?? './data')
@@ -147,14 +151,19 @@ export function loadConfig (env: Env = process.env): Config {
   if ((adminEmail === null) !== (adminPassword === null || adminPassword === '')) {
     throw new ConfigError(adminEmail === null ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD', 'ADMIN_EMAIL and ADMIN_PASSWORD must be set together')
   }
+  const gatewayUrl = url('GATEWAY_URL', text(env, 'GATEWAY_URL') ?? `${publicUrl}/gateway`, ['http:', 'https:']).replace(/\/+$/, '')
+  const gatewayRoot = new URL(gatewayUrl).pathname.split('/')[1] ?? ''
+  if (PORTAL_PATHS.includes(gatewayRoot)) throw new ConfigError('GATEWAY_URL', `its path /${gatewayRoot} is one of the portal's own; choose another, such as /gateway`)
+  const gatewayPort = text(env, 'GATEWAY_PORT') === null ? null : integer(env, 'GATEWAY_PORT', 0, 1, 65535)
+  if (gatewayPort !== null && gatewayPort === port) throw new ConfigError('GATEWAY_PORT', `must differ from PORT (${port})`)
   return {
     port,
     host: text(env, 'HOST') ?? '127.0.0.1',
     dataDir,
     databaseUrl: databaseUrl(env, dataDir),
     publicUrl,
-    gatewayPort: text(env, 'GATEWAY_PORT') === null ? null : integer(env, 'GATEWAY_PORT', 0, 1, 65535),
-    gatewayUrl: url('GATEWAY_URL', text(env, 'GATEWAY_URL') ?? `${publicUrl}/gateway`, ['http:', 'https:']).replace(/\/+$/, ''),
+    gatewayPort,
+    gatewayUrl,
     sessionSecret: secret(env, 'SESSION_SECRET', dataDir, 'session-secret'),
     keySecret: secret(env, 'KEY_SECRET', dataDir, 'key-secret'),
     smtpUrl: smtpUrl === null ? null : url('SMTP_URL', smtpUrl, ['smtp:', 'smtps:']),

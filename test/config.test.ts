@@ -69,13 +69,20 @@ t.test('bad configuration names the variable', async (t) => {
     [{ KEY_SECRET: 'short' }, 'KEY_SECRET'],
     [{ PASSWORD_HASH_CONCURRENCY: '0' }, 'PASSWORD_HASH_CONCURRENCY'],
     [{ EMAILS_PER_ADDRESS_PER_HOUR: 'many' }, 'EMAILS_PER_ADDRESS_PER_HOUR'],
-    [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE']
+    [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE'],
+    [{ GATEWAY_PORT: 'api' }, 'GATEWAY_PORT'],
+    [{ GATEWAY_PORT: '0' }, 'GATEWAY_PORT'],
+    [{ PORT: '4000', GATEWAY_PORT: '4000' }, 'GATEWAY_PORT'],
+    [{ GATEWAY_URL: 'ftp://api.example.com' }, 'GATEWAY_URL'],
+    [{ GATEWAY_URL: 'http://localhost:3000/apis' }, 'GATEWAY_URL']
   ]
   for (const [env, variable] of cases) {
     t.throws(() => loadConfig({ DATA_DIR: dir, ...env }), new ConfigError(variable, ''), variable)
     try { loadConfig({ DATA_DIR: dir, ...env }) } catch (err) { t.match((err as Error).message, new RegExp(`^${variable}: `)) }
   }
   t.ok(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgres://u:p@localhost:5432/portico' }))
+  t.equal(loadConfig({ DATA_DIR: dir, GATEWAY_PORT: '3001' }).gatewayPort, 3001)
+  t.equal(loadConfig({ DATA_DIR: dir }).gatewayPort, null, 'unset: the gateway is served by the portal\'s server only')
 })
 
 t.test('start-up with bad configuration stops with one clear line', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { makeApp, makeConfig } from '../helpers'
 import { TestClock } from '../clock'
-import { buildApp } from '../../src/app'
+import { buildApp, gatewayPaths } from '../../src/app'
 import { productFor } from '../fixtures/catalog'
 import { gatewayWorld, startBackend, SYSTEM, type Seen } from '../fixtures/gateway'
 import { MESSAGES } from '../../src/services/gateway/gateway'
@@ -273,4 +273,17 @@ t.test('usage: every call counted by subscription, API, hour, status class and o
   t.same(find('invalid-key').map((r) => Number(r.calls)), [1])
   t.same(find('quota-exceeded').map((r) => [Number(r.subscription_id), Number(r.calls)]), [[world.subscriptionId, 1]])
   t.ok(Number(find('forwarded')[0].latency_ms) >= 0)
+})
+
+t.test('the gateway is served under GATEWAY_URL\'s path; at a host\'s root, under /gateway in the portal\'s server', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t, { GATEWAY_URL: 'https://api.example.com/calls/' })
+  const world = await gatewayWorld(app, backend.url)
+  const headers = { 'ocp-apim-subscription-key': world.primary }
+  const res = await app.inject({ url: '/calls/books/x?a=1', headers })
+  t.equal(res.statusCode, 200)
+  t.equal((res.json() as Seen).url, '/v1/x?a=1')
+  t.equal((await app.inject({ url: '/gateway/books/x', headers })).statusCode, 404, 'not also under /gateway')
+  t.same(gatewayPaths(await makeConfig(t, { GATEWAY_URL: 'https://api.example.com' })), { portal: '/gateway', own: '' })
+  t.same(gatewayPaths(app.config), { portal: '/calls', own: '/calls' })
 })

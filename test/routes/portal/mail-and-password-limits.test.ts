@@ -20,8 +20,9 @@ function recordSqlBeforeAnswer (app: FastifyInstance): () => string[] {
 }
 
 t.test('password reset, resend confirmation, email change: the same work before answering, account or not', async (t) => {
-  // No SMTP: no sender running beside the requests, so the SQL seen is the requests' own.
-  const app = await makeApp(t)
+  // No SMTP: no sender running beside the requests, and the gateway's change poll slowed to once
+  // an hour, so the SQL seen is the requests' own.
+  const app = await makeApp(t, {}, { gateway: { pollMs: 3_600_000 } })
   const sqlOf = recordSqlBeforeAnswer(app)
   await createAdmin(app)
   await createDeveloper(app)
