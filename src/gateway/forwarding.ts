@@ -49,11 +49,11 @@ export function splitGatewayUrl (rawUrl: string, basePath: string): GatewayUrl {
 }
 
 /**
- * The rest of the path, checked: every segment must decode, and none may be "." or "..", which
- * would climb out of the API's base on the backend.
+ * A call's path, checked: every segment must decode, and none may be "." or "..", which would
+ * climb out of the API's base on the backend.
  */
-export function safeRest (rest: string[]): boolean {
-  for (const segment of rest) {
+export function safePath (segments: string[]): boolean {
+  for (const segment of segments) {
     let decoded: string
     try {
       decoded = decodeURIComponent(segment)

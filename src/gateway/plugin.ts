@@ -3,7 +3,7 @@ import replyFrom from '@fastify/reply-from'
 import type { Gateway, CallOwner } from '../services/gateway/gateway'
 import { MESSAGES } from '../services/gateway/gateway'
 import type { Outcome } from '../services/usage/usage-recorder'
-import { KEY_HEADER, requestHeadersForBackend, responseHeadersFromBackend, safeRest, splitGatewayUrl } from './forwarding'
+import { KEY_HEADER, requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl } from './forwarding'
 
 export interface GatewayPluginOptions {
   gateway: Gateway
@@ -67,6 +67,11 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
 
   async function handle (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const url = splitGatewayUrl(request.raw.url ?? '', basePath)
+    // Before anything is counted against a key: a call that could climb out of its API's backend path.
+    if (!safePath(url.segments)) {
+      request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
+      return sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
+    }
     const header = request.headers[KEY_HEADER]
     const key = typeof header === 'string' ? header : url.queryKey
     const admission = gateway.admit(url.segments, key)
@@ -78,10 +83,6 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     }
     const call: CallState = { owner: decision.owner, outcome: 'forwarded' }
     request.gatewayCall = call
-    if (!safeRest(decision.rest)) {
-      call.outcome = 'bad-path'
-      return sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
-    }
     const target = decision.rest.length === 0 ? decision.api.serviceUrl : `${decision.api.serviceUrl}/${decision.rest.join('/')}`
     return reply.from(target, {
       timeout: timeoutMs,
