@@ -73,7 +73,8 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       return sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
     }
     const header = request.headers[KEY_HEADER]
-    const key = typeof header === 'string' ? header : url.queryKey
+    // An empty key is no key: the header first, then the query.
+    const key = typeof header === 'string' && header !== '' ? header : url.queryKey === '' ? null : url.queryKey
     const admission = gateway.admit(url.segments, key)
     const decision = 'then' in admission ? await admission : admission
     if (!decision.admitted) {

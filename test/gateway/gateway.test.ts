@@ -53,6 +53,7 @@ t.test('the contract\'s errors, in its order, with their JSON bodies', async (t)
   const missing = await app.inject('/gateway/books/x')
   t.equal(missing.statusCode, 401)
   t.same(missing.json(), MISSING)
+  t.same((await app.inject({ url: '/gateway/books/x?subscription-key=', headers: { 'ocp-apim-subscription-key': '' } })).json(), MISSING, 'an empty key is a missing one')
   t.match(missing.headers['content-type'], /^application\/json/)
 
   const unknown = await app.inject({ url: '/gateway/books/x', headers: { 'ocp-apim-subscription-key': 'f'.repeat(32) } })
