@@ -29,7 +29,7 @@ import passwordResetRoutes from './routes/portal/password-reset'
 import catalogRoutes from './routes/portal/catalog'
 import subscriptionRoutes from './routes/portal/subscriptions'
 import gatewayPlugin from './gateway/plugin'
-import type { GatewayOptions } from './services/gateway/gateway'
+import { MESSAGES, type GatewayOptions } from './services/gateway/gateway'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -112,7 +112,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     gatewayServer = fastify({ ...fastifyOptions, logger: undefined, loggerInstance: app.log })
     await gatewayServer.register(gatewayPlugin, { prefix: paths.own, gateway, basePath: paths.own, timeoutMs })
     if (paths.own !== '') {
-      gatewayServer.setNotFoundHandler(async (_request, reply) => await reply.code(404).send({ statusCode: 404, message: 'Resource not found' }))
+      gatewayServer.setNotFoundHandler(async (_request, reply) => await reply.code(404).send({ statusCode: 404, message: MESSAGES.noApi }))
     }
   }
   app.decorate('gatewayServer', gatewayServer)

@@ -34,6 +34,15 @@ t.test('a call with a valid key is forwarded: method, path, query and body; the 
   t.equal(viaHeader.headers['content-security-policy'], 'sandbox', 'a backend\'s page cannot act as the portal')
   t.equal(viaHeader.headers['set-cookie'], undefined, 'no session for an API call')
 
+  const hops = await app.inject({
+    url: '/gateway/books/cookie',
+    headers: { 'ocp-apim-subscription-key': world.primary, connection: 'keep-alive, x-hop', 'x-hop': 'private', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Basic eA==' }
+  })
+  const seenHops = hops.json() as Seen
+  for (const name of ['x-hop', 'keep-alive', 'te', 'proxy-authorization']) t.equal(seenHops.headers[name], undefined, `the hop-by-hop ${name} is not passed on`)
+  t.same(hops.headers['set-cookie'], ['backend=1; Path=/'], 'a backend may set its cookies, never the portal\'s session cookie')
+  t.equal(hops.headers['keep-alive'], undefined, 'nor does its keep-alive reach the caller')
+
   const viaQuery = await app.inject({ method: 'GET', url: `/gateway/books/search?q=a&subscription-key=${world.secondary}&page=2` })
   t.equal(viaQuery.statusCode, 200, 'the secondary key works too, in the query')
   t.equal((viaQuery.json() as Seen).url, '/v1/search?q=a&page=2', 'the key is removed from the query')

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { FieldErrors } from '../../services/errors'
-import { MAX_RANGE_DAYS, parseDay, type UsageFilter, type UsageReport } from '../../services/usage/usage-reports'
+import { DAY_MS, MAX_RANGE_DAYS, dayString, parseDay, type UsageFilter, type UsageReport } from '../../services/usage/usage-reports'
 import type { Outcome } from '../../services/usage/usage-recorder'
 import { barChart } from '../shared/charts'
 import { filterId, querySchema } from '../shared/params'
@@ -14,7 +14,6 @@ const query = querySchema({
 })
 interface Query { from?: string, to?: string, api?: string, product?: string, developer?: string }
 
-const DAY_MS = 86_400_000
 const DEFAULT_DAYS = 7
 
 export const OUTCOME_LABELS: Record<Outcome, string> = {
@@ -31,7 +30,6 @@ export const OUTCOME_LABELS: Record<Outcome, string> = {
 
 /** The range asked for, checked: real days, from ≤ to, at most a year; last 7 days by default. */
 function range (raw: Query, today: number): { from: string, to: string, errors: FieldErrors } {
-  const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
   const errors: FieldErrors = {}
   const from = raw.from?.trim() ?? ''
   const to = raw.to?.trim() ?? ''
@@ -43,7 +41,7 @@ function range (raw: Query, today: number): { from: string, to: string, errors: 
     if (fromMs > toMs) errors.from = 'The first day must come before the last one.'
     else if ((toMs - fromMs) / DAY_MS + 1 > MAX_RANGE_DAYS) errors.from = `Choose at most ${MAX_RANGE_DAYS} days.`
   }
-  return { from: fromMs === null ? from : day(fromMs), to: toMs === null ? to : day(toMs), errors }
+  return { from: fromMs === null ? from : dayString(fromMs), to: toMs === null ? to : dayString(toMs), errors }
 }
 
 /** GET /admin/analytics: calls, errors and latency by day, API, product and developer, with SVG charts. */

@@ -3,6 +3,7 @@ import { actorOf } from '../../plugins/auth'
 import { SUBSCRIPTION_STATES } from '../../services/subscriptions/subscription-states'
 import { ADMIN_ACTIONS, ADMIN_ACTION_NAMES, REASON_MAX, type AdminAction } from '../../services/subscriptions/subscriptions'
 import { OUTCOME_LABELS } from './analytics'
+import { lastDays } from '../../services/usage/usage-reports'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { filterId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 
@@ -48,9 +49,7 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
   async function detailsPage (id: number, data: Record<string, unknown> = {}) {
     const subscription = await subscriptions.findSubscription(id)
     const allowed = ADMIN_ACTION_NAMES.filter((a) => (ADMIN_ACTIONS[a].from as readonly string[]).includes(subscription.state))
-    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
-    const now = Date.now()
-    const usage = await app.services.usage.report({ from: day(now - (USAGE_DAYS - 1) * 86_400_000), to: day(now), subscription: id })
+    const usage = await app.services.usage.report({ ...lastDays(USAGE_DAYS, Date.now()), subscription: id }, { breakdowns: false })
     const quota = (await app.services.usage.quotaUse([id])).get(id) ?? null
     return { title: `Subscription: ${subscription.displayName}`, subscription, allowed, usage, quota, usageDays: USAGE_DAYS, outcomes: OUTCOME_LABELS, ...data }
   }

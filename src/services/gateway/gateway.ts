@@ -71,21 +71,22 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
   function admit (segments: string[], key: string | null): Admission | Promise<Admission> {
     // The fast path stays synchronous: catalog and key in memory, no promise.
     const found = keys.cachedApi(segments)
-    if (found === undefined) return keys.findApi(segments).then((f) => decide(f, key, keys.cachedKey(key ?? '')))
-    if (found === null || key === null) return decide(found, key, undefined)
-    const cached = keys.cachedKey(key)
-    if (cached === undefined) return keys.lookUpKey(key).then((entry) => decide(found, key, entry))
-    return decide(found, key, cached)
+    return found === undefined ? keys.findApi(segments).then((loaded) => decide(loaded, key)) : decide(found, key)
   }
 
-  function decide (found: FoundApi | null, key: string | null, entry: GatewayKey | null | undefined): Admission | Promise<Admission> {
+  function decide (found: FoundApi | null, key: string | null): Admission | Promise<Admission> {
     if (found === null) return refuse(404, MESSAGES.noApi, 'no-api', NOBODY)
-    const { api, rest } = found
+    const { api } = found
     if (key === null) {
-      if (api.openProductId !== null) return { admitted: true, api, rest, owner: { ...NOBODY, apiId: api.id, productId: api.openProductId } }
+      if (api.openProductId !== null) return { admitted: true, api, rest: found.rest, owner: { ...NOBODY, apiId: api.id, productId: api.openProductId } }
       return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id })
     }
-    if (entry === undefined) return keys.lookUpKey(key).then((loaded) => decide(found, key, loaded))
+    const cached = keys.cachedKey(key)
+    return cached === undefined ? keys.lookUpKey(key).then((loaded) => judge(found, loaded)) : judge(found, cached)
+  }
+
+  /** The key's checks, in order: valid for this API, rate limit, quota. */
+  function judge ({ api, rest }: FoundApi, entry: GatewayKey | null): Admission | Promise<Admission> {
     const now = clock.now().getTime()
     if (entry === null) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id })
     const owner: CallOwner = { apiId: api.id, productId: entry.productId, subscriptionId: entry.subscriptionId, developerId: entry.developerId }

@@ -5,7 +5,7 @@ import { periodEnd, periodStart } from '../gateway/limits'
 import type { QuotaPeriod } from '../catalog/products'
 import { OUTCOMES, type Outcome } from './usage-recorder'
 
-const DAY_MS = 86_400_000
+export const DAY_MS = 86_400_000
 /** Outcomes where the backend was asked: their latency is the backend's, and they count in the mean. */
 const REACHED_BACKEND: Outcome[] = ['forwarded', 'backend-unreachable', 'backend-timeout']
 export const REFUSALS: Outcome[] = OUTCOMES.filter((o) => !REACHED_BACKEND.includes(o))
@@ -39,7 +39,13 @@ export interface UsageReport {
 
 export interface QuotaUse { calls: number, quota: number, period: QuotaPeriod, resetsAt: string }
 
-const dayString = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+/** The UTC day holding this moment, YYYY-MM-DD. */
+export const dayString = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+
+/** The range of the last `days` days up to today (UTC). */
+export function lastDays (days: number, now: number): { from: string, to: string } {
+  return { from: dayString(now - (days - 1) * DAY_MS), to: dayString(now) }
+}
 
 /** A YYYY-MM-DD that is a real day, as milliseconds at its start (UTC), or null. */
 export function parseDay (text: string): number | null {
@@ -105,19 +111,25 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
     return new Map(rows.map((r) => [r.id, r.label]))
   }
 
-  /** Calls, errors, refusals and mean latency over a range of days, by day, API, product and developer. */
-  async function report (filter: UsageFilter): Promise<UsageReport> {
+  /**
+   * Calls, errors, refusals and mean latency over a range of days: by day (the totals are their
+   * sum), who was refused, and — unless `breakdowns` is false — by API, product and developer.
+   */
+  async function report (filter: UsageFilter, { breakdowns = true } = {}): Promise<UsageReport> {
     const fromMs = parseDay(filter.from) ?? 0
     const toMs = parseDay(filter.to) ?? fromMs
-    const [total, dayRows, apis, products, developers, refusalRows] = await Promise.all([
-      sums(filtered(filter, fromMs, toMs)).first(),
+    const [dayRows, apis, products, developers, refusalRows] = await Promise.all([
       sums(filtered(filter, fromMs, toMs)).select(db.raw(`(hour / ${DAY_MS}) as day`)).groupByRaw(`(hour / ${DAY_MS})`),
-      grouped(filter, fromMs, toMs, 'api_id', namesFrom('apis', 'name'), 'No API matched'),
-      grouped(filter, fromMs, toMs, 'product_id', namesFrom('products', 'name'), 'No product (no key)'),
-      grouped(filter, fromMs, toMs, 'developer_id', namesFrom('developers', 'email'), 'No key, or an unknown key'),
+      breakdowns ? grouped(filter, fromMs, toMs, 'api_id', namesFrom('apis', 'name'), 'No API matched') : [],
+      breakdowns ? grouped(filter, fromMs, toMs, 'product_id', namesFrom('products', 'name'), 'No product (no key)') : [],
+      breakdowns ? grouped(filter, fromMs, toMs, 'developer_id', namesFrom('developers', 'email'), 'No key, or an unknown key') : [],
       filtered(filter, fromMs, toMs).whereIn('outcome', REFUSALS).groupBy('outcome', 'developer_id', 'subscription_id')
         .select('outcome', 'developer_id', 'subscription_id', db.raw('sum(calls) as calls')).orderByRaw('sum(calls) desc').limit(50)
     ])
+    const all: SumRow = { calls: 0, errors: 0, refused: 0, reached: 0, latency: 0 }
+    for (const row of dayRows as SumRow[]) {
+      for (const k of Object.keys(all) as Array<keyof SumRow>) all[k] = Number(all[k]) + Number(row[k] ?? 0)
+    }
     const byDay = new Map<number, UsageTotals>((dayRows as Array<SumRow & { day: number | string }>).map((r) => [Number(r.day), totals(r)]))
     const days: DayRow[] = []
     for (let ms = fromMs; ms <= toMs; ms += DAY_MS) {
@@ -134,7 +146,7 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
         calls: Number(r.calls)
       }
     })
-    return { total: totals(total as SumRow | undefined), days, apis, products, developers, refusals }
+    return { total: totals(all), days, apis, products, developers, refusals }
   }
 
   /** Calls this period against the quota, for the subscriptions among these whose product has one. */
