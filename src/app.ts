@@ -7,7 +7,7 @@ import fastifyStatic from '@fastify/static'
 import type { Knex } from 'knex'
 import type { Config } from './config'
 import { publicDir } from './paths'
-import { createDb, migrate } from './db/knex'
+import { createDb, createReadDb, migrate } from './db/knex'
 import { KnexSessionStore } from './db/session-store'
 import { systemClock, type Clock } from './services/clock'
 import { createServices, type Services } from './services'
@@ -35,6 +35,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     db: Knex
+    /** Read-only connections for the busiest reads (the same as `db` on PostgreSQL). */
+    readDb: Knex
     services: Services
     /** The gateway's own server when GATEWAY_PORT is set (not listening until server.ts says so). */
     gatewayServer: FastifyInstance | null
@@ -94,11 +96,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     ajv: { customOptions: { removeAdditional: false, allErrors: false } }
   }
   const app = fastify(fastifyOptions)
+  // After the migrations: a reader must not open the file before the writer has made it WAL.
+  const readDb = createReadDb(config.databaseUrl, db)
 
-  const services = createServices(config, db, clock, (err, what) => app.log.error({ err }, what), options.gateway)
+  const services = createServices(config, db, clock, (err, what) => app.log.error({ err }, what), options.gateway, readDb)
   const { mailSender, limits, background, gateway } = services
   app.decorate('config', config)
   app.decorate('db', db)
+  app.decorate('readDb', readDb)
   app.decorate('services', services)
 
   // The gateway and the portal live side by side: neither's plugins or hooks reach the other's routes.
@@ -134,6 +139,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await gateway.stop()
     await background.idle()
     await mailSender.stop()
+    if (readDb !== db) await readDb.destroy()
     await db.destroy()
   })
 
@@ -144,7 +150,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 async function portalPlugins (app: FastifyInstance, config: Config, services: Services): Promise<void> {
   // Cookies are Secure when the portal is served over https.
   const secureCookies = config.publicUrl.startsWith('https:')
-  const sessionStore = new KnexSessionStore(app.db, (err) => app.log.error({ err }, 'session store callback failed'))
+  const sessionStore = new KnexSessionStore(app.db, app.readDb, (err) => app.log.error({ err }, 'session store callback failed'))
   const pruner = setInterval(() => { sessionStore.prune().catch((err) => app.log.error({ err }, 'session prune failed')) }, PRUNE_EVERY_MS)
   pruner.unref()
   app.addHook('onClose', async () => { clearInterval(pruner) })
@@ -176,7 +182,7 @@ async function portalPlugins (app: FastifyInstance, config: Config, services: Se
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', index: false })
 
   // Our plugins
-  await app.register(auth)
+  await app.register(auth, { sessionAccounts: sessionStore })
   await app.register(security, {
     secret: config.sessionSecret,
     publicOrigin: new URL(config.publicUrl).origin,

@@ -9,6 +9,9 @@ interface SqliteConnection {
   run: (sql: string, callback: (err: Error | null) => void) => void
 }
 
+/** Connections the SQLite read pool keeps (see createReadDb). */
+export const SQLITE_READERS = 3
+
 /** Opens the database named by DATABASE_URL: `sqlite:PATH` or a postgres:// URL. */
 export function createDb (databaseUrl: string): Db {
   if (databaseUrl.startsWith('sqlite:')) {
@@ -35,6 +38,32 @@ export function createDb (databaseUrl: string): Db {
     })
   }
   return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } })
+}
+
+/**
+ * Connections for the busiest reads (each request's session, the Developers list). On SQLite in WAL
+ * mode readers never wait for the writer, and several of them let one query run while the answer of
+ * another travels back, where the single writer's connection would take them one at a time. Each
+ * reader sees everything committed when its query starts. Read-only (`query_only`): a write by
+ * mistake fails instead of bypassing the writer's order. PostgreSQL: the writer's pool does both.
+ */
+export function createReadDb (databaseUrl: string, writer: Db): Db {
+  if (!databaseUrl.startsWith('sqlite:')) return writer
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename: resolve(databaseUrl.slice('sqlite:'.length)) },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: SQLITE_READERS,
+      afterCreate (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
+        conn.run('PRAGMA busy_timeout = 5000', (err) => {
+          if (err) return done(err, conn)
+          conn.run('PRAGMA query_only = ON', (err2) => done(err2, conn))
+        })
+      }
+    }
+  })
 }
 
 export async function migrate (db: Db): Promise<void> {

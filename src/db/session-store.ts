@@ -1,6 +1,8 @@
 import type { Session } from 'fastify'
 import type { SessionStore } from '@fastify/session'
 import type { Knex } from 'knex'
+import { signedInColumns, toSignedIn, type SignedInRow } from '../services/accounts/account-store'
+import type { SignedInAccount } from '../services/accounts/sign-in'
 
 declare module 'fastify' {
   interface Session {
@@ -33,12 +35,39 @@ function settle<T> (work: Promise<T>, callback: (err: Error | null, value?: T) =
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
+// Stand-ins for the values of each read, in the query compiled once.
+const SID = '\u0000sid'
+const NOW = '\u0000now'
+
+type SessionRow = { data: string, account_id: number | null } & (SignedInRow | { [K in keyof SignedInRow]: null })
+
 /**
  * Sessions in the database, so they survive restarts and are shared by several instances.
  * Expiry runs on real time, like the cookie @fastify/session sets, not on the app's injectable clock.
  */
 export class KnexSessionStore implements SessionStore {
-  constructor (private readonly db: Knex, private readonly onCallbackError: (err: unknown) => void) {}
+  /** The session with its account, in one query (compiled once). */
+  private readonly read: { sql: string, bindings: readonly unknown[] }
+  /** The signed-in account read with each session, until the auth hook takes it (by session id). */
+  private readonly accounts = new Map<string, SignedInAccount | null>()
+
+  /** `readDb`: where sessions are read (a read-only pool on SQLite); `db` writes them. */
+  constructor (private readonly db: Knex, private readonly readDb: Knex, private readonly onCallbackError: (err: unknown) => void) {
+    const { sql, bindings } = readDb('sessions').leftJoin('developers', 'developers.id', 'sessions.account_id')
+      .where('sessions.sid', SID).where('sessions.expires_at', '>', NOW)
+      .first(['sessions.data', 'sessions.account_id', ...signedInColumns(db)]).toSQL()
+    this.read = { sql, bindings }
+  }
+
+  /**
+   * The account read with this session a moment ago (null: gone or no longer active), once; undefined
+   * when there is none to take (then the caller reads it itself).
+   */
+  takeAccount (sid: string): SignedInAccount | null | undefined {
+    const account = this.accounts.get(sid)
+    this.accounts.delete(sid)
+    return account
+  }
 
   set (sid: string, session: Session, callback: Callback): void {
     const expires = session.cookie.expires instanceof Date ? session.cookie.expires : new Date(Date.now() + DAY_MS)
@@ -47,8 +76,20 @@ export class KnexSessionStore implements SessionStore {
   }
 
   get (sid: string, callback: (err: Error | null, session?: Session | null) => void): void {
-    const read = this.db('sessions').where('sid', sid).where('expires_at', '>', new Date().toISOString()).first('data')
-      .then((row: { data: string } | undefined) => row === undefined ? null : JSON.parse(row.data) as Session)
+    const now = new Date().toISOString()
+    const bindings = this.read.bindings.map((b) => b === SID ? sid : b === NOW ? now : b) as Knex.RawBinding[]
+    const read = this.readDb.raw(this.read.sql, bindings)
+      .then((result: SessionRow[] | { rows: SessionRow[] }) => {
+        const row = Array.isArray(result) ? result[0] : result.rows[0]
+        if (row === undefined) return null
+        if (row.account_id !== null) {
+          // Entries live from here to the auth hook of the same request; a request that ends in
+          // between (a dropped connection) leaves one behind, so the map is kept small.
+          if (this.accounts.size >= 1000) this.accounts.clear()
+          this.accounts.set(sid, toSignedIn(row.id === null ? undefined : row))
+        }
+        return JSON.parse(row.data) as Session
+      })
     settle(read, (err, session) => callback(err, session), this.onCallbackError)
   }
 

@@ -37,7 +37,7 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
     const session = request.session
     const flash = session?.flash
     if (flash !== undefined) delete session.flash
-    const { orgName, signupEnabled } = await options.settings.getSettings()
+    const { orgName, signupEnabled } = await options.settings.chromeSettings()
     return await this.code(statusCode).type('text/html; charset=utf-8').view(template, {
       orgName,
       signupEnabled,

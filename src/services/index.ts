@@ -5,7 +5,7 @@ import { createPasswordHasher } from './accounts/passwords'
 import { createPasswordChecks } from './accounts/password-checks'
 import { createAccounts } from './accounts/account-admin'
 import { createSignIn } from './accounts/sign-in'
-import { countDevelopersByState, listDevelopers, type DeveloperQuery } from './accounts/developer-list'
+import { createDeveloperList } from './accounts/developer-list'
 import { createInvitations } from './onboarding/invitations'
 import { createSignUp } from './onboarding/sign-up'
 import { createPasswordReset } from './onboarding/password-reset'
@@ -37,7 +37,7 @@ export type ErrorReporter = (err: unknown, what: string) => void
  * Every service, built once from the configuration, the database and the clock. The portal
  * (`buildApp`) uses it, and so will the gateway and the JSON API: none of them reads a table itself.
  */
-export function createServices (config: Config, db: Knex, clock: Clock, report: ErrorReporter, gatewayOptions: GatewayOptions = {}) {
+export function createServices (config: Config, db: Knex, clock: Clock, report: ErrorReporter, gatewayOptions: GatewayOptions = {}, readDb: Knex = db) {
   const hasher = createPasswordHasher(config.passwordHashCost, {
     concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, maxWaitMs: PASSWORD_HASH_MAX_WAIT_MS
   })
@@ -60,10 +60,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   return {
     accounts: createAccounts({ db, hasher, clock, outbox }),
     signIn: createSignIn({ db, clock, passwordChecks }),
-    developers: {
-      list: async (query: DeveloperQuery) => await listDevelopers(db, query),
-      countByState: async () => await countDevelopersByState(db)
-    },
+    developers: createDeveloperList(readDb),
     invitations: createInvitations({ db, hasher, clock, outbox, publicUrl, ttlHours: config.invitationTtlHours }),
     signUp: createSignUp({ db, hasher, clock, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),

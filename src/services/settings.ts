@@ -16,6 +16,13 @@ export const TERMS_MAX = 20_000
 
 type Key = keyof PortalSettings
 
+/**
+ * How long the page chrome (organisation name, the sign-up link) may show settings read earlier.
+ * This instance forgets them at once when they are saved here; another instance shows the change
+ * within this time. Decisions (may this visitor sign up?) always read the table.
+ */
+export const CHROME_SETTINGS_MS = 1000
+
 /** Portal settings from the database, with ORG_NAME and "sign-up on" as defaults. */
 export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock, orgName: string }) {
   const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName }
@@ -28,6 +35,20 @@ export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock
       termsOfUse: stored.termsOfUse ?? defaults.termsOfUse,
       orgName: stored.orgName ?? defaults.orgName
     }
+  }
+
+  let chrome: { settings: Promise<PortalSettings>, until: number } | null = null
+
+  /** The settings every page's layout shows, read at most once a CHROME_SETTINGS_MS per instance. */
+  async function chromeSettings (): Promise<PortalSettings> {
+    const now = Date.now()
+    if (chrome === null || chrome.until <= now) {
+      const settings = getSettings()
+      chrome = { settings, until: now + CHROME_SETTINGS_MS }
+      // A failed read is not kept: the next page asks again.
+      settings.catch(() => { chrome = null })
+    }
+    return await chrome.settings
   }
 
   async function saveSettings (input: PortalSettings, actor: Actor): Promise<PortalSettings> {
@@ -46,10 +67,10 @@ export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock
       const changed = (Object.keys(next) as Key[]).filter((key) => before[key] !== next[key])
       await recordAudit(trx, clock, { actor, action: 'settings.changed', target: { type: 'settings', id: null, label: changed.join(', ') || 'no change' } })
       return next
-    })
+    }).finally(() => { chrome = null })
   }
 
-  return { getSettings, saveSettings }
+  return { getSettings, chromeSettings, saveSettings }
 }
 
 export type Settings = ReturnType<typeof createSettings>

@@ -56,3 +56,32 @@ t.test('emails delivered before links were sealed lose their links on migration;
   t.match(sent.text_body, /\/password-reset\/\[link removed after delivery\]/)
   t.match(queued.text_body, link, 'still to be delivered: kept')
 })
+
+t.test('the Developers list index rolls back and forward, and backfills what was written meanwhile', async (t) => {
+  const db = createDb((await makeConfig(t)).databaseUrl)
+  t.teardown(async () => await db.destroy())
+  await migrate(db)
+  const account = (n: number, state: string): Record<string, string> => ({
+    email: `dev${n}@example.com`, email_normalized: `dev${n}@example.com`, first_name: `Dev${n}`, last_name: 'Zanzibar', name_normalized: `dev${n} zanzibar`, state, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z'
+  })
+  await db('developers').insert([account(1, 'active'), account(2, 'blocked')])
+  t.same((await db('developer_counts').where('group_id', 0).orderBy('state').select('state', 'n')).map((r: { state: string, n: number | string }) => [r.state, Number(r.n)]), [['active', 1], ['blocked', 1], ['pending', 0]])
+
+  await db.migrate.down({ migrationSource })
+  t.notOk(await db.schema.hasTable('developer_counts'), 'the counts are gone')
+  t.notOk(await db.schema.hasTable('developer_list_version'), 'and the version')
+  // Written while the triggers were gone: the migration forward must count and index these too.
+  await db('developers').insert([account(3, 'active'), account(4, 'pending')])
+  const developers = await db('groups').where('system_key', 'developers').first('id')
+  const ids: number[] = await db('developers').pluck('id')
+  await db('developer_groups').insert(ids.map((id) => ({ developer_id: id, group_id: developers.id, created_at: '2026-01-01T00:00:00.000Z' })))
+
+  await migrate(db)
+  const counts = Object.fromEntries((await db('developer_counts').whereIn('group_id', [0, developers.id]).select('group_id', 'state', 'n'))
+    .map((r: { group_id: number, state: string, n: number | string }) => [`${r.group_id === 0 ? 'all' : 'developers'}:${r.state}`, Number(r.n)]))
+  t.same(counts, { 'all:active': 2, 'all:blocked': 1, 'all:pending': 1, 'developers:active': 2, 'developers:blocked': 1, 'developers:pending': 1 }, 'counted again from the tables')
+  if (db.client.config.client !== 'pg') {
+    const found: Array<{ rowid: number }> = await db.raw("select rowid from developer_search where developer_search match '\"zanzibar\"' order by rowid")
+    t.same(found.map((r) => r.rowid), ids.sort((a, b) => a - b), 'the search index holds every account, those written meanwhile too')
+  }
+})

@@ -114,7 +114,7 @@ t.test('TRUST_PROXY as a list of proxies: only their X-Forwarded-For is believed
 t.test('an exception in a session store callback is reported, never an unhandled rejection', async (t) => {
   const app = await makeApp(t)
   const reported: unknown[] = []
-  const store = new KnexSessionStore(app.db, (err) => reported.push(err))
+  const store = new KnexSessionStore(app.db, app.readDb, (err) => reported.push(err))
   let unhandled = 0
   const onUnhandled = (): void => { unhandled++ }
   process.on('unhandledRejection', onUnhandled)

@@ -41,7 +41,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
       sort,
       page
     }
-    const [result, groups] = await Promise.all([app.services.developers.list(query), app.services.groups.listSummaries()])
+    const { groups, ...result } = await app.services.developers.list(query)
     return await reply.page('publisher/developers/list', { title: pagedTitle('Developers', result), result, groups, query: request.query, displayName })
   })
 

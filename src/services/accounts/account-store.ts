@@ -160,17 +160,26 @@ export async function findAccount (trx: Db, id: number, state?: AccountState, me
   return toAccount(row)
 }
 
+/** The columns of a signed-in account: the account's and whether it is an administrator. */
+export function signedInColumns (q: Db): Array<string | Knex.Raw> {
+  return [
+    ...ACCOUNT_COLUMNS.map((c) => `developers.${c}`),
+    q.raw(
+      'exists (select 1 from developer_groups dg join groups g on g.id = dg.group_id where dg.developer_id = developers.id and g.system_key = ?) as is_admin',
+      ['administrators']
+    )
+  ]
+}
+
+export type SignedInRow = Pick<AccountRow, typeof ACCOUNT_COLUMNS[number]> & { is_admin: number | boolean }
+
+/** Null when the account is gone (no row) or no longer active: its session must end. */
+export function toSignedIn (row: SignedInRow | undefined): (Account & { isAdmin: boolean }) | null {
+  if (row === undefined || row.id === null || row.state !== 'active') return null
+  return { ...toAccount(row), isAdmin: Boolean(row.is_admin) }
+}
+
 /** Null when the account is gone or no longer active: its session must end. */
 export async function findActiveAccountWithRole (q: Db, id: number): Promise<(Account & { isAdmin: boolean }) | null> {
-  const row = await q('developers')
-    .where('id', id)
-    .first([
-      ...ACCOUNT_COLUMNS,
-      q.raw(
-        'exists (select 1 from developer_groups dg join groups g on g.id = dg.group_id where dg.developer_id = developers.id and g.system_key = ?) as is_admin',
-        ['administrators']
-      )
-    ])
-  if (row === undefined || row.state !== 'active') return null
-  return { ...toAccount(row), isAdmin: Boolean(row.is_admin) }
+  return toSignedIn(await q('developers').where('id', id).first(signedInColumns(q)) as SignedInRow | undefined)
 }

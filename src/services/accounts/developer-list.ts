@@ -1,6 +1,8 @@
 import type { Knex } from 'knex'
 import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountState } from './account-store'
-import { likePattern, pageOf, type Page } from '../../db/paging'
+import { likePattern, type Page } from '../../db/paging'
+import { isPostgres } from '../../db/knex'
+import { listGroupSummaries, type GroupSummary } from '../groups/group-lookups'
 
 export const PAGE_SIZE = 25
 
@@ -23,38 +25,180 @@ export interface DeveloperQuery {
   page?: number
 }
 
-/**
- * The Developers page: filtering, sorting and paging in SQL (indexed columns; pending invitations
- * are not listed), never in memory, so it stays fast at 100,000 accounts.
- */
-export async function listDevelopers (db: Knex, query: DeveloperQuery): Promise<Page<Account>> {
-  // "Not pending" rather than "in (active, blocked)": the planner then walks the sort column's index.
-  const base = query.state !== undefined ? db('developers').where('state', query.state) : db('developers').whereNot('state', 'pending')
-  const q = query.q?.trim().toLowerCase() ?? ''
-  if (q !== '') {
-    const pattern = likePattern(q)
-    void base.where((w) => {
-      void w.whereRaw('email_normalized like ? escape ?', [pattern, '\\'])
-        .orWhereRaw('name_normalized like ? escape ?', [pattern, '\\'])
-    })
-  }
-  if (query.groupId !== undefined) {
-    void base.join('developer_groups', 'developer_groups.developer_id', 'developers.id').where('developer_groups.group_id', query.groupId)
-  }
-  const [column, direction] = SORTS[query.sort ?? '-registered']
-  return await pageOf(base, query.page, PAGE_SIZE, async (page) => {
-    const rows = await page
-      .select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
-      .orderBy(`developers.${column}`, direction)
-      .orderBy('developers.id', direction)
-    return rows.map(toAccount)
-  })
+/** A page of the Developers list, with the groups its filter offers. */
+export interface DeveloperListing extends Page<Account> {
+  groups: GroupSummary[]
 }
 
-/** Accounts per state, for the publisher portal's home page. */
-export async function countDevelopersByState (db: Knex): Promise<Record<AccountState, number>> {
-  const counts: Record<AccountState, number> = { pending: 0, active: 0, blocked: 0 }
-  const rows: Array<{ state: AccountState, n: number | string }> = await db('developers').select('state').count({ n: '*' }).groupBy('state')
-  for (const row of rows) counts[row.state] = Number(row.n)
-  return counts
+/** Where a page starts: its first row's sort value and id. */
+interface Anchor { value: string, id: number }
+
+/** What this instance knows about the list at one version (see the migration that made it). */
+interface Memory {
+  version: number
+  /** A search's total, by search, state and group. */
+  totals: Map<string, number>
+  /** Where deep pages start, by filter and sort, then page. */
+  anchors: Map<string, Map<number, Anchor>>
+  groups: GroupSummary[] | null
 }
+
+/** Deeper than this many rows, a page is found from a remembered anchor rather than by OFFSET from the top. */
+const ANCHOR_AFTER_ROWS = 500
+/** Entries kept per version; past this, the memory starts again (the database stays the truth). */
+const MEMORY_LIMIT = 5_000
+/**
+ * A search matching at least this share of the filtered accounts walks the sort order and tests each
+ * row (a page fills quickly); a rarer one starts from the substring index and sorts what it finds.
+ */
+const WALK_SHARE = 0.1
+/** A group holding at least this share of the accounts is walked in the sort order, like a search. */
+const DENSE_GROUP_SHARE = 0.05
+
+/**
+ * The Developers page at any size: filtering, sorting and paging in SQL on indexes, and no scan in
+ * the common case.
+ * - Totals come from `developer_counts` (kept by triggers in the same transaction as each change);
+ *   a search's total is counted once per version of the list and remembered.
+ * - Search: the trigram index (SQLite FTS5; pg_trgm on PostgreSQL) finds rare matches; the exact
+ *   test is still the substring LIKE over the normalized email and name, so results never depend
+ *   on the index's own folding.
+ * - Deep pages start from a remembered anchor (keyset) instead of a deep OFFSET.
+ * Pending invitations are never listed.
+ */
+export function createDeveloperList (db: Knex) {
+  const postgres = isPostgres(db)
+  let memory: Memory = { version: -1, totals: new Map(), anchors: new Map(), groups: null }
+
+  function at (version: number): Memory {
+    const size = memory.totals.size + memory.anchors.size
+    if (memory.version !== version || size > MEMORY_LIMIT) memory = { version, totals: new Map(), anchors: new Map(), groups: null }
+    return memory
+  }
+
+  /** The version, and the accounts per listed state for everyone or for one group, in one query. */
+  async function readCounts (groupId: number): Promise<{ version: number, active: number, blocked: number }> {
+    const row = await db.raw(`select v.version,
+        (select n from developer_counts where group_id = ? and state = 'active') as active,
+        (select n from developer_counts where group_id = ? and state = 'blocked') as blocked
+      from developer_list_version v where v.id = 1`, [groupId, groupId])
+    const first = (postgres ? row.rows[0] : row[0]) as { version: number | string, active: number | string | null, blocked: number | string | null }
+    return { version: Number(first.version), active: Number(first.active ?? 0), blocked: Number(first.blocked ?? 0) }
+  }
+
+  async function list (query: DeveloperQuery): Promise<DeveloperListing> {
+    const everyone = await readCounts(0)
+    const group = query.groupId === undefined ? null : (query.groupId === 0 ? { active: 0, blocked: 0 } : await readCounts(query.groupId))
+    const scope = group ?? everyone
+    const remembered = at(everyone.version)
+    const groups = remembered.groups ?? (remembered.groups = await listGroupSummaries(db))
+
+    const stateTotal = query.state === undefined ? scope.active + scope.blocked : scope[query.state]
+    const search = query.q?.trim().toLowerCase() ?? ''
+    const denseGroup = group !== null && group.active + group.blocked >= DENSE_GROUP_SHARE * (everyone.active + everyone.blocked)
+    const filter: Filter = { state: query.state, groupId: query.groupId, denseGroup, search, useIndex: false }
+
+    let total = stateTotal
+    if (search !== '' && stateTotal > 0) {
+      const key = JSON.stringify([search, query.state ?? '', query.groupId ?? ''])
+      const known = remembered.totals.get(key)
+      total = known ?? await countMatches(filter)
+      if (known === undefined) remembered.totals.set(key, total)
+      // A rare match is found through the substring index and sorted; a common one by walking the order.
+      filter.useIndex = total < WALK_SHARE * stateTotal
+    }
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE))
+    const page = Math.min(Math.max(1, query.page ?? 1), pages)
+    const sort = query.sort ?? '-registered'
+    const rows = total === 0 ? [] : await readPage(filter, sort, page, remembered)
+    return { rows, total, page, pages, pageSize: PAGE_SIZE, groups }
+  }
+
+  interface Filter {
+    state: DeveloperQuery['state']
+    groupId: number | undefined
+    denseGroup: boolean
+    search: string
+    /** Start from the substring index (a rare match) rather than test rows in the sort order. */
+    useIndex: boolean
+  }
+
+  function filtered (filter: Filter): Knex.QueryBuilder {
+    // The literal "state <> 'pending'" is what the partial indexes say, so the planner may use them.
+    const query = filter.state === undefined ? db('developers').whereRaw('developers.state <> \'pending\'') : db('developers').where('developers.state', filter.state)
+    if (filter.groupId !== undefined) {
+      const members = db('developer_groups').where('developer_groups.group_id', filter.groupId)
+      // A large group: test each row met in the sort order; a small one: read its members, then sort.
+      if (filter.denseGroup) void query.whereExists(members.clone().whereRaw('developer_groups.developer_id = developers.id').select(db.raw('1')))
+      else void query.whereIn('developers.id', members.clone().select('developer_groups.developer_id'))
+    }
+    if (filter.search !== '') {
+      const pattern = likePattern(filter.search)
+      if (filter.useIndex && !postgres && [...filter.search].length >= 3) {
+        // FTS5 trigram: a phrase of three or more characters is a substring match (quotes doubled).
+        void query.whereRaw('developers.id in (select rowid from developer_search where developer_search match ?)', [`"${filter.search.replace(/"/g, '""')}"`])
+      }
+      // PostgreSQL's default LIKE escape is the backslash already; pg_trgm reads the pattern as it is.
+      const like = postgres ? '?? like ?' : '?? like ? escape \'\\\''
+      void query.where((w) => { void w.whereRaw(like, ['developers.email_normalized', pattern]).orWhereRaw(like, ['developers.name_normalized', pattern]) })
+    }
+    return query
+  }
+
+  async function countMatches (filter: Filter): Promise<number> {
+    // Counting reads every match anyway: through the index whenever there is one for this search.
+    const row = await filtered({ ...filter, useIndex: true }).count({ n: '*' }).first() as { n: number | string } | undefined
+    return Number(row?.n ?? 0)
+  }
+
+  async function readPage (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Account[]> {
+    const [column, direction] = SORTS[sort]
+    const ordered = (query: Knex.QueryBuilder): Knex.QueryBuilder => query.orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
+    const skip = (page - 1) * PAGE_SIZE
+    let query = ordered(filtered(filter))
+    if (skip <= ANCHOR_AFTER_ROWS || filter.useIndex) {
+      // Near the top, or a short list found through the index: a plain OFFSET is cheap.
+      query = query.offset(skip)
+    } else {
+      const anchor = await anchorOf(filter, sort, page, remembered)
+      query = query.whereRaw(`(??, developers.id) ${direction === 'asc' ? '>=' : '<='} (?, ?)`, [`developers.${column}`, anchor.value, anchor.id])
+    }
+    const rows = await query.limit(PAGE_SIZE).select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
+    return rows.map(toAccount)
+  }
+
+  /**
+   * The first row of a deep page: remembered for this version, or counted from the nearest page
+   * above it that is remembered (from the top at worst), reading only the index's columns.
+   */
+  async function anchorOf (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Anchor> {
+    const key = JSON.stringify([filter.state ?? '', filter.groupId ?? '', filter.search, sort])
+    const known = remembered.anchors.get(key) ?? new Map<number, Anchor>()
+    remembered.anchors.set(key, known)
+    const exact = known.get(page)
+    if (exact !== undefined) return exact
+    const [column, direction] = SORTS[sort]
+    let from = 1
+    for (const p of known.keys()) if (p < page && p > from) from = p
+    let query = filtered(filter).orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
+    const start = known.get(from)
+    if (start !== undefined) query = query.whereRaw(`(??, developers.id) ${direction === 'asc' ? '>=' : '<='} (?, ?)`, [`developers.${column}`, start.value, start.id])
+    const row = await query.offset((page - from) * PAGE_SIZE).first({ value: `developers.${column}`, id: 'developers.id' }) as Anchor | undefined
+    // The total said this page exists; if a change raced the count, start from the top of the list.
+    const anchor = row ?? { value: direction === 'asc' ? '' : '\uffff', id: direction === 'asc' ? 0 : Number.MAX_SAFE_INTEGER }
+    if (row !== undefined) known.set(page, anchor)
+    return anchor
+  }
+
+  /** Accounts per state, for the publisher portal's home page. */
+  async function countByState (): Promise<Record<AccountState, number>> {
+    const counts: Record<AccountState, number> = { pending: 0, active: 0, blocked: 0 }
+    const rows: Array<{ state: AccountState, n: number | string }> = await db('developer_counts').where('group_id', 0).select('state', 'n')
+    for (const row of rows) counts[row.state] = Number(row.n)
+    return counts
+  }
+
+  return { list, countByState }
+}
+
+export type DeveloperList = ReturnType<typeof createDeveloperList>
