@@ -80,7 +80,10 @@ t.test('the Developers list index rolls back and forward, and backfills what was
   const counts = Object.fromEntries((await db('developer_counts').whereIn('group_id', [0, developers.id]).select('group_id', 'state', 'n'))
     .map((r: { group_id: number, state: string, n: number | string }) => [`${r.group_id === 0 ? 'all' : 'developers'}:${r.state}`, Number(r.n)]))
   t.same(counts, { 'all:active': 2, 'all:blocked': 1, 'all:pending': 1, 'developers:active': 2, 'developers:blocked': 1, 'developers:pending': 1 }, 'counted again from the tables')
-  if (db.client.config.client !== 'pg') {
+  if (db.client.config.client === 'pg') {
+    const indexes: { rows: Array<{ indexname: string }> } = await db.raw("select indexname from pg_indexes where tablename = 'developers' and indexname like '%trigram'")
+    t.same(indexes.rows.map((r) => r.indexname).sort(), ['developers_email_trigram', 'developers_name_trigram'], 'the trigram indexes (pg_trgm) are there')
+  } else {
     const found: Array<{ rowid: number }> = await db.raw("select rowid from developer_search where developer_search match '\"zanzibar\"' order by rowid")
     t.same(found.map((r) => r.rowid), ids.sort((a, b) => a - b), 'the search index holds every account, those written meanwhile too')
   }
