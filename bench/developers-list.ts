@@ -156,7 +156,12 @@ async function startPortico (store: Record<string, string>): Promise<Server> {
 
 function sampleMemory (): { highest: () => number, stop: () => void } {
   let highest = process.memoryUsage().rss
-  const sampler = setInterval(() => { highest = Math.max(highest, process.memoryUsage().rss) }, 100)
+  let tick = 0
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage()
+    highest = Math.max(highest, m.rss)
+    if (process.env.BENCH_CPU !== undefined && ++tick % 10 === 0) process.stderr.write(`rss ${m.rss >> 20} heap ${m.heapTotal >> 20}/${m.heapUsed >> 20} ext ${m.external >> 20} ab ${m.arrayBuffers >> 20}\n`)
+  }, 100)
   return { highest: () => Math.max(highest, process.memoryUsage().rss), stop: () => { clearInterval(sampler) } }
 }
 

@@ -16,7 +16,7 @@ import type { Knex } from 'knex'
  * - covering indexes for listed accounts (every state but pending) by each sort column.
  *
  * Every trigger bumps the version first: on PostgreSQL its row lock orders the writers of counts, so
- * two transactions can never wait for each other's count rows.
+ * two transactions can never wait for each other's count rows. PostgreSQL 13 or later.
  *
  * Note for later migrations: knex rebuilds a SQLite table on some alterations (dropping a column,
  * changing a type), which drops its triggers; such a migration must create them again.
@@ -52,8 +52,9 @@ export async function up (knex: Knex): Promise<void> {
   else await upSqlite(knex)
 }
 
-// One statement for the counts a state change moves: the old state's rows down, the new one's up,
-// for everyone and every group the account is in.
+// SQLite (one writer, rows updated in place): per-row triggers. One statement for the counts a state
+// change moves: the old state's rows down, the new one's up, for everyone and every group the
+// account is in.
 const MOVE_STATE = `update developer_counts set n = n + case when state = new.state then 1 else -1 end
     where state in (old.state, new.state) and (group_id = 0 or group_id in (select group_id from developer_groups where developer_id = new.id))`
 const BUMP = 'update developer_list_version set version = version + 1 where id = 1'
@@ -119,53 +120,82 @@ async function upPostgres (knex: Knex): Promise<void> {
   } else {
     await knex.raw(`do $$ begin raise notice 'pg_trgm is not available: the Developers search will scan the table'; end $$`)
   }
-  await knex.raw(`create function developers_listed() returns trigger language plpgsql as $$
+  // PostgreSQL keeps every version of a row a transaction updates until it ends: a counter updated
+  // once per row of a bulk statement would grow a chain that each next update walks. So the counts
+  // move once per statement (transition tables), and the version once per transaction.
+  await knex.raw(`create function developer_list_bump() returns void language sql as $$
+    update developer_list_version set version = version + 1 where id = 1 and xmin <> pg_current_xact_id()::xid
+  $$`)
+  await knex.raw(`create function developers_listed_insert() returns trigger language plpgsql as $$
     begin
-      ${BUMP};
-      if tg_op = 'INSERT' then
-        update developer_counts set n = n + 1 where group_id = 0 and state = new.state;
-        return null;
-      elsif tg_op = 'UPDATE' then
-        ${MOVE_STATE};
-        return null;
-      else
-        delete from developer_groups where developer_id = old.id;
-        update developer_counts set n = n - 1 where group_id = 0 and state = old.state;
-        return old;
-      end if;
-    end $$`)
-  await knex.raw(`create function developers_listed_text() returns trigger language plpgsql as $$
-    begin ${BUMP}; return null; end $$`)
-  await knex.raw(`create function developer_groups_listed() returns trigger language plpgsql as $$
-    begin
-      ${BUMP};
-      if tg_op = 'INSERT' then
-        update developer_counts set n = n + 1 where group_id = new.group_id and state = (select state from developers where id = new.developer_id);
-      else
-        update developer_counts set n = n - 1 where group_id = old.group_id and state = (select state from developers where id = old.developer_id);
-      end if;
+      perform developer_list_bump();
+      update developer_counts c set n = c.n + d.n from (select state, count(*) as n from new_rows group by state) d
+        where c.group_id = 0 and c.state = d.state;
       return null;
     end $$`)
+  await knex.raw(`create function developers_listed_update() returns trigger language plpgsql as $$
+    begin
+      -- Most updates (a sign-in's time, a password) change nothing the list shows.
+      if not exists (select 1 from old_rows o join new_rows n on n.id = o.id
+          where o.state <> n.state or o.email_normalized <> n.email_normalized or o.name_normalized <> n.name_normalized) then
+        return null;
+      end if;
+      perform developer_list_bump();
+      update developer_counts c set n = c.n + d.delta from (
+          select g.group_id, m.state, sum(m.delta) as delta
+          from (select o.id, o.state, -1 as delta from old_rows o join new_rows n on n.id = o.id where o.state <> n.state
+                union all
+                select n.id, n.state, 1 as delta from old_rows o join new_rows n on n.id = o.id where o.state <> n.state) m
+          cross join lateral (select 0 as group_id union all select group_id from developer_groups where developer_id = m.id) g
+          group by g.group_id, m.state) d
+        where c.group_id = d.group_id and c.state = d.state;
+      return null;
+    end $$`)
+  // Before each row goes, its memberships go (their own trigger counts them while the account is
+  // still there to say in which state); then everyone's counts, once for the statement.
+  await knex.raw(`create function developers_listed_before_delete() returns trigger language plpgsql as $$
+    begin
+      delete from developer_groups where developer_id = old.id;
+      return old;
+    end $$`)
+  await knex.raw(`create function developers_listed_delete() returns trigger language plpgsql as $$
+    begin
+      perform developer_list_bump();
+      update developer_counts c set n = c.n - d.n from (select state, count(*) as n from old_rows group by state) d
+        where c.group_id = 0 and c.state = d.state;
+      return null;
+    end $$`)
+  for (const [op, rows, sign] of [['insert', 'new_rows', '+'], ['delete', 'old_rows', '-']]) {
+    await knex.raw(`create function developer_groups_listed_${op}() returns trigger language plpgsql as $$
+      begin
+        perform developer_list_bump();
+        update developer_counts c set n = c.n ${sign} d.n
+          from (select r.group_id, a.state, count(*) as n from ${rows} r join developers a on a.id = r.developer_id group by r.group_id, a.state) d
+          where c.group_id = d.group_id and c.state = d.state;
+        return null;
+      end $$`)
+  }
   await knex.raw(`create function groups_listed() returns trigger language plpgsql as $$
     begin
-      ${BUMP};
+      perform developer_list_bump();
       if tg_op = 'INSERT' then
         insert into developer_counts (group_id, state, n) select new.id, state, 0 from developer_counts where group_id = 0;
         return null;
       elsif tg_op = 'UPDATE' then
         return null;
       else
+        -- Before the memberships cascade: their trigger then finds no counts to move.
         delete from developer_counts where group_id = old.id;
         return old;
       end if;
     end $$`)
   const triggers = [
-    'create trigger developers_listed_insert after insert on developers for each row execute function developers_listed()',
-    'create trigger developers_listed_state after update of state on developers for each row when (old.state <> new.state) execute function developers_listed()',
-    'create trigger developers_listed_delete before delete on developers for each row execute function developers_listed()',
-    `create trigger developers_listed_text after update of email_normalized, name_normalized on developers for each row
-      when (old.email_normalized <> new.email_normalized or old.name_normalized <> new.name_normalized) execute function developers_listed_text()`,
-    'create trigger developer_groups_listed after insert or delete on developer_groups for each row execute function developer_groups_listed()',
+    'create trigger developers_listed_insert after insert on developers referencing new table as new_rows for each statement execute function developers_listed_insert()',
+    'create trigger developers_listed_update after update on developers referencing old table as old_rows new table as new_rows for each statement execute function developers_listed_update()',
+    'create trigger developers_listed_before_delete before delete on developers for each row execute function developers_listed_before_delete()',
+    'create trigger developers_listed_delete after delete on developers referencing old table as old_rows for each statement execute function developers_listed_delete()',
+    'create trigger developer_groups_listed_insert after insert on developer_groups referencing new table as new_rows for each statement execute function developer_groups_listed_insert()',
+    'create trigger developer_groups_listed_delete after delete on developer_groups referencing old table as old_rows for each statement execute function developer_groups_listed_delete()',
     'create trigger groups_listed_insert_update after insert or update on groups for each row execute function groups_listed()',
     'create trigger groups_listed_delete before delete on groups for each row execute function groups_listed()'
   ]
@@ -174,14 +204,15 @@ async function upPostgres (knex: Knex): Promise<void> {
 
 export async function down (knex: Knex): Promise<void> {
   if (knex.client.config.client === 'pg') {
-    await knex.raw('drop trigger developers_listed_insert on developers')
-    await knex.raw('drop trigger developers_listed_state on developers')
-    await knex.raw('drop trigger developers_listed_delete on developers')
-    await knex.raw('drop trigger developers_listed_text on developers')
-    await knex.raw('drop trigger developer_groups_listed on developer_groups')
-    await knex.raw('drop trigger groups_listed_insert_update on groups')
-    await knex.raw('drop trigger groups_listed_delete on groups')
-    for (const fn of ['developers_listed', 'developers_listed_text', 'developer_groups_listed', 'groups_listed']) await knex.raw(`drop function ${fn}()`)
+    for (const [trigger, table] of [['developers_listed_insert', 'developers'], ['developers_listed_update', 'developers'], ['developers_listed_before_delete', 'developers'],
+      ['developers_listed_delete', 'developers'], ['developer_groups_listed_insert', 'developer_groups'], ['developer_groups_listed_delete', 'developer_groups'],
+      ['groups_listed_insert_update', 'groups'], ['groups_listed_delete', 'groups']]) {
+      await knex.raw(`drop trigger ${trigger} on ${table}`)
+    }
+    for (const fn of ['developers_listed_insert', 'developers_listed_update', 'developers_listed_before_delete', 'developers_listed_delete',
+      'developer_groups_listed_insert', 'developer_groups_listed_delete', 'groups_listed', 'developer_list_bump']) {
+      await knex.raw(`drop function ${fn}()`)
+    }
     await knex.raw('drop index if exists developers_email_trigram')
     await knex.raw('drop index if exists developers_name_trigram')
     // pg_trgm stays: other databases' objects, or the administrator's, may use it.
