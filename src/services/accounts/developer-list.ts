@@ -40,6 +40,9 @@ interface Memory {
   totals: Map<string, number>
   /** Where deep pages start, by filter and sort, then page. */
   anchors: Map<string, Map<number, Anchor>>
+  /** The ids a rare search matches (a few hundred at most), by search, state and group. */
+  matches: Map<string, number[]>
+  matchedIds: number
   groups: GroupSummary[] | null
 }
 
@@ -52,6 +55,14 @@ const MEMORY_LIMIT = 5_000
  * row (a page fills quickly); a rarer one starts from the substring index and sorts what it finds.
  */
 const WALK_SHARE = 0.1
+/**
+ * A search matching at most this many accounts has its matches remembered (ids): later pages and
+ * sorts read them by id. On PostgreSQL the trigram index must read the posting list of every
+ * trigram of the search, the common ones too (30 ms at a million accounts).
+ */
+const REMEMBERED_MATCHES = 1_000
+/** Ids remembered per version, all searches together. */
+const REMEMBERED_IDS = 50_000
 /** A group holding at least this share of the accounts is walked in the sort order, like a search. */
 const DENSE_GROUP_SHARE = 0.05
 
@@ -68,11 +79,15 @@ const DENSE_GROUP_SHARE = 0.05
  */
 export function createDeveloperList (db: Knex) {
   const postgres = isPostgres(db)
-  let memory: Memory = { version: -1, totals: new Map(), anchors: new Map(), groups: null }
+  let memory: Memory = fresh(-1)
+
+  function fresh (version: number): Memory {
+    return { version, totals: new Map(), anchors: new Map(), matches: new Map(), matchedIds: 0, groups: null }
+  }
 
   function at (version: number): Memory {
-    const size = memory.totals.size + memory.anchors.size
-    if (memory.version !== version || size > MEMORY_LIMIT) memory = { version, totals: new Map(), anchors: new Map(), groups: null }
+    const size = memory.totals.size + memory.anchors.size + memory.matches.size
+    if (memory.version !== version || size > MEMORY_LIMIT) memory = fresh(version)
     return memory
   }
 
@@ -106,6 +121,14 @@ export function createDeveloperList (db: Knex) {
       if (known === undefined) remembered.totals.set(key, total)
       // A rare match is found through the substring index and sorted; a common one by walking the order.
       filter.useIndex = total < WALK_SHARE * stateTotal
+      if (total > 0 && total <= REMEMBERED_MATCHES) {
+        const ids = remembered.matches.get(key) ?? await matchingIds(filter)
+        if (!remembered.matches.has(key) && remembered.matchedIds + ids.length <= REMEMBERED_IDS) {
+          remembered.matches.set(key, ids)
+          remembered.matchedIds += ids.length
+        }
+        filter.ids = ids
+      }
     }
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE))
     const page = Math.min(Math.max(1, query.page ?? 1), pages)
@@ -121,9 +144,12 @@ export function createDeveloperList (db: Knex) {
     search: string
     /** Start from the substring index (a rare match) rather than test rows in the sort order. */
     useIndex: boolean
+    /** Every account the filter matches, when known: the rows are then read by id. */
+    ids?: number[]
   }
 
   function filtered (filter: Filter): Knex.QueryBuilder {
+    if (filter.ids !== undefined) return db('developers').whereIn('developers.id', filter.ids)
     // The literal "state <> 'pending'" is what the partial indexes say, so the planner may use them.
     const query = filter.state === undefined ? db('developers').whereRaw('developers.state <> \'pending\'') : db('developers').where('developers.state', filter.state)
     if (filter.groupId !== undefined) {
@@ -145,6 +171,11 @@ export function createDeveloperList (db: Knex) {
     return query
   }
 
+  async function matchingIds (filter: Filter): Promise<number[]> {
+    const ids: Array<number | string> = await filtered({ ...filter, useIndex: true }).pluck('developers.id')
+    return ids.map(Number)
+  }
+
   async function countMatches (filter: Filter): Promise<number> {
     // Counting reads every match anyway: through the index whenever there is one for this search.
     const row = await filtered({ ...filter, useIndex: true }).count({ n: '*' }).first() as { n: number | string } | undefined
@@ -156,7 +187,7 @@ export function createDeveloperList (db: Knex) {
     const ordered = (query: Knex.QueryBuilder): Knex.QueryBuilder => query.orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
     const skip = (page - 1) * PAGE_SIZE
     let query = ordered(filtered(filter))
-    if (skip <= ANCHOR_AFTER_ROWS || filter.useIndex) {
+    if (skip <= ANCHOR_AFTER_ROWS || filter.useIndex || filter.ids !== undefined) {
       // Near the top, or a short list found through the index: a plain OFFSET is cheap.
       query = query.offset(skip)
     } else {
