@@ -33,9 +33,20 @@ export async function newPage (browser: Browser, viewport = { width: 1280, heigh
   return { context, page: await context.newPage() }
 }
 
+/**
+ * A picture of the page for people to look at (not an assertion), taken once the page has loaded:
+ * a capture that starts while a form's answer is still arriving can fail in Chromium ("Unable to
+ * capture screenshot"), and then it is taken once more.
+ */
 export async function screenshot (page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage })
+  await page.waitForLoadState('load')
+  const path = join(SCREENSHOTS, `${name}.png`)
+  await page.screenshot({ path, fullPage }).catch(async (err: unknown) => {
+    if (!String(err).includes('Unable to capture screenshot')) throw err
+    await page.waitForLoadState('load')
+    await page.screenshot({ path, fullPage })
+  })
 }
 
 /** Signs in through the form, as a person would. */
