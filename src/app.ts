@@ -126,6 +126,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   try {
     await ensureConfiguredAdministrator(services.accounts, config)
   } catch (err) {
+    if (readDb !== db) await readDb.destroy()
     await db.destroy()
     throw err
   }
