@@ -17,7 +17,9 @@
  * Run: npm run bench                              (100,000 accounts, SQLite)
  *      BENCH_ACCOUNTS=1000000 npm run bench        (a million)
  *      BENCH_POSTGRES=postgres://… npm run bench    (PostgreSQL)
- * BENCH_SECONDS (default 10) is each query's measuring time, split over the rounds.
+ * BENCH_SECONDS (default 10) is each query's measuring time, split over the rounds. For profiling:
+ * BENCH_ONLY=<text> keeps the queries whose name holds it, BENCH_PROFILE=<folder> writes the portal's
+ * CPU profile there, BENCH_CPU=1 prints its CPU use and memory as it goes.
  */
 import { fork } from 'node:child_process'
 import type { AddressInfo } from 'node:net'

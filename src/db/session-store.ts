@@ -55,7 +55,7 @@ export class KnexSessionStore implements SessionStore {
   constructor (private readonly db: Knex, private readonly readDb: Knex, private readonly onCallbackError: (err: unknown) => void) {
     const { sql, bindings } = readDb('sessions').leftJoin('developers', 'developers.id', 'sessions.account_id')
       .where('sessions.sid', SID).where('sessions.expires_at', '>', NOW)
-      .first(['sessions.data', 'sessions.account_id', ...signedInColumns(db)]).toSQL()
+      .first(['sessions.data', 'sessions.account_id', ...signedInColumns(readDb)]).toSQL()
     this.read = { sql, bindings }
   }
 

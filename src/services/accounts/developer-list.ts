@@ -30,21 +30,25 @@ export interface DeveloperListing extends Page<Account> {
   groups: GroupSummary[]
 }
 
+/** Accounts per listed state. */
+interface Counts { active: number, blocked: number }
+
 /** Where a page starts: its first row's sort value and id. */
 interface Anchor { value: string, id: number }
 
 /** What this instance knows about the list at one version (see the migration that made it). */
 interface Memory {
   version: number
-  /** A search's total, by search, state and group. */
-  totals: Map<string, number>
+  /** A search's total, and the ids it matches when they are few, by search, state and group. */
+  searches: Map<string, Matches>
+  /** Ids kept in `searches`, all together. */
+  ids: number
   /** Where deep pages start, by filter and sort, then page. */
   anchors: Map<string, Map<number, Anchor>>
-  /** The ids a rare search matches (a few hundred at most), by search, state and group. */
-  matches: Map<string, number[]>
-  matchedIds: number
   groups: GroupSummary[] | null
 }
+
+interface Matches { total: number, ids?: number[] }
 
 /** Deeper than this many rows, a page is found from a remembered anchor rather than by OFFSET from the top. */
 const ANCHOR_AFTER_ROWS = 500
@@ -82,30 +86,36 @@ export function createDeveloperList (db: Knex) {
   let memory: Memory = fresh(-1)
 
   function fresh (version: number): Memory {
-    return { version, totals: new Map(), anchors: new Map(), matches: new Map(), matchedIds: 0, groups: null }
+    return { version, searches: new Map(), ids: 0, anchors: new Map(), groups: null }
   }
 
   function at (version: number): Memory {
-    const size = memory.totals.size + memory.anchors.size + memory.matches.size
+    const size = memory.searches.size + memory.anchors.size
     if (memory.version !== version || size > MEMORY_LIMIT) memory = fresh(version)
     return memory
   }
 
-  /** The version, and the accounts per listed state for everyone or for one group, in one query. */
-  async function readCounts (groupId: number): Promise<{ version: number, active: number, blocked: number }> {
-    const row = await db.raw(`select v.version,
-        (select n from developer_counts where group_id = ? and state = 'active') as active,
-        (select n from developer_counts where group_id = ? and state = 'blocked') as blocked
+  /** The version, and the accounts per listed state for everyone and for one group (0: none), in one query. */
+  async function readCounts (groupId: number): Promise<{ version: number, everyone: Counts, group: Counts }> {
+    const count = (group: string, state: string): string => `(select n from developer_counts where group_id = ${group} and state = '${state}')`
+    const result = await db.raw(`select v.version, ${count('0', 'active')} as active, ${count('0', 'blocked')} as blocked,
+        ${count('?', 'active')} as group_active, ${count('?', 'blocked')} as group_blocked
       from developer_list_version v where v.id = 1`, [groupId, groupId])
-    const first = (postgres ? row.rows[0] : row[0]) as { version: number | string, active: number | string | null, blocked: number | string | null }
-    return { version: Number(first.version), active: Number(first.active ?? 0), blocked: Number(first.blocked ?? 0) }
+    const row = (postgres ? result.rows[0] : result[0]) as Record<'version' | 'active' | 'blocked' | 'group_active' | 'group_blocked', number | string | null>
+    return {
+      version: Number(row.version),
+      everyone: { active: Number(row.active ?? 0), blocked: Number(row.blocked ?? 0) },
+      group: { active: Number(row.group_active ?? 0), blocked: Number(row.group_blocked ?? 0) }
+    }
   }
 
   async function list (query: DeveloperQuery): Promise<DeveloperListing> {
-    const everyone = await readCounts(0)
-    const group = query.groupId === undefined ? null : (query.groupId === 0 ? { active: 0, blocked: 0 } : await readCounts(query.groupId))
+    const counts = await readCounts(query.groupId ?? 0)
+    const { everyone } = counts
+    // Group 0 is "everyone" in the counts table, never a group: as a filter it matches no one.
+    const group = query.groupId === undefined ? null : query.groupId === 0 ? { active: 0, blocked: 0 } : counts.group
     const scope = group ?? everyone
-    const remembered = at(everyone.version)
+    const remembered = at(counts.version)
     const groups = remembered.groups ?? (remembered.groups = await listGroupSummaries(db))
 
     const stateTotal = query.state === undefined ? scope.active + scope.blocked : scope[query.state]
@@ -116,19 +126,11 @@ export function createDeveloperList (db: Knex) {
     let total = stateTotal
     if (search !== '' && stateTotal > 0) {
       const key = JSON.stringify([search, query.state ?? '', query.groupId ?? ''])
-      const known = remembered.totals.get(key)
-      total = known ?? await countMatches(filter)
-      if (known === undefined) remembered.totals.set(key, total)
+      const matches = remembered.searches.get(key) ?? await findMatches(filter, key, remembered)
+      total = matches.total
+      filter.ids = matches.ids
       // A rare match is found through the substring index and sorted; a common one by walking the order.
       filter.useIndex = total < WALK_SHARE * stateTotal
-      if (total > 0 && total <= REMEMBERED_MATCHES) {
-        const ids = remembered.matches.get(key) ?? await matchingIds(filter)
-        if (!remembered.matches.has(key) && remembered.matchedIds + ids.length <= REMEMBERED_IDS) {
-          remembered.matches.set(key, ids)
-          remembered.matchedIds += ids.length
-        }
-        filter.ids = ids
-      }
     }
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE))
     const page = Math.min(Math.max(1, query.page ?? 1), pages)
@@ -171,29 +173,36 @@ export function createDeveloperList (db: Knex) {
     return query
   }
 
-  async function matchingIds (filter: Filter): Promise<number[]> {
-    const ids: Array<number | string> = await filtered({ ...filter, useIndex: true }).pluck('developers.id')
-    return ids.map(Number)
+  /**
+   * A search's matches, through the index whenever there is one: their ids when there are few (then
+   * the total is their number), else only the total. Remembered under the list's version.
+   */
+  async function findMatches (filter: Filter, key: string, remembered: Memory): Promise<Matches> {
+    const found: Array<number | string> = await filtered({ ...filter, useIndex: true }).limit(REMEMBERED_MATCHES + 1).pluck('developers.id')
+    const few = found.length <= REMEMBERED_MATCHES && remembered.ids + found.length <= REMEMBERED_IDS
+    const matches: Matches = found.length <= REMEMBERED_MATCHES ? { total: found.length, ids: few ? found.map(Number) : undefined } : { total: await countMatches(filter) }
+    remembered.searches.set(key, matches)
+    remembered.ids += matches.ids?.length ?? 0
+    return matches
   }
 
   async function countMatches (filter: Filter): Promise<number> {
-    // Counting reads every match anyway: through the index whenever there is one for this search.
     const row = await filtered({ ...filter, useIndex: true }).count({ n: '*' }).first() as { n: number | string } | undefined
     return Number(row?.n ?? 0)
   }
 
-  async function readPage (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Account[]> {
+  /** The filter's rows in the sort's order (id breaks ties), from an anchor on when given. */
+  function inOrder (filter: Filter, sort: DeveloperSort, from?: Anchor): Knex.QueryBuilder {
     const [column, direction] = SORTS[sort]
-    const ordered = (query: Knex.QueryBuilder): Knex.QueryBuilder => query.orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
+    const query = filtered(filter).orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
+    return from === undefined ? query : query.whereRaw(`(??, developers.id) ${direction === 'asc' ? '>=' : '<='} (?, ?)`, [`developers.${column}`, from.value, from.id])
+  }
+
+  async function readPage (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Account[]> {
     const skip = (page - 1) * PAGE_SIZE
-    let query = ordered(filtered(filter))
-    if (skip <= ANCHOR_AFTER_ROWS || filter.useIndex || filter.ids !== undefined) {
-      // Near the top, or a short list found through the index: a plain OFFSET is cheap.
-      query = query.offset(skip)
-    } else {
-      const anchor = await anchorOf(filter, sort, page, remembered)
-      query = query.whereRaw(`(??, developers.id) ${direction === 'asc' ? '>=' : '<='} (?, ?)`, [`developers.${column}`, anchor.value, anchor.id])
-    }
+    // Near the top, or a short list found through the index: a plain OFFSET is cheap.
+    const anchor = skip <= ANCHOR_AFTER_ROWS || filter.useIndex || filter.ids !== undefined ? undefined : await anchorOf(filter, sort, page, remembered)
+    const query = anchor === undefined ? inOrder(filter, sort).offset(skip) : inOrder(filter, sort, anchor)
     const rows = await query.limit(PAGE_SIZE).select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
     return rows.map(toAccount)
   }
@@ -201,23 +210,19 @@ export function createDeveloperList (db: Knex) {
   /**
    * The first row of a deep page: remembered for this version, or counted from the nearest page
    * above it that is remembered (from the top at worst), reading only the index's columns.
+   * Undefined if a change raced the total and the page is gone (the caller then uses OFFSET).
    */
-  async function anchorOf (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Anchor> {
+  async function anchorOf (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Anchor | undefined> {
     const key = JSON.stringify([filter.state ?? '', filter.groupId ?? '', filter.search, sort])
     const known = remembered.anchors.get(key) ?? new Map<number, Anchor>()
     remembered.anchors.set(key, known)
     const exact = known.get(page)
     if (exact !== undefined) return exact
-    const [column, direction] = SORTS[sort]
     let from = 1
     for (const p of known.keys()) if (p < page && p > from) from = p
-    let query = filtered(filter).orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
-    const start = known.get(from)
-    if (start !== undefined) query = query.whereRaw(`(??, developers.id) ${direction === 'asc' ? '>=' : '<='} (?, ?)`, [`developers.${column}`, start.value, start.id])
-    const row = await query.offset((page - from) * PAGE_SIZE).first({ value: `developers.${column}`, id: 'developers.id' }) as Anchor | undefined
-    // The total said this page exists; if a change raced the count, start from the top of the list.
-    const anchor = row ?? { value: direction === 'asc' ? '' : '\uffff', id: direction === 'asc' ? 0 : Number.MAX_SAFE_INTEGER }
-    if (row !== undefined) known.set(page, anchor)
+    const column = SORTS[sort][0]
+    const anchor = await inOrder(filter, sort, known.get(from)).offset((page - from) * PAGE_SIZE).first({ value: `developers.${column}`, id: 'developers.id' }) as Anchor | undefined
+    if (anchor !== undefined) known.set(page, anchor)
     return anchor
   }
 
