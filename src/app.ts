@@ -29,6 +29,7 @@ import passwordResetRoutes from './routes/portal/password-reset'
 import catalogRoutes from './routes/portal/catalog'
 import subscriptionRoutes from './routes/portal/subscriptions'
 import gatewayPlugin from './gateway/plugin'
+import apiPlugin, { API_PREFIX } from './api/plugin'
 import { MESSAGES, type GatewayOptions } from './services/gateway/gateway'
 
 declare module 'fastify' {
@@ -52,9 +53,12 @@ export interface BuildOptions {
   gateway?: GatewayOptions
   /** How long a backend may take before the gateway answers 504 (30 s; tests shorten it). */
   gatewayTimeoutMs?: number
+  /** Management API calls a minute per token (600; tests lower it). */
+  apiCallsPerMinute?: number
 }
 
 const GATEWAY_TIMEOUT_MS = 30_000
+const API_CALLS_PER_MINUTE = 600
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
 const PRUNE_EVERY_MS = 60 * 60 * 1000
@@ -110,6 +114,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const paths = gatewayPaths(config)
   const timeoutMs = options.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS
   await app.register(gatewayPlugin, { prefix: paths.portal, gateway, basePath: paths.portal, timeoutMs })
+  await app.register(apiPlugin, { prefix: API_PREFIX, publicUrl: config.publicUrl, perMinute: options.apiCallsPerMinute ?? API_CALLS_PER_MINUTE })
   await app.register(async (portal) => { await portalPlugins(portal, config, services) })
 
   let gatewayServer: FastifyInstance | null = null

@@ -17,6 +17,8 @@ export interface Config {
   adminEmail: string | null
   adminPassword: string | null
   invitationTtlHours: number
+  /** API_TOKEN_TTL_DAYS: the default lifetime of a management API token. */
+  apiTokenTtlDays: number
   /**
    * Which X-Forwarded-For hops to believe when working out the client address: false (none), a hop
    * count (`true` is one hop), or the addresses/CIDRs of the proxies. Never every hop.
@@ -172,6 +174,7 @@ export function loadConfig (env: Env = process.env): Config {
     adminEmail,
     adminPassword: adminEmail === null ? null : adminPassword,
     invitationTtlHours: integer(env, 'INVITATION_TTL_HOURS', 48, 1, 24 * 365),
+    apiTokenTtlDays: integer(env, 'API_TOKEN_TTL_DAYS', 90, 1, 3650),
     trustProxy: trustProxy(env),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1, 100000),
     signInFailureLimit: integer(env, 'SIGNIN_FAILURE_LIMIT', 10, 1, 100000),

@@ -25,7 +25,7 @@ export const AUDIT_ACTIONS = [
   'api.created', 'api.edited', 'api.deleted', 'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted',
   'product.api-added', 'product.api-removed', 'product.group-added', 'product.group-removed',
   'subscription.created', 'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated',
-  'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated'
+  'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated', 'api-token.created', 'api-token.revoked'
 ] as const
 
 export type AuditAction = typeof AUDIT_ACTIONS[number]

@@ -26,6 +26,7 @@ import { createKeyStore } from './subscriptions/keys'
 import { createSubscriptions } from './subscriptions/subscriptions'
 import { createGateway, type GatewayOptions } from './gateway/gateway'
 import { createUsageReports } from './usage/usage-reports'
+import { createApiTokens } from './api-tokens/api-tokens'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -71,6 +72,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
     gateway: createGateway({ db, clock, outbox, report }, gatewayOptions),
     usage: createUsageReports({ db, clock }),
+    apiTokens: createApiTokens({ db, clock, defaultDays: config.apiTokenTtlDays }),
     templates,
     outbox,
     mailSender,

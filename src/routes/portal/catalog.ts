@@ -5,6 +5,18 @@ import { LIVE_STATES } from '../../services/subscriptions/subscription-states'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 import { referenceData } from '../shared/reference'
+import { NotFound } from '../../services/errors'
+import { buildReference, curlCommand, type ApiReference } from '../../services/catalog/openapi-reference'
+import type { Api } from '../../services/catalog/apis'
+import { API_PREFIX } from '../../api/plugin'
+
+const MANAGEMENT_DESCRIPTION = 'Users, invitations, groups, products and subscriptions, for automation. Each call acts as the administrator who created its token, with the same rules, audit entries and emails as the publisher portal. Create a token on /admin/api-tokens.'
+
+/** The management API's own document, as /api/v1/openapi.json serves it. */
+async function managementDocument (app: FastifyInstance): Promise<Record<string, never>> {
+  const res = await app.inject({ url: `${API_PREFIX}/openapi.json` })
+  return JSON.parse(res.body)
+}
 
 const subscribeForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 }, { acceptTerms: checkbox() })
 
@@ -43,7 +55,18 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
   })
 
   app.get('/apis', async (request, reply) => {
-    return await reply.page('portal/catalog/apis', { title: 'Browse APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl })
+    return await reply.page('portal/catalog/apis', { title: 'Browse APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl, management: request.account?.isAdmin === true ? app.config.publicUrl : null })
+  })
+
+  // Portico's own management API, drawn from /api/v1/openapi.json like any imported API: for administrators.
+  let management: ApiReference | null = null
+  app.get<{ Querystring: { page?: number } }>('/apis/management', { schema: querySchema(pageProperty) }, async (request, reply) => {
+    if (request.account?.isAdmin !== true) throw new NotFound('There is no API here.')
+    management ??= buildReference(await managementDocument(app))
+    const now = new Date(0).toISOString()
+    const api: Api = { id: 0, name: 'Portico management API', path: API_PREFIX.slice(1), serviceUrl: app.config.publicUrl, description: MANAGEMENT_DESCRIPTION, hasDocument: true, format: 'json', createdAt: now, updatedAt: now }
+    const data = referenceData(app.config.publicUrl, api, management, request.query.page, '/apis/management', (op) => curlCommand(`${app.config.publicUrl}${op.path}`, 'Authorization: Bearer <your token>', op))
+    return await reply.page('portal/catalog/api', { title: data.part === null ? api.name : pagedTitle(api.name, data.part), products: [], management: true, ...data })
   })
 
   app.get<{ Params: { id: string }, Querystring: { page?: number } }>('/apis/:id', { schema: { ...idParams, ...querySchema(pageProperty) } }, async (request, reply) => {

@@ -11,6 +11,7 @@ import apiRoutes from './apis'
 import productRoutes from './products'
 import subscriptionAdminRoutes from './subscriptions'
 import analyticsRoutes from './analytics'
+import apiTokenRoutes from './api-tokens'
 
 /** The publisher portal: every route under /admin is for administrators only. */
 export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
@@ -36,4 +37,5 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   await app.register(invitationAdminRoutes, { prefix: '/invitations' })
   await app.register(emailRoutes, { prefix: '/emails' })
   await app.register(emailTemplateRoutes, { prefix: '/email-templates' })
+  await app.register(apiTokenRoutes, { prefix: '/api-tokens' })
 }

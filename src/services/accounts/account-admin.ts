@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Invalid, NotFound, Refused } from '../errors'
+import { DomainError, Invalid, NotFound, Refused } from '../errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-rules'
 import { deleteAccount as removeAccount, findAccount, insertAccount, updateAccount, type Account } from './account-store'
@@ -22,6 +22,19 @@ export interface AccountDetails {
   isAdmin: boolean
 }
 
+
+/** What a state change did: the account (as it is now) and whether it changed. */
+interface Changed { account: Account, changed: boolean }
+
+export type StateAction = 'block' | 'activate' | 'delete'
+
+/** One account's result in a bulk action: done, or skipped with the reason. */
+export interface BulkOutcome {
+  id: number
+  account: Account | null
+  done: boolean
+  reason: string | null
+}
 
 export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   function auditTarget (account: Pick<Account, 'id' | 'email'>) {
@@ -101,41 +114,66 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   }
 
   /** Block: the account's sessions end in the same transaction, so its very next request is signed out. */
-  async function blockAccount (id: number, actor: Actor): Promise<Account> {
-    return await db.transaction(async (trx) => {
-      const account = await loadForRemoval(trx, id, actor)
-      if (account.state === 'pending') throw new Refused('This account has a pending invitation; revoke the invitation instead.')
-      if (account.state === 'blocked') return account
-      await updateAccount(trx, { id }, { state: 'blocked' }, isoNow(clock))
-      await trx('sessions').where('account_id', id).del()
-      await recordAudit(trx, clock, { actor, action: 'developer.blocked', target: auditTarget(account) })
-      return { ...account, state: 'blocked' }
-    })
+  async function blockIn (trx: Knex.Transaction, id: number, actor: Actor): Promise<Changed> {
+    const account = await loadForRemoval(trx, id, actor)
+    if (account.state === 'pending') throw new Refused('This account has a pending invitation; revoke the invitation instead.')
+    if (account.state === 'blocked') return { account, changed: false }
+    await updateAccount(trx, { id }, { state: 'blocked' }, isoNow(clock))
+    await trx('sessions').where('account_id', id).del()
+    await recordAudit(trx, clock, { actor, action: 'developer.blocked', target: auditTarget(account) })
+    return { account: { ...account, state: 'blocked' }, changed: true }
   }
 
-  async function activateAccount (id: number, actor: Actor): Promise<Account> {
-    return await db.transaction(async (trx) => {
-      const account = await findAccount(trx, id)
-      if (account.state === 'pending') throw new Refused('This account has a pending invitation: it becomes active when the developer accepts it.')
-      if (account.state === 'active') return account
-      await updateAccount(trx, { id }, { state: 'active' }, isoNow(clock))
-      await recordAudit(trx, clock, { actor, action: 'developer.activated', target: auditTarget(account) })
-      return { ...account, state: 'active' }
-    })
+  async function activateIn (trx: Knex.Transaction, id: number, actor: Actor): Promise<Changed> {
+    const account = await findAccount(trx, id)
+    if (account.state === 'pending') throw new Refused('This account has a pending invitation: it becomes active when the developer accepts it.')
+    if (account.state === 'active') return { account, changed: false }
+    await updateAccount(trx, { id }, { state: 'active' }, isoNow(clock))
+    await recordAudit(trx, clock, { actor, action: 'developer.activated', target: auditTarget(account) })
+    return { account: { ...account, state: 'active' }, changed: true }
   }
 
   /** Delete: memberships, sessions and tokens go with the account (foreign keys cascade); farewell email. */
-  async function deleteAccount (id: number, actor: Actor): Promise<Account> {
+  async function deleteIn (trx: Knex.Transaction, id: number, actor: Actor): Promise<Changed> {
+    const account = await loadForRemoval(trx, id, actor)
+    if (account.state !== 'pending') await outbox.queueEmail(trx, 'farewell', account)
+    await removeAccount(trx, { id }, isoNow(clock))
+    await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
+    return { account, changed: true }
+  }
+
+  const CHANGES = { block: blockIn, activate: activateIn, delete: deleteIn } as const
+
+  async function changeOne (action: StateAction, id: number, actor: Actor): Promise<Account> {
+    return (await db.transaction(async (trx) => await CHANGES[action](trx, id, actor))).account
+  }
+
+  const blockAccount = async (id: number, actor: Actor): Promise<Account> => await changeOne('block', id, actor)
+  const activateAccount = async (id: number, actor: Actor): Promise<Account> => await changeOne('activate', id, actor)
+  const deleteAccount = async (id: number, actor: Actor): Promise<Account> => await changeOne('delete', id, actor)
+
+  /**
+   * A bulk action: every account in one transaction, each by the very rules of the single action
+   * (the last administrator, one's own account …) and audited alone. A refused account is skipped
+   * with the reason (its own savepoint is rolled back), the others go on.
+   */
+  async function changeMany (action: StateAction, ids: number[], actor: Actor): Promise<BulkOutcome[]> {
     return await db.transaction(async (trx) => {
-      const account = await loadForRemoval(trx, id, actor)
-      if (account.state !== 'pending') await outbox.queueEmail(trx, 'farewell', account)
-      await removeAccount(trx, { id }, isoNow(clock))
-      await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
-      return account
+      const outcomes: BulkOutcome[] = []
+      for (const id of ids) {
+        try {
+          const { account, changed } = await trx.transaction(async (one) => await CHANGES[action](one, id, actor))
+          outcomes.push({ id, account, done: changed, reason: changed ? null : `already ${account.state}` })
+        } catch (err) {
+          if (!(err instanceof DomainError) || err.statusCode >= 500) throw err
+          outcomes.push({ id, account: await findAccount(trx, id).catch(() => null), done: false, reason: err.message })
+        }
+      }
+      return outcomes
     })
   }
 
-  return { createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount }
+  return { createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount, changeMany }
 }
 
 export type Accounts = ReturnType<typeof createAccounts>

@@ -375,8 +375,13 @@ function schemaFacts (schema: JsonObject): string[] {
 
 /** The curl line of an operation, through the gateway, with the subscription key header. */
 export function curlLine (gatewayUrl: string, apiPath: string, operation: Pick<OperationView, 'method' | 'path' | 'sampleBody'>): string {
+  return curlCommand(`${gatewayUrl}/${apiPath}${operation.path}`, 'Ocp-Apim-Subscription-Key: <your key>', operation)
+}
+
+/** A curl line for one operation at `url`, with one credential header, and its sample body. */
+export function curlCommand (url: string, header: string, operation: Pick<OperationView, 'method' | 'sampleBody'>): string {
   const quote = (value: string): string => `'${value.replace(/'/g, "'\\''")}'`
-  const parts = [`curl -X ${operation.method} ${quote(`${gatewayUrl}/${apiPath}${operation.path}`)}`, `-H ${quote('Ocp-Apim-Subscription-Key: <your key>')}`]
+  const parts = [`curl -X ${operation.method} ${quote(url)}`, `-H ${quote(header)}`]
   if (operation.sampleBody !== undefined) {
     parts.push(`-H ${quote(`Content-Type: ${operation.sampleBody.mediaType}`)}`)
     parts.push(`--data ${quote(operation.sampleBody.value)}`)

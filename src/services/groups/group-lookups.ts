@@ -46,3 +46,16 @@ export async function groupIdsForNewAccount (trx: Knex.Transaction, chosen: numb
     .select('id', 'name', 'system_key')
   return rows.map(toGroupSummary).filter(takesMembers).map((group) => group.id)
 }
+
+/** The groups of each of these accounts (id and name, by name), in one query. */
+export async function groupsOf (db: Knex | Knex.Transaction, developerIds: number[]): Promise<Map<number, Array<{ id: number, name: string }>>> {
+  const groups = new Map<number, Array<{ id: number, name: string }>>(developerIds.map((id) => [id, []]))
+  if (developerIds.length === 0) return groups
+  const rows: Array<{ developer_id: number, id: number, name: string }> = await db('developer_groups')
+    .join('groups', 'groups.id', 'developer_groups.group_id')
+    .whereIn('developer_groups.developer_id', developerIds)
+    .orderBy('groups.name_normalized')
+    .select('developer_groups.developer_id', 'groups.id', 'groups.name')
+  for (const row of rows) groups.get(row.developer_id)?.push({ id: row.id, name: row.name })
+  return groups
+}

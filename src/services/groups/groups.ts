@@ -5,7 +5,7 @@ import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from '../error
 import { ACCOUNT_COLUMNS, findAccount, findStoredAccount, toAccount, type Account } from '../accounts/account-store'
 import { keepAnActiveAdministrator } from '../accounts/administrators'
 import { likePattern, pageOf, type Page } from '../../db/paging'
-import { GUESTS_TAKE_NO_MEMBERS, listGroupSummaries, takesMembers, type GroupSummary, type SystemGroupKey } from './group-lookups'
+import { GUESTS_TAKE_NO_MEMBERS, groupsOf, listGroupSummaries, takesMembers, type GroupSummary, type SystemGroupKey } from './group-lookups'
 import { emailProblem } from '../accounts/account-rules'
 import { isUniqueViolation } from '../../db/knex'
 import { nameProblem } from '../text-rules'
@@ -186,6 +186,19 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
     })
   }
 
+  /** A bulk "Add to group": every account in one transaction, each reported. */
+  async function addMembersById (groupId: number, developerIds: number[], actor: Actor): Promise<{ group: Group, results: Array<{ id: number, account: Account | null, result: MemberResult }> }> {
+    return await db.transaction(async (trx) => {
+      const group = await findGroup(trx, groupId)
+      const results: Array<{ id: number, account: Account | null, result: MemberResult }> = []
+      for (const id of developerIds) {
+        const account = await findStoredAccount(trx, { id })
+        results.push({ id, account: account ?? null, result: await addOne(trx, group, account, actor) })
+      }
+      return { group, results }
+    })
+  }
+
   /** Remove: never from Developers, and never the last active administrator from Administrators. */
   async function removeMember (groupId: number, developerId: number, actor: Actor): Promise<{ group: Group, account: Account }> {
     return await db.transaction(async (trx) => {
@@ -212,7 +225,7 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
     return (await listGroupSummaries(db)).filter((group) => group.takesMembers && !memberOf.some((m) => m.id === group.id))
   }
 
-  return { listSummaries, joinableGroups, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
+  return { listSummaries, joinableGroups, groupsOf: async (ids: number[]) => await groupsOf(db, ids), addMembersById, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
 }
 
 export type Groups = ReturnType<typeof createGroups>

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid } from '../errors'
+import { Conflict, Invalid, type FieldErrors } from '../errors'
 import type { PasswordHasher } from '../accounts/passwords'
 import { emailProblem, hashNewPassword, nameErrors, type NameInput } from '../accounts/account-rules'
-import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccount, toAccount, type Account, type AccountRow } from '../accounts/account-store'
+import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccount, normalizeEmail, toAccount, type Account, type AccountRow } from '../accounts/account-store'
 import { activatePendingAccount } from './activate-pending-account'
 import { createAccountTokens } from './single-use-links'
 import type { Outbox } from '../mail/outbox'
@@ -46,6 +46,29 @@ const MESSAGES = {
   expired: 'This invitation has expired. Ask the person who invited you for a new invitation.'
 }
 
+export interface InviteOutcome {
+  account: Account
+  /** invited: a new pending account; resent: a new link for a pending one; exists: nothing done. */
+  outcome: 'invited' | 'resent' | 'exists'
+  expiresAt: string | null
+}
+
+/** One line of a bulk invitation: its problems (nothing done), or what was done. */
+export interface ManyInvited {
+  input: InviteInput
+  errors: FieldErrors
+  outcome: InviteOutcome['outcome'] | null
+  account: Account | null
+}
+
+/** The rules of an invitation's fields: a name and an email address. */
+export function inviteErrors (input: InviteInput): FieldErrors {
+  const errors = nameErrors(input)
+  const email = emailProblem(input.email)
+  if (email !== null) errors.email = email
+  return errors
+}
+
 export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHours }: InvitationsDeps) {
   const tokens = createAccountTokens(clock)
 
@@ -60,28 +83,55 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     return await findAccount(trx, id, 'pending', 'There is no pending invitation with this id.')
   }
 
+  /**
+   * Invites one person inside the caller's transaction. An existing pending account is sent a new
+   * link (`pending: 'resend'`, the Invite page's rule) or left as it is (`'skip'`: an import run
+   * again changes nothing); an active or blocked one is never invited.
+   */
+  async function inviteIn (trx: Knex.Transaction, input: InviteInput, actor: Actor, pending: 'resend' | 'skip'): Promise<InviteOutcome> {
+    const existing = await findStoredAccount(trx, { email: input.email })
+    if (existing !== undefined && (existing.state !== 'pending' || pending === 'skip')) return { account: existing, outcome: 'exists', expiresAt: null }
+    const account = existing ?? await insertAccount(trx, input, 'pending', null, isoNow(clock))
+    const expiresAt = await issueInvitation(trx, account, actor)
+    const resent = existing !== undefined
+    await recordAudit(trx, clock, { actor, action: resent ? 'invitation.resent' : 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })
+    return { account, outcome: resent ? 'resent' : 'invited', expiresAt }
+  }
+
   /** Invite: a pending account, a link, an email. Inviting a pending email again resends. */
   async function inviteDeveloper (input: InviteInput, actor: Actor): Promise<InviteResult> {
-    const errors = nameErrors(input)
-    const email = emailProblem(input.email)
-    if (email !== null) errors.email = email
+    const errors = inviteErrors(input)
     if (Object.keys(errors).length > 0) throw new Invalid(errors)
     return await db.transaction(async (trx) => {
-      const existing = await findStoredAccount(trx, { email: input.email })
-      if (existing !== undefined && existing.state !== 'pending') {
-        throw new Conflict('email', `An account with this email address already exists (${existing.state}); there is no need to invite it.`)
+      const { account, outcome, expiresAt } = await inviteIn(trx, input, actor, 'resend')
+      if (outcome === 'exists' || expiresAt === null) {
+        throw new Conflict('email', `An account with this email address already exists (${account.state}); there is no need to invite it.`)
       }
-      let account: Account
-      if (existing !== undefined) {
-        account = existing
-      } else {
-        account = await insertAccount(trx, input, 'pending', null, isoNow(clock))
-      }
-      const expiresAt = await issueInvitation(trx, account, actor)
-      const resent = existing !== undefined
-      await recordAudit(trx, clock, { actor, action: resent ? 'invitation.resent' : 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })
-      return { account, resent, expiresAt }
+      return { account, resent: outcome === 'resent', expiresAt }
     })
+  }
+
+  /**
+   * Invites many in one transaction, each by the rules of one invitation: invalid lines are
+   * reported, not written; an address listed twice is invited once.
+   */
+  async function inviteMany (inputs: InviteInput[], actor: Actor, pending: 'resend' | 'skip'): Promise<ManyInvited[]> {
+    const results: ManyInvited[] = inputs.map((input) => ({ input, errors: inviteErrors(input), outcome: null, account: null }))
+    const seen = new Set<string>()
+    for (const result of results) {
+      const email = normalizeEmail(result.input.email)
+      if (Object.keys(result.errors).length === 0 && seen.has(email)) result.errors = { email: 'This address is listed more than once; it is invited once.' }
+      seen.add(email)
+    }
+    await db.transaction(async (trx) => {
+      for (const result of results) {
+        if (Object.keys(result.errors).length > 0) continue
+        const { account, outcome } = await inviteIn(trx, result.input, actor, pending)
+        result.account = account
+        result.outcome = outcome
+      }
+    })
+    return results
   }
 
   async function resendInvitation (id: number, actor: Actor): Promise<InviteResult> {
@@ -156,7 +206,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     })
   }
 
-  return { inviteDeveloper, resendInvitation, revokeInvitation, getPendingInvitation, listPendingInvitations, findByToken, acceptInvitation }
+  return { inviteDeveloper, inviteMany, inviteIn, resendInvitation, revokeInvitation, getPendingInvitation, listPendingInvitations, findByToken, acceptInvitation }
 }
 
 export type Invitations = ReturnType<typeof createInvitations>

@@ -23,10 +23,11 @@ export interface SubscriptionKeys { primary: string | null, secondary: string | 
  */
 export function createKeyStore (sealer: Sealer) {
   /** Writes a fresh key into a slot, replacing the old one: the old key stops at once. */
-  async function issueKey (trx: Knex.Transaction, subscriptionId: number, slot: KeySlot, now: string): Promise<void> {
+  async function issueKey (trx: Knex.Transaction, subscriptionId: number, slot: KeySlot, now: string): Promise<string> {
     const key = newKey()
     const row = { digest: keyDigest(key), sealed: sealer.seal(key), created_at: now }
     await trx('subscription_keys').insert({ subscription_id: subscriptionId, slot, ...row }).onConflict(['subscription_id', 'slot']).merge(row)
+    return key
   }
 
   async function issueBoth (trx: Knex.Transaction, subscriptionId: number, now: string): Promise<void> {

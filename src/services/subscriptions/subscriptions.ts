@@ -233,15 +233,15 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     })
   }
 
-  /** The owner renews one key; the old one stops at once. */
-  async function regenerateKey (ownerId: number | null, id: number, slot: KeySlot, actor: Actor): Promise<Subscription> {
+  /** The owner (or, with ownerId null, an administrator) renews one key; the old one stops at once. */
+  async function regenerateKey (ownerId: number | null, id: number, slot: KeySlot, actor: Actor): Promise<Subscription & { key: string }> {
     return await db.transaction(async (trx) => {
       const subscription = ownerId === null ? await findSubscription(id, trx) : await findOwn(ownerId, id, trx)
       if (!LIVE_STATES.includes(subscription.state)) throw new Refused(`This subscription is ${subscription.state}: its keys can no longer be renewed.`)
-      await keys.issueKey(trx, id, slot, isoNow(clock))
+      const key = await keys.issueKey(trx, id, slot, isoNow(clock))
       await trx('subscriptions').where('id', id).update({ updated_at: isoNow(clock) })
       await audit(trx, actor, 'subscription.key-regenerated', subscription, { key: slot })
-      return subscription
+      return { ...subscription, key }
     })
   }
 

@@ -1,0 +1,188 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../services/accounts/account-rules'
+import { PASSWORD_MAX_LENGTH } from '../services/accounts/passwords'
+import { SORTS, type DeveloperSort } from '../services/accounts/developer-list'
+import { GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX } from '../services/groups/groups'
+import { SUBSCRIPTION_STATES } from '../services/subscriptions/subscription-states'
+import { DISPLAY_NAME_MAX, REASON_MAX } from '../services/subscriptions/subscriptions'
+import { QUOTA_PERIODS } from '../services/catalog/products'
+import { KEY_SLOTS } from '../services/subscriptions/keys'
+
+/**
+ * The management API's JSON Schemas: they check every request, shape every answer (nothing a
+ * schema does not name leaves the server), and make /api/v1/openapi.json.
+ */
+
+// Ids are the database's integers: at most 2^31 - 1.
+export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
+const Time = Type.String({ format: 'date-time' })
+/** A string from a fixed list (an OpenAPI enum). */
+const Enum = <T extends string>(values: readonly T[], description?: string) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...(description === undefined ? {} : { description }) })
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const IdParams = Type.Object({ id: Id })
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  fields: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'A message per field that is not valid.' }))
+}, { $id: 'Error', title: 'Error' })
+
+export const GroupRef = Type.Object({ id: Id, name: Type.String() })
+
+export const Account = Type.Object({
+  id: Id,
+  email: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  state: Enum(['pending', 'active', 'blocked'] as const),
+  groups: Type.Array(GroupRef),
+  createdAt: Time,
+  lastSignInAt: Nullable(Time)
+}, { title: 'User' })
+
+export function ListOf<T extends TSchema> (item: T, title: string) {
+  return Type.Object({
+    items: Type.Array(item),
+    total: Type.Integer({ minimum: 0 }),
+    page: Type.Integer({ minimum: 1 }),
+    pageSize: Type.Integer({ minimum: 0 })
+  }, { title })
+}
+
+const Page = Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 }))
+const Text = (maxLength: number, description?: string) => Type.String({ maxLength, description })
+
+export const UserQuery = Type.Object({
+  q: Type.Optional(Text(200, 'Part of the name or email address.')),
+  state: Type.Optional(Enum(['active', 'blocked'] as const)),
+  group: Type.Optional(Id),
+  sort: Type.Optional(Enum(Object.keys(SORTS) as DeveloperSort[], 'name, email or registered; a leading - for descending.')),
+  page: Page
+}, { additionalProperties: false })
+
+export const NewUser = Type.Object({
+  email: Text(EMAIL_MAX_LENGTH * 2),
+  firstName: Text(NAME_MAX_LENGTH * 2),
+  lastName: Text(NAME_MAX_LENGTH * 2),
+  password: Text(PASSWORD_MAX_LENGTH * 2),
+  groups: Type.Optional(Type.Array(Id, { maxItems: 1000, description: 'Ids of groups to join besides Developers.' }))
+}, { additionalProperties: false })
+
+export const Invitation = Type.Object({
+  id: Id,
+  email: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  invitedBy: Nullable(Type.String()),
+  sentAt: Time,
+  expiresAt: Time,
+  expired: Type.Boolean(),
+  emailStatus: Nullable(Type.String())
+}, { title: 'Invitation' })
+
+export const NewInvitation = Type.Object({
+  email: Text(EMAIL_MAX_LENGTH * 2),
+  firstName: Text(NAME_MAX_LENGTH * 2),
+  lastName: Text(NAME_MAX_LENGTH * 2)
+}, { additionalProperties: false })
+
+export const Invited = Type.Object({
+  id: Id,
+  email: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  resent: Type.Boolean({ description: 'True when the address already had a pending invitation: a new link replaced the old one.' }),
+  expiresAt: Time
+}, { title: 'Invited' })
+
+export const Group = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Type.String(),
+  system: Type.Boolean({ description: 'Administrators, Developers and Guests are built in.' }),
+  memberCount: Type.Integer({ minimum: 0 }),
+  createdAt: Time
+}, { title: 'Group' })
+
+export const NewGroup = Type.Object({
+  name: Text(GROUP_NAME_MAX * 4),
+  description: Type.Optional(Text(GROUP_DESCRIPTION_MAX * 4))
+}, { additionalProperties: false })
+
+export const MembersQuery = Type.Object({ q: Type.Optional(Text(200)), page: Page }, { additionalProperties: false })
+
+export const NewMember = Type.Object({
+  email: Type.Optional(Text(EMAIL_MAX_LENGTH * 2)),
+  userId: Type.Optional(Id)
+}, { additionalProperties: false, description: 'The account to add: its email address or its id.' })
+
+export const MemberAdded = Type.Object({
+  result: Enum(['added', 'already a member'] as const)
+}, { title: 'MemberAdded' })
+
+export const MemberParams = Type.Object({ id: Id, userId: Id })
+
+const ProductFields = {
+  id: Id,
+  name: Type.String(),
+  description: Type.String(),
+  state: Enum(['published', 'notPublished'] as const),
+  subscriptionRequired: Type.Boolean(),
+  approvalRequired: Type.Boolean(),
+  subscriptionsLimit: Nullable(Type.Integer()),
+  terms: Type.String(),
+  rateLimitCalls: Nullable(Type.Integer()),
+  rateLimitPeriod: Nullable(Type.Integer({ description: 'Seconds.' })),
+  quotaCalls: Nullable(Type.Integer()),
+  quotaPeriod: Nullable(Enum(QUOTA_PERIODS)),
+  createdAt: Time,
+  updatedAt: Time
+}
+
+export const Product = Type.Object({ ...ProductFields, apiCount: Type.Integer({ minimum: 0 }) }, { title: 'Product' })
+export const ProductDetails = Type.Object({
+  ...ProductFields,
+  apis: Type.Array(Type.Object({ id: Id, name: Type.String(), path: Type.String() })),
+  groups: Type.Array(GroupRef)
+}, { title: 'ProductDetails' })
+
+const SubscriptionState = Enum(SUBSCRIPTION_STATES)
+
+export const Subscription = Type.Object({
+  id: Id,
+  displayName: Type.String(),
+  state: SubscriptionState,
+  stateReason: Nullable(Type.String()),
+  productId: Id,
+  productName: Type.String(),
+  userId: Nullable(Id),
+  userEmail: Nullable(Type.String()),
+  createdAt: Time,
+  approvedAt: Nullable(Time),
+  endedAt: Nullable(Time),
+  expiresAt: Nullable(Time)
+}, { title: 'Subscription' })
+
+export const SubscriptionQuery = Type.Object({
+  state: Type.Optional(SubscriptionState),
+  product: Type.Optional(Id),
+  user: Type.Optional(Text(300, 'Part of the owner\'s name or email address.')),
+  page: Page
+}, { additionalProperties: false })
+
+export const NewSubscription = Type.Object({
+  userId: Id,
+  productId: Id,
+  displayName: Text(DISPLAY_NAME_MAX * 4)
+}, { additionalProperties: false })
+
+export const StateChange = Type.Object({
+  reason: Type.Optional(Text(REASON_MAX * 4, 'Why a request is rejected (required to reject): the developer reads it in the email.'))
+}, { additionalProperties: false })
+
+export const Regenerate = Type.Object({ key: Enum(KEY_SLOTS) }, { additionalProperties: false })
+export const Regenerated = Type.Object({
+  ...Subscription.properties,
+  key: Type.Object({ slot: Enum(KEY_SLOTS), value: Type.String() })
+}, { title: 'RegeneratedKey' })
