@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { actorOf } from '../plugins/auth'
 import type { Account as StoredAccount } from '../services/accounts/account-store'
@@ -18,6 +18,11 @@ const NoQuery = Type.Object({}, { additionalProperties: false })
 
 function spec (tag: string, summary: string, parts: { params?: TSchema, querystring?: TSchema, body?: TSchema }, response: Record<number, TSchema>) {
   return { schema: { tags: [tag], summary, querystring: NoQuery, ...parts, response: { ...ERRORS, ...response } } }
+}
+
+/** A call whose body is all optional may be sent with none. */
+async function noBodyIsEmpty (request: FastifyRequest): Promise<void> {
+  request.body ??= {}
 }
 
 const NoContent = Type.Null({ description: 'Done; no content.' })
@@ -179,7 +184,7 @@ export default async function managementRoutes (app: FastifyInstance): Promise<v
 
   for (const action of ADMIN_ACTION_NAMES) {
     const summary = action === 'reject' ? 'Reject a request (a reason is required; the user is emailed it)' : `${action[0].toUpperCase()}${action.slice(1)} the subscription`
-    app.post<{ Params: Body<typeof S.IdParams>, Body: Body<typeof S.StateChange> | undefined }>(`/subscriptions/:id/${action}`, spec('subscriptions', summary, { params: S.IdParams, body: S.StateChange }, { 200: S.Subscription }), async (request) => {
+    app.post<{ Params: Body<typeof S.IdParams>, Body: Body<typeof S.StateChange> | undefined }>(`/subscriptions/:id/${action}`, { ...spec('subscriptions', summary, { params: S.IdParams, body: S.StateChange }, { 200: S.Subscription }), preValidation: noBodyIsEmpty }, async (request) => {
       return toSubscription(await subscriptions.changeState(request.params.id, action, actorOf(request), request.body?.reason))
     })
   }
