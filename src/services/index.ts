@@ -27,6 +27,7 @@ import { createSubscriptions } from './subscriptions/subscriptions'
 import { createGateway, type GatewayOptions } from './gateway/gateway'
 import { createUsageReports } from './usage/usage-reports'
 import { createApiTokens } from './api-tokens/api-tokens'
+import { createCsvImport } from './transfer/csv-import'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -57,12 +58,14 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   const confirmationTtlHours = config.invitationTtlHours
   const products = createProducts({ db, clock })
   const keySealer = createSealer(config.keySecret, 'subscription keys')
+  const invitations = createInvitations({ db, hasher, clock, outbox, publicUrl, ttlHours: config.invitationTtlHours })
 
   return {
     accounts: createAccounts({ db, hasher, clock, outbox }),
     signIn: createSignIn({ db, clock, passwordChecks }),
     developers: createDeveloperList(readDb),
-    invitations: createInvitations({ db, hasher, clock, outbox, publicUrl, ttlHours: config.invitationTtlHours }),
+    invitations,
+    csvImport: createCsvImport({ db, clock, outbox, invitations, publicUrl, linkTtlHours: config.invitationTtlHours }),
     signUp: createSignUp({ db, hasher, clock, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
     profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),

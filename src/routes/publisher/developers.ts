@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
-import { actorOf } from '../../plugins/auth'
+import { actorOf, signedIn } from '../../plugins/auth'
 import { SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/accounts/developer-list'
 import { displayName } from '../../services/accounts/account-store'
 import { Type } from '@sinclair/typebox'
-import { DomainError } from '../../services/errors'
+import { DomainError, Invalid } from '../../services/errors'
+import { IMPORT_MAX_BYTES, IMPORT_MAX_ROWS } from '../../services/transfer/csv-import'
 import type { BulkReport } from '../../db/session-store'
+import { sendCsv } from '../shared/csv'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { formId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
@@ -28,6 +30,16 @@ const filterProperties = {
 }
 const listSchema = querySchema({ ...filterProperties, ...pageProperty, select: { type: 'string', enum: ['all'] } })
 const csvSchema = querySchema(filterProperties)
+
+const importForm = formSchema({}, {
+  file: Type.Optional(Type.Unsafe<string | Buffer>({ anyOf: [{ type: 'string', maxLength: IMPORT_MAX_BYTES }, { type: 'object' }] })),
+  mode: Type.Optional(Type.String({ maxLength: 10 })),
+  importId: Type.Optional(Type.String({ maxLength: 20 }))
+})
+/** Rows drawn on the preview page: invalid ones first. */
+const PREVIEW_ROWS = 500
+
+export const EXPORT_COLUMNS = ['email', 'firstName', 'lastName', 'groups', 'state', 'createdAt', 'lastSignInAt', 'id']
 
 const BULK_ACTIONS = ['block', 'activate', 'addToGroup', 'delete'] as const
 type BulkAction = typeof BULK_ACTIONS[number]
@@ -99,6 +111,46 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
       csvUrl: listUrl({ ...query, page: undefined }, '/admin/developers.csv')
     }
   }
+
+  // The filtered list as CSV, every page of it, streamed a batch at a time. Its first columns are
+  // the ones the import reads, so an export can be imported elsewhere.
+  app.get<{ Querystring: ListQuery }>('.csv', { schema: csvSchema }, async (request, reply) => {
+    const { page: _, ...query } = developerQuery(request.query)
+    const groups = app.services.groups
+    async function * batches (): AsyncGenerator<Array<Array<string | number | null>>> {
+      for await (const rows of app.services.developers.walk(query)) {
+        const memberships = await groups.groupsOf(rows.map((row) => row.id))
+        yield rows.map((a) => [a.email, a.firstName, a.lastName, (memberships.get(a.id) ?? []).map((g) => g.name).join('; '), a.state, a.createdAt, a.lastSignInAt, a.id])
+      }
+    }
+    return await sendCsv(reply, `portico-developers-${new Date().toISOString().slice(0, 10)}.csv`, EXPORT_COLUMNS, batches())
+  })
+
+  // CSV import: upload, a preview of every row, then one run.
+  const importPage = (data: Record<string, unknown> = {}) => ({ title: 'Import developers from CSV', values: { mode: 'invite' }, maxRows: IMPORT_MAX_ROWS, ...data })
+
+  app.get('/import', async (_request, reply) => await reply.page('publisher/developers/import', importPage()))
+
+  app.post<{ Body: FormBody<typeof importForm> }>('/import', { schema: importForm, bodyLimit: IMPORT_MAX_BYTES + 64 * 1024, config: { multipartOptions: { limits: { files: 1, fileSize: IMPORT_MAX_BYTES + 1 } } } }, async (request, reply) => {
+    const { file, mode, importId } = request.body
+    const values = { mode: mode ?? 'invite' }
+    try {
+      if (importId !== undefined) {
+        const result = await app.services.csvImport.run(formId(importId), actorOf(request))
+        request.session.flash = result.alreadyRun
+          ? 'This import was already run: nothing more was done.'
+          : `Import done: ${result.created} ${result.created === 1 ? 'account' : 'accounts'} created (each was emailed a link to choose a password), ${result.invited} invited, ${result.skipped} skipped.`
+        return await reply.code(303).redirect('/admin/developers')
+      }
+      if (mode !== 'create' && mode !== 'invite') throw new Invalid({ mode: 'Choose whether to create active accounts or to invite them.' })
+      const bytes = Buffer.isBuffer(file) ? file : Buffer.from(file ?? '', 'utf8')
+      const preview = await app.services.csvImport.preview(bytes, 'uploaded file', mode, { ...actorOf(request), id: signedIn(request).id })
+      const shown = [...preview.rows.filter((r) => r.outcome === 'invalid'), ...preview.rows.filter((r) => r.outcome !== 'invalid')].slice(0, PREVIEW_ROWS)
+      return await reply.page('publisher/developers/import-preview', { title: 'Check the import', preview, shown, previewRows: PREVIEW_ROWS })
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/developers/import', importPage({ values }))
+    }
+  })
 
   app.get<{ Querystring: ListQuery }>('/', { schema: listSchema }, async (request, reply) => {
     return await reply.page('publisher/developers/list', await listPage(request.query, { selected: request.query.select === 'all' ? 'all' : undefined }))

@@ -191,11 +191,30 @@ export function createDeveloperList (db: Knex) {
     return Number(row?.n ?? 0)
   }
 
-  /** The filter's rows in the sort's order (id breaks ties), from an anchor on when given. */
-  function inOrder (filter: Filter, sort: DeveloperSort, from?: Anchor): Knex.QueryBuilder {
+  /** The filter's rows in the sort's order (id breaks ties), from an anchor on (or just past it) when given. */
+  function inOrder (filter: Filter, sort: DeveloperSort, from?: Anchor, past = false): Knex.QueryBuilder {
     const [column, direction] = SORTS[sort]
     const query = filtered(filter).orderBy(`developers.${column}`, direction).orderBy('developers.id', direction)
-    return from === undefined ? query : query.whereRaw(`(??, developers.id) ${direction === 'asc' ? '>=' : '<='} (?, ?)`, [`developers.${column}`, from.value, from.id])
+    const compare = (direction === 'asc' ? '>' : '<') + (past ? '' : '=')
+    return from === undefined ? query : query.whereRaw(`(??, developers.id) ${compare} (?, ?)`, [`developers.${column}`, from.value, from.id])
+  }
+
+  /**
+   * Every account a query matches (all pages), in its order, a batch at a time: each batch starts
+   * just past the last row of the one before (keyset), so nothing is held but the batch.
+   */
+  async function * walk (query: Omit<DeveloperQuery, 'page'>, batch = 1000): AsyncGenerator<Account[]> {
+    const filter: Filter = { state: query.state, groupId: query.groupId, denseGroup: true, search: query.q?.trim().toLowerCase() ?? '', useIndex: false }
+    const sort = query.sort ?? '-registered'
+    const column = SORTS[sort][0]
+    let after: Anchor | undefined
+    for (;;) {
+      const rows = await inOrder(filter, sort, after, true).limit(batch).select([...ACCOUNT_COLUMNS.map((c) => `developers.${c}`), `developers.${column} as sort_value`])
+      if (rows.length > 0) yield rows.map(toAccount)
+      if (rows.length < batch) return
+      const last = rows[rows.length - 1]
+      after = { value: last.sort_value, id: last.id }
+    }
   }
 
   async function readPage (filter: Filter, sort: DeveloperSort, page: number, remembered: Memory): Promise<Account[]> {
@@ -234,7 +253,7 @@ export function createDeveloperList (db: Knex) {
     return counts
   }
 
-  return { list, countByState }
+  return { list, countByState, walk }
 }
 
 export type DeveloperList = ReturnType<typeof createDeveloperList>

@@ -7,7 +7,7 @@ import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound } from '../errors'
 
 export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
-  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice'] as const
+  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -37,6 +37,8 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   'account-exists': { referenceName: 'Sign-up attempt notice', sentWhen: 'someone signs up with the email of an existing account', placeholders: [...COMMON, 'DevEmail'] },
   'email-change': { referenceName: 'Email change confirmation', sentWhen: 'a developer changes their email address', placeholders: [...COMMON, 'ConfirmUrl'] },
   // The old address hears of a change, so an intruder with a session cannot take the account quietly.
+  // Accounts created by a CSV import have no password: this email's link sets one.
+  'account-created': { referenceName: 'Account created: choose a password', sentWhen: 'a CSV import creates an active account', placeholders: [...COMMON, 'DevEmail', 'ConfirmUrl', 'ExpiresAt'] },
   'email-change-notice': { referenceName: 'Email change notice', sentWhen: 'a developer asks to change their email address (sent to the old one)', placeholders: [...COMMON, 'NewEmail', 'PasswordResetUrl'] }
 }
 
