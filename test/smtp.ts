@@ -28,14 +28,15 @@ export interface TestSmtp {
 }
 
 /** A real SMTP server on loopback (smtp-server), parsing what it receives with mailparser. */
-export async function startSmtp (t: Teardown, port = 0): Promise<TestSmtp> {
+/** `acceptAfterMs`: the server takes this long to accept each message (a slow server). */
+export async function startSmtp (t: Teardown, port = 0, acceptAfterMs = 0): Promise<TestSmtp> {
   const messages: ParsedMail[] = []
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     onData (stream, _session, callback) {
-      simpleParser(stream).then((mail) => { messages.push(mail); callback() }, callback)
+      simpleParser(stream).then((mail) => { setTimeout(() => { messages.push(mail); callback() }, acceptAfterMs) }, callback)
     }
   })
   await new Promise<void>((resolve, reject) => {
