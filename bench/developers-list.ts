@@ -21,6 +21,7 @@
  * BENCH_ONLY=<text> keeps the queries whose name holds it, BENCH_PROFILE=<folder> writes the portal's
  * CPU profile there, BENCH_CPU=1 prints its CPU use and memory as it goes.
  */
+import { seedAccounts } from './lib/seed'
 import { fork } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -33,7 +34,7 @@ import { run } from './lib/app'
 import { buildApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { startBarePage } from './lib/bare-page'
-import { isPostgres, type Db } from '../src/db/knex'
+import type { Db } from '../src/db/knex'
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -62,26 +63,7 @@ const FLOOR: [string, string] = ['floor: a signed-in form, no list', '/admin/api
  * "User000000 Bench", one a minute from 2025-01-01, every tenth blocked; everyone in Developers.
  */
 async function seed (db: Db, accounts: number): Promise<void> {
-  const developers = await db('groups').where('system_key', 'developers').first('id') as { id: number }
-  const now = new Date().toISOString()
-  await db.transaction(async (trx) => {
-    if (isPostgres(db)) {
-      await trx.raw(`insert into developers (email, email_normalized, first_name, last_name, name_normalized, state, created_at, updated_at)
-        select 'user' || n || '@example.org', 'user' || n || '@example.org', 'User' || n, 'Bench', 'user' || n || ' bench',
-               case when i % 10 = 0 then 'blocked' else 'active' end, at, at
-        from (select i, lpad(i::text, 6, '0') as n, to_char(timestamp '2025-01-01' + i * interval '1 minute', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
-              from generate_series(0, ? - 1) as i) as s`, [accounts])
-    } else {
-      await trx.raw(`with recursive s(i) as (select 0 union all select i + 1 from s where i < ? - 1)
-        insert into developers (email, email_normalized, first_name, last_name, name_normalized, state, created_at, updated_at)
-        select 'user' || n || '@example.org', 'user' || n || '@example.org', 'User' || n, 'Bench', 'user' || n || ' bench',
-               case when i % 10 = 0 then 'blocked' else 'active' end, at, at
-        from (select i, printf('%06d', i) as n, strftime('%Y-%m-%dT%H:%M:%fZ', 1735689600 + i * 60, 'unixepoch') as at from s)`, [accounts])
-    }
-    await trx.raw(`insert into developer_groups (developer_id, group_id, created_at)
-      select id, ?, ? from developers where email_normalized <> ?`, [developers.id, now, ADMIN.email])
-  })
-  if (isPostgres(db)) await db.raw('analyze')
+  await seedAccounts(db, accounts, ADMIN.email)
 }
 
 interface Ready { url: string, cookie: string, engine: string }

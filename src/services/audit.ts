@@ -51,18 +51,26 @@ export interface AuditEntry {
 
 /** Writes one audit event; pass the transaction of the change so both land or neither does. */
 export async function recordAudit (trx: Knex | Knex.Transaction, clock: Clock, entry: AuditEntry): Promise<void> {
-  await trx('audit_events').insert({
-    created_at: isoNow(clock),
-    actor_id: entry.actor.id,
-    actor_label: entry.actor.label,
-    action: entry.action,
-    target_type: entry.target?.type ?? null,
-    target_id: entry.target?.id ?? null,
-    target_label: entry.target?.label ?? null,
-    ip: entry.actor.ip,
-    details: entry.details === undefined ? null : JSON.stringify(entry.details)
-  })
-  if (GATEWAY_ACTIONS.has(entry.action)) await keysChanged(trx)
+  await recordAudits(trx, clock, [entry])
+}
+
+/** Writes many audit events in few statements (a bulk change: one event per account). */
+export async function recordAudits (trx: Knex | Knex.Transaction, clock: Clock, entries: AuditEntry[]): Promise<void> {
+  const now = isoNow(clock)
+  for (let i = 0; i < entries.length; i += 500) {
+    await trx('audit_events').insert(entries.slice(i, i + 500).map((entry) => ({
+      created_at: now,
+      actor_id: entry.actor.id,
+      actor_label: entry.actor.label,
+      action: entry.action,
+      target_type: entry.target?.type ?? null,
+      target_id: entry.target?.id ?? null,
+      target_label: entry.target?.label ?? null,
+      ip: entry.actor.ip,
+      details: entry.details === undefined ? null : JSON.stringify(entry.details)
+    })))
+  }
+  if (entries.some((entry) => GATEWAY_ACTIONS.has(entry.action))) await keysChanged(trx)
 }
 
 export interface AuditEvent {

@@ -20,10 +20,15 @@ export async function sendCsv (reply: FastifyReply, fileName: string, columns: s
   async function * records (): AsyncGenerator<string[]> {
     for await (const batch of rows) for (const row of batch) yield row.map(defused)
   }
-  const csv = stringify({ header: true, columns, quoted: true, record_delimiter: 'windows' })
+  const csv = stringify({ quoted: true, record_delimiter: 'windows' })
   Readable.from(records()).pipe(csv)
+  // The header line names plain columns, unquoted (as scripts reading earlier exports expect).
+  async function * lines (): AsyncGenerator<string | Buffer> {
+    yield columns.join(',') + '\r\n'
+    for await (const chunk of csv) yield chunk as Buffer
+  }
   return await reply
     .type('text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${fileName}"`)
-    .send(csv)
+    .send(Readable.from(lines()))
 }

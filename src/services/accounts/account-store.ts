@@ -136,22 +136,35 @@ export interface AccountRecord {
 
 /** Inserts an account row (names and email trimmed, normalized columns filled) and returns it. */
 export async function insertAccount (trx: Knex.Transaction, input: AccountRecord, state: AccountState, passwordHash: string | null, now: string): Promise<Account> {
-  const [row] = await trx('developers').insert({
-    email: input.email.trim(),
-    email_normalized: normalizeEmail(input.email),
-    first_name: input.firstName.trim(),
-    last_name: input.lastName.trim(),
-    name_normalized: normalizeName(input.firstName, input.lastName),
-    password_hash: passwordHash,
-    state,
-    created_at: now,
-    updated_at: now
-  }).returning(ACCOUNT_COLUMNS).catch((err: unknown) => {
-    // Checked before, but a concurrent writer on PostgreSQL can still win the race.
-    throw isUniqueViolation(err) ? new Conflict('email', TAKEN_EMAIL) : err
-  })
-  return toAccount(row as AccountRow)
+  return (await insertAccounts(trx, [input], state, passwordHash, now))[0]
 }
+
+/** Inserts many accounts in few statements (500 rows each), in the order given. */
+export async function insertAccounts (trx: Knex.Transaction, inputs: AccountRecord[], state: AccountState, passwordHash: string | null, now: string): Promise<Account[]> {
+  const accounts: Account[] = []
+  for (let i = 0; i < inputs.length; i += INSERT_BATCH) {
+    const rows = await trx('developers').insert(inputs.slice(i, i + INSERT_BATCH).map((input) => ({
+      email: input.email.trim(),
+      email_normalized: normalizeEmail(input.email),
+      first_name: input.firstName.trim(),
+      last_name: input.lastName.trim(),
+      name_normalized: normalizeName(input.firstName, input.lastName),
+      password_hash: passwordHash,
+      state,
+      created_at: now,
+      updated_at: now
+    }))).returning(ACCOUNT_COLUMNS).catch((err: unknown) => {
+      // Checked before, but a concurrent writer on PostgreSQL can still win the race.
+      throw isUniqueViolation(err) ? new Conflict('email', TAKEN_EMAIL) : err
+    }) as AccountRow[]
+    // Both engines return the rows of one multi-row INSERT in the order of its VALUES; by id to be sure.
+    accounts.push(...rows.sort((a, b) => a.id - b.id).map(toAccount))
+  }
+  return accounts
+}
+
+/** Rows written per INSERT statement by the batch writers (well under either engine's parameter limit). */
+export const INSERT_BATCH = 500
 
 /** The account with this id (in the key's state, if given), or a 404 with `message`. */
 export async function findAccount (trx: Db, id: number, state?: AccountState, message = 'There is no developer with this id.'): Promise<Account> {

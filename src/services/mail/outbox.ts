@@ -81,41 +81,61 @@ export function createOutbox ({ clock, templates, settings, publicUrl, sealer, o
    * the change that causes it does. Returns null when the template is switched off.
    */
   async function queueEmail (trx: Knex.Transaction, name: TemplateName, to: Recipient, values: TemplateValues = {}): Promise<number | null> {
+    return (await queueEmails(trx, name, [{ to, values }]))?.[0] ?? null
+  }
+
+  /** Many emails of one template (a bulk invitation), in few statements; null when it is switched off. */
+  async function queueEmails (trx: Knex.Transaction, name: TemplateName, emails: Array<{ to: Recipient, values?: TemplateValues }>): Promise<number[] | null> {
     const template = await templates.getTemplate(name, trx)
     if (!template.enabled) return null
-    const links: SealedLinks = {}
-    const marked: TemplateValues = { ...values }
-    for (const placeholder of SECRET_PLACEHOLDERS) {
-      const link = values[placeholder]
-      if (link === undefined) continue
-      links[placeholder] = link
-      marked[placeholder] = markOf(placeholder)
-    }
-    const rendered = renderTemplate(template.subject, template.body, {
-      DevFirstName: to.firstName,
-      DevLastName: to.lastName,
-      DevEmail: to.email,
-      OrganizationName: (await settings.getSettings(trx)).orgName,
-      DevPortalUrl: `${publicUrl}/`,
-      ...marked
-    })
+    const { orgName } = await settings.getSettings(trx)
     const now = isoNow(clock)
-    const [row] = await trx('outbox_emails').insert({
-      template: name,
-      developer_id: to.id,
-      to_address: to.email,
-      to_name: displayName(to),
-      subject: rendered.subject,
-      text_body: rendered.text,
-      html_body: rendered.html,
-      sealed_links: Object.keys(links).length === 0 ? null : sealer.seal(JSON.stringify(links)),
-      status: 'queued',
-      attempts: 0,
-      next_attempt_at: now,
-      created_at: now
-    }).returning('id')
+    const rows = emails.map(({ to, values = {} }) => {
+      const links: SealedLinks = {}
+      const marked: TemplateValues = { ...values }
+      for (const placeholder of SECRET_PLACEHOLDERS) {
+        const link = values[placeholder]
+        if (link === undefined) continue
+        links[placeholder] = link
+        marked[placeholder] = markOf(placeholder)
+      }
+      const rendered = renderTemplate(template.subject, template.body, {
+        DevFirstName: to.firstName,
+        DevLastName: to.lastName,
+        DevEmail: to.email,
+        OrganizationName: orgName,
+        DevPortalUrl: `${publicUrl}/`,
+        ...marked
+      })
+      return {
+        template: name,
+        developer_id: to.id,
+        to_address: to.email,
+        to_name: displayName(to),
+        subject: rendered.subject,
+        text_body: rendered.text,
+        html_body: rendered.html,
+        sealed_links: Object.keys(links).length === 0 ? null : sealer.seal(JSON.stringify(links)),
+        status: 'queued',
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now
+      }
+    })
+    const ids: number[] = []
+    for (let i = 0; i < rows.length; i += 500) {
+      const inserted = await trx('outbox_emails').insert(rows.slice(i, i + 500)).returning('id')
+      ids.push(...inserted.map((row: number | { id: number }) => typeof row === 'object' ? row.id : row).sort((a, b) => a - b))
+    }
     if (onQueued !== undefined) trx.executionPromise.then(onQueued, () => undefined)
-    return typeof row === 'object' ? row.id : row
+    return ids
+  }
+
+  /** queueEmails for a flow that cannot do without its email: refused when the template is off. */
+  async function queueRequiredEmails (trx: Knex.Transaction, name: TemplateName, emails: Array<{ to: Recipient, values?: TemplateValues }>): Promise<number[]> {
+    const ids = await queueEmails(trx, name, emails)
+    if (ids === null) throw switchedOff(name)
+    return ids
   }
 
   function switchedOff (name: TemplateName): Refused {
@@ -134,7 +154,7 @@ export function createOutbox ({ clock, templates, settings, publicUrl, sealer, o
     if (!(await templates.getTemplate(name)).enabled) throw switchedOff(name)
   }
 
-  return { queueEmail, queueRequiredEmail, requireEnabled }
+  return { queueEmail, queueEmails, queueRequiredEmail, queueRequiredEmails, requireEnabled }
 }
 
 export type Outbox = ReturnType<typeof createOutbox>

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from '../audit'
+import { recordAudit, recordAudits, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Conflict, Invalid, type FieldErrors } from '../errors'
 import type { PasswordHasher } from '../accounts/passwords'
 import { emailProblem, hashNewPassword, nameErrors, type NameInput } from '../accounts/account-rules'
-import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccount, normalizeEmail, toAccount, type Account, type AccountRow } from '../accounts/account-store'
+import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccounts, normalizeEmail, toAccount, type Account, type AccountRow } from '../accounts/account-store'
 import { activatePendingAccount } from './activate-pending-account'
 import { createAccountTokens } from './single-use-links'
 import type { Outbox } from '../mail/outbox'
@@ -90,12 +90,23 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
    */
   async function inviteIn (trx: Knex.Transaction, input: InviteInput, actor: Actor, pending: 'resend' | 'skip'): Promise<InviteOutcome> {
     const existing = await findStoredAccount(trx, { email: input.email })
-    if (existing !== undefined && (existing.state !== 'pending' || pending === 'skip')) return { account: existing, outcome: 'exists', expiresAt: null }
-    const account = existing ?? await insertAccount(trx, input, 'pending', null, isoNow(clock))
-    const expiresAt = await issueInvitation(trx, account, actor)
-    const resent = existing !== undefined
-    await recordAudit(trx, clock, { actor, action: resent ? 'invitation.resent' : 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })
-    return { account, outcome: resent ? 'resent' : 'invited', expiresAt }
+    if (existing === undefined) return (await inviteNew(trx, [input], actor))[0]
+    if (existing.state !== 'pending' || pending === 'skip') return { account: existing, outcome: 'exists', expiresAt: null }
+    const expiresAt = await issueInvitation(trx, existing, actor)
+    await recordAudit(trx, clock, { actor, action: 'invitation.resent', target: { type: 'developer', id: existing.id, label: existing.email } })
+    return { account: existing, outcome: 'resent', expiresAt }
+  }
+
+  /**
+   * Invites people who have no account (the caller has checked, in this transaction): pending
+   * accounts, links, emails and audit entries, a few statements for many (a CSV import).
+   */
+  async function inviteNew (trx: Knex.Transaction, inputs: InviteInput[], actor: Actor): Promise<InviteOutcome[]> {
+    const accounts = await insertAccounts(trx, inputs, 'pending', null, isoNow(clock))
+    const links = await tokens.issueFirstTokens(trx, accounts.map((a) => a.id), PURPOSE, { ttlMs: ttlHours * 3_600_000, createdBy: actor.id })
+    await outbox.queueRequiredEmails(trx, 'invitation', accounts.map((to, i) => ({ to, values: { ConfirmUrl: `${publicUrl}/invitations/${links[i].token}`, ExpiresAt: formatDate(links[i].expiresAt) } })))
+    await recordAudits(trx, clock, accounts.map((account) => ({ actor, action: 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })))
+    return accounts.map((account, i) => ({ account, outcome: 'invited', expiresAt: links[i].expiresAt }))
   }
 
   /** Invite: a pending account, a link, an email. Inviting a pending email again resends. */
@@ -206,7 +217,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     })
   }
 
-  return { inviteDeveloper, inviteMany, inviteIn, resendInvitation, revokeInvitation, getPendingInvitation, listPendingInvitations, findByToken, acceptInvitation }
+  return { inviteDeveloper, inviteMany, inviteIn, inviteNew, resendInvitation, revokeInvitation, getPendingInvitation, listPendingInvitations, findByToken, acceptInvitation }
 }
 
 export type Invitations = ReturnType<typeof createInvitations>

@@ -44,14 +44,21 @@ export interface TokenMessages {
 export function createAccountTokens (clock: Clock) {
   /** Ends the account's open links of this kind and issues a new one; returns the token for the email. */
   async function issueToken (trx: Knex.Transaction, developerId: number, purpose: TokenPurpose, options: IssueOptions): Promise<{ token: string, expiresAt: string }> {
-    const now = isoNow(clock)
     await endTokens(trx, developerId, purpose)
-    const { token, hash } = newToken()
+    return (await issueFirstTokens(trx, [developerId], purpose, options))[0]
+  }
+
+  /** A link of this kind for each of these new accounts (which have none to end yet), in few statements. */
+  async function issueFirstTokens (trx: Knex.Transaction, developerIds: number[], purpose: TokenPurpose, options: IssueOptions): Promise<Array<{ token: string, expiresAt: string }>> {
+    const now = isoNow(clock)
     const expiresAt = new Date(clock.now().getTime() + options.ttlMs).toISOString()
-    await trx('invitation_tokens').insert({
-      developer_id: developerId, purpose, token_hash: hash, created_by: options.createdBy ?? null, created_at: now, expires_at: expiresAt, new_email: options.newEmail ?? null
-    })
-    return { token, expiresAt }
+    const issued = developerIds.map(() => newToken())
+    for (let i = 0; i < developerIds.length; i += 500) {
+      await trx('invitation_tokens').insert(developerIds.slice(i, i + 500).map((developerId, j) => ({
+        developer_id: developerId, purpose, token_hash: issued[i + j].hash, created_by: options.createdBy ?? null, created_at: now, expires_at: expiresAt, new_email: options.newEmail ?? null
+      })))
+    }
+    return issued.map(({ token }) => ({ token, expiresAt }))
   }
 
   async function endTokens (trx: Knex.Transaction, developerId: number, purpose: TokenPurpose): Promise<void> {
@@ -82,7 +89,7 @@ export function createAccountTokens (clock: Clock) {
     return { ...row, used_at: now }
   }
 
-  return { issueToken, endTokens, findToken, findTokenAccount, spendToken }
+  return { issueToken, issueFirstTokens, endTokens, findToken, findTokenAccount, spendToken }
 }
 
 export type AccountTokens = ReturnType<typeof createAccountTokens>

@@ -215,7 +215,7 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
       }
       const developers = [...groups.values()].find((g) => g.system_key === 'developers')
       if (developers === undefined) throw new Refused('The Developers group is missing.')
-      const invites = []
+      const invites: ImportRow[] = []
       for (const row of classified) {
         if (row.outcome === 'create') {
           const ids = new Set([developers.id, ...row.groups.map((name) => groups.get(name.toLowerCase())?.id ?? developers.id)])
@@ -227,11 +227,8 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
           result.skipped++
         }
       }
-      for (const row of invites) {
-        const { outcome } = await invitations.inviteIn(trx, row, actor, 'skip')
-        if (outcome === 'invited') result.invited++
-        else result.skipped++
-      }
+      // Each row was checked again in this transaction: none of them has an account.
+      result.invited += (await invitations.inviteNew(trx, invites, actor)).length
       return result
     })
   }
