@@ -149,8 +149,10 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
     `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
-    '/admin/analytics'
+    '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', '/apis/management'
   ]) await visit(path)
+  await submit('/admin/api-tokens', { '#name': '', '#expiresInDays': 'soon' }, 'an API token with no name and a bad expiry')
+  await submit('/admin/developers', {}, 'a bulk action with nothing selected', 'form.bulk button.primary')
   await page.goto(`${base}/admin/analytics?from=2026-05-02&to=2026-05-01`)
   await audit(t, page, 'analytics with a range that ends before it starts', { errorState: true })
   await submit('/admin/apis/new', { '#openapi': 'swagger: "2.0"' }, 'an API with nothing filled in and a Swagger 2.0 document')
