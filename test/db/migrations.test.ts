@@ -67,7 +67,9 @@ t.test('the Developers list index rolls back and forward, and backfills what was
   await db('developers').insert([account(1, 'active'), account(2, 'blocked')])
   t.same((await db('developer_counts').where('group_id', 0).orderBy('state').select('state', 'n')).map((r: { state: string, n: number | string }) => [r.state, Number(r.n)]), [['active', 1], ['blocked', 1], ['pending', 0]])
 
-  await db.migrate.down({ migrationSource })
+  // Back past that migration (and any later one).
+  for (let i = 0; i < 10 && await db.schema.hasTable('developer_counts'); i++) await db.migrate.down({ migrationSource })
+  t.notOk(await db.schema.hasTable('api_tokens'), 'later migrations roll back too')
   t.notOk(await db.schema.hasTable('developer_counts'), 'the counts are gone')
   t.notOk(await db.schema.hasTable('developer_list_version'), 'and the version')
   // Written while the triggers were gone: the migration forward must count and index these too.
