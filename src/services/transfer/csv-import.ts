@@ -58,8 +58,7 @@ export function parseImportFile (bytes: Buffer): { rows: ImportRow[], ignoredCol
   const problem = (message: string): Invalid => new Invalid({ file: message })
   if (bytes.length === 0) throw problem('The file is empty. Choose a CSV file with a header line and one line per account.')
   if (bytes.length > IMPORT_MAX_BYTES) throw problem('The file is larger than 10 MB. Split it into smaller files.')
-  const head = bytes.subarray(0, 4096)
-  if ((head[0] === 0xFF && head[1] === 0xFE) || (head[0] === 0xFE && head[1] === 0xFF) || head.includes(0)) {
+  if ((bytes[0] === 0xFF && bytes[1] === 0xFE) || (bytes[0] === 0xFE && bytes[1] === 0xFF) || bytes.includes(0)) {
     throw problem('This file is UTF-16 (or binary), not a UTF-8 CSV. In your spreadsheet, save it as "CSV UTF-8", then upload it again.')
   }
   let text: string

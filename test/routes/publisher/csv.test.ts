@@ -132,6 +132,7 @@ t.test('malformed files get a clear message beside the field, never a 5xx', asyn
     ['bad emails only', 'email,firstName,lastName\nnope,A,B\n', /<strong>1<\/strong> is invalid/],
     ['UTF-16', Buffer.concat([Buffer.from([0xFF, 0xFE]), Buffer.from('email,firstName,lastName\r\n', 'utf16le')]), /UTF-16/],
     ['not UTF-8', Buffer.from([0x65, 0x6d, 0xC3, 0x28, 0x0a]), /not UTF-8/],
+    ['a NUL byte past the first 4 KB', 'email,firstName,lastName\n' + 'a@example.com,A,B\n'.repeat(400) + 'b@example.com,B\u0000,C\n', /UTF-16 \(or binary\)/],
     ['unclosed quote', 'email,firstName,lastName\n"a@example.com,A,B\n', /could not be read as CSV/],
     ['ragged rows', 'email,firstName,lastName\na@example.com,A\n', /could not be read as CSV \(line 2\)/],
     ['empty', '', /The file is empty/],
