@@ -29,6 +29,7 @@ import passwordResetRoutes from './routes/portal/password-reset'
 import catalogRoutes from './routes/portal/catalog'
 import subscriptionRoutes from './routes/portal/subscriptions'
 import gatewayPlugin from './gateway/plugin'
+import { createBackendSlots } from './gateway/backend-slots'
 import apiPlugin, { API_PREFIX } from './api/plugin'
 import { MESSAGES, type GatewayOptions } from './services/gateway/gateway'
 
@@ -53,11 +54,17 @@ export interface BuildOptions {
   gateway?: GatewayOptions
   /** How long a backend may take before the gateway answers 504 (30 s; tests shorten it). */
   gatewayTimeoutMs?: number
+  /** How long a request body may send nothing before the gateway answers 408 (30 s; tests shorten it). */
+  gatewayBodyIdleMs?: number
+  /** How long a call waits for a connection to a busy backend before 503 (5 s; tests shorten it). */
+  gatewayBackendWaitMs?: number
   /** Management API calls a minute per token (600; tests lower it). */
   apiCallsPerMinute?: number
 }
 
 const GATEWAY_TIMEOUT_MS = 30_000
+const GATEWAY_BODY_IDLE_MS = 30_000
+const GATEWAY_BACKEND_WAIT_MS = 5_000
 const API_CALLS_PER_MINUTE = 600
 
 const SESSION_MAX_AGE_MS = 24 * 60 * 60 * 1000
@@ -112,15 +119,22 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   // The gateway and the portal live side by side: neither's plugins or hooks reach the other's routes.
   const paths = gatewayPaths(config)
-  const timeoutMs = options.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS
-  await app.register(gatewayPlugin, { prefix: paths.portal, gateway, basePath: paths.portal, timeoutMs })
+  // One count of connections per backend for both servers that forward (the portal's and GATEWAY_PORT's).
+  const forwarding = {
+    gateway,
+    timeoutMs: options.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS,
+    bodyIdleMs: options.gatewayBodyIdleMs ?? GATEWAY_BODY_IDLE_MS,
+    backendSlots: createBackendSlots(config.gatewayBackendConnections, options.gatewayBackendWaitMs ?? GATEWAY_BACKEND_WAIT_MS),
+    connectionsPerBackend: config.gatewayBackendConnections
+  }
+  await app.register(gatewayPlugin, { prefix: paths.portal, basePath: paths.portal, ...forwarding })
   await app.register(apiPlugin, { prefix: API_PREFIX, publicUrl: config.publicUrl, perMinute: options.apiCallsPerMinute ?? API_CALLS_PER_MINUTE })
   await app.register(async (portal) => { await portalPlugins(portal, config, services) })
 
   let gatewayServer: FastifyInstance | null = null
   if (config.gatewayPort !== null) {
     gatewayServer = fastify({ ...fastifyOptions, logger: undefined, loggerInstance: app.log })
-    await gatewayServer.register(gatewayPlugin, { prefix: paths.own, gateway, basePath: paths.own, timeoutMs })
+    await gatewayServer.register(gatewayPlugin, { prefix: paths.own, basePath: paths.own, ...forwarding })
     if (paths.own !== '') {
       gatewayServer.setNotFoundHandler(async (_request, reply) => await reply.code(404).send({ statusCode: 404, message: MESSAGES.noApi }))
     }

@@ -28,6 +28,10 @@ export interface Config {
   gatewayUrl: string
   /** GATEWAY_PORT: also serve the gateway alone on this port (null: only inside the portal's server). */
   gatewayPort: number | null
+  /** GATEWAY_CONCURRENT_CALLS: calls one subscription (or one keyless client) may have in progress at once, per instance. */
+  gatewayConcurrentCalls: number
+  /** GATEWAY_BACKEND_CONNECTIONS: connections (so calls in progress) per backend, per instance. */
+  gatewayBackendConnections: number
   /** Encrypts secrets kept at rest (emailed links until delivered; subscription keys). */
   keySecret: string
   /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
@@ -166,6 +170,8 @@ export function loadConfig (env: Env = process.env): Config {
     publicUrl,
     gatewayPort,
     gatewayUrl,
+    gatewayConcurrentCalls: integer(env, 'GATEWAY_CONCURRENT_CALLS', 32, 1, 100000),
+    gatewayBackendConnections: integer(env, 'GATEWAY_BACKEND_CONNECTIONS', 128, 1, 100000),
     sessionSecret: secret(env, 'SESSION_SECRET', dataDir, 'session-secret'),
     keySecret: secret(env, 'KEY_SECRET', dataDir, 'key-secret'),
     smtpUrl: smtpUrl === null ? null : url('SMTP_URL', smtpUrl, ['smtp:', 'smtps:']),

@@ -12,13 +12,60 @@ interface SqliteConnection {
 /** Connections the SQLite read pool keeps (see createReadDb). */
 export const SQLITE_READERS = 3
 
+// How long a write waits for another process's lock on the file: the busy handler waits this long
+// per try, and a transaction's BEGIN is tried again until WRITE_WAIT_MS have passed.
+const BUSY_TIMEOUT_MS = 10_000
+const WRITE_WAIT_MS = 60_000
+
+// knex's SQLite dialect, and the transaction class it makes; neither ships types of its own.
+const ClientSqlite3 = require('knex/lib/dialects/sqlite3') as new (config: Knex.Config) => SqliteClient
+const TransactionSqlite = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction') as new (...args: unknown[]) => SqliteTransaction
+
+interface SqliteClient { transaction (...args: unknown[]): SqliteTransaction }
+interface SqliteTransaction {
+  trxClient: { query: (conn: unknown, sql: string) => Promise<unknown> }
+  begin (conn: unknown): Promise<unknown>
+}
+
+export function isSqliteBusy (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_BUSY'
+}
+
+/**
+ * Transactions that take the write lock when they begin (BEGIN IMMEDIATE). A transaction begun
+ * with a plain BEGIN reads first and asks for the lock at its first write; if another process
+ * wrote in between, SQLite refuses at once with SQLITE_BUSY (the busy handler cannot help: the
+ * snapshot it read is stale). Taking the lock first means the busy handler waits for it, and a
+ * BEGIN that still finds the file locked is tried again: nothing has run yet, so that is safe.
+ */
+class ImmediateTransaction extends TransactionSqlite {
+  override async begin (conn: unknown): Promise<unknown> {
+    const giveUp = Date.now() + WRITE_WAIT_MS
+    for (;;) {
+      try {
+        return await this.trxClient.query(conn, 'BEGIN IMMEDIATE;')
+      } catch (err) {
+        if (!isSqliteBusy(err) || Date.now() > giveUp) throw err
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+  }
+}
+
+class SqliteImmediateClient extends ClientSqlite3 {
+  override transaction (...args: unknown[]): SqliteTransaction {
+    return new ImmediateTransaction(this, ...args)
+  }
+}
+
 /** Opens the database named by DATABASE_URL: `sqlite:PATH` or a postgres:// URL. */
 export function createDb (databaseUrl: string): Db {
   if (databaseUrl.startsWith('sqlite:')) {
     const filename = resolve(databaseUrl.slice('sqlite:'.length))
     mkdirSync(dirname(filename), { recursive: true })
     return knexFactory({
-      client: 'sqlite3',
+      // knex's sqlite3 dialect, its transactions begun IMMEDIATE (several processes may share the file).
+      client: SqliteImmediateClient as unknown as typeof knexFactory.Client,
       connection: { filename },
       useNullAsDefault: true,
       pool: {
@@ -30,7 +77,7 @@ export function createDb (databaseUrl: string): Db {
             if (err) return done(err, conn)
             conn.run('PRAGMA journal_mode = WAL', (err2) => {
               if (err2) return done(err2, conn)
-              conn.run('PRAGMA busy_timeout = 5000', (err3) => done(err3, conn))
+              conn.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`, (err3) => done(err3, conn))
             })
           })
         }
@@ -73,6 +120,7 @@ export async function migrate (db: Db): Promise<void> {
 export function isPostgres (db: Db | Knex.Transaction): boolean {
   return db.client.config.client === 'pg'
 }
+
 
 /** A unique index refused the row (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT UNIQUE): two writers raced. */
 export function isUniqueViolation (err: unknown): boolean {

@@ -27,15 +27,35 @@ export interface GatewayUrl {
   queryKey: string | null
 }
 
-/** Splits a request's raw URL (after the gateway's base path) into path segments and query. */
-export function splitGatewayUrl (rawUrl: string, basePath: string): GatewayUrl {
-  const q = rawUrl.indexOf('?')
-  const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+/**
+ * The request target in origin form ("/path?query"). An absolute-form target
+ * ("http://host/path", RFC 9112 §3.2.2) gives its own path, as the router read it; any other
+ * form is null.
+ */
+export function originForm (rawUrl: string): string | null {
+  if (rawUrl.startsWith('/')) return rawUrl
+  const authority = /^https?:\/\/[^/?#]*/i.exec(rawUrl)
+  if (authority === null) return null
+  const rest = rawUrl.slice(authority[0].length)
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`
+  return rest.startsWith('/') ? rest : null
+}
+
+/**
+ * Splits a request's raw URL into path segments (after the gateway's base path) and query; null
+ * when the target is not a path under the base (an absolute-form target whose path is elsewhere).
+ */
+export function splitGatewayUrl (rawUrl: string, basePath: string): GatewayUrl | null {
+  const target = originForm(rawUrl)
+  if (target === null) return null
+  const q = target.indexOf('?')
+  const path = q === -1 ? target : target.slice(0, q)
+  if (!path.startsWith(basePath) || (path.length > basePath.length && path[basePath.length] !== '/')) return null
   const rest = path.slice(basePath.length).replace(/^\/+/, '')
   let queryKey: string | null = null
   const kept: string[] = []
   if (q !== -1) {
-    for (const part of rawUrl.slice(q + 1).split('&')) {
+    for (const part of target.slice(q + 1).split('&')) {
       if (part === '') continue
       const eq = part.indexOf('=')
       if (decodeQueryPart(eq === -1 ? part : part.slice(0, eq)) === KEY_QUERY) {
@@ -69,39 +89,97 @@ function withoutOwnCookies (cookie: string): string {
   return cookie.split(';').filter((pair) => !OWN_COOKIES.has(pair.split('=')[0].trim())).join(';').trim()
 }
 
-/** What the backend receives: no key, no hop-by-hop headers, no portal cookies; X-Forwarded-* set. */
-export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: { ip: string, host: string | undefined, protocol: string }): IncomingHttpHeaders {
+// Headers a client sends that say who it is or where it came from: set again from what TRUST_PROXY
+// believes, never passed on as the client wrote them.
+const CLIENT_CLAIMS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip']
+
+/** What the gateway knows of the caller: its address and the proxies TRUST_PROXY believes, the host and scheme it asked for. */
+export interface CallerAddress {
+  /** The client's address as TRUST_PROXY defines it. */
+  ip: string
+  /** fastify's `request.ips`: the direct peer first, then each trusted hop, ending with the client. */
+  ips: string[] | undefined
+  host: string | undefined
+  protocol: string
+}
+
+/** A node of RFC 7239's Forwarded header: IPv6 addresses in brackets and quotes. */
+function forwardedNode (ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip
+}
+
+/** A quoted-string of RFC 7230 (for Forwarded's host, which holds a ':' when it has a port). */
+function quoted (value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+}
+
+/**
+ * What the backend receives: no key, no hop-by-hop headers, no portal cookies; X-Forwarded-For,
+ * -Host, -Proto, Forwarded and X-Real-IP set from what the gateway believes, whatever the client sent.
+ */
+export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: CallerAddress): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = { ...headers }
   const listed = typeof headers.connection === 'string' ? headers.connection.toLowerCase().split(',').map((h) => h.trim()) : []
-  for (const name of [...HOP_BY_HOP, ...listed, KEY_HEADER]) delete out[name]
+  for (const name of [...HOP_BY_HOP, ...listed, ...CLIENT_CLAIMS, KEY_HEADER]) delete out[name]
   if (typeof out.cookie === 'string') {
     const cookie = withoutOwnCookies(out.cookie)
     if (cookie === '') delete out.cookie
     else out.cookie = cookie
   }
-  const forwardedFor = headers['x-forwarded-for']
-  out['x-forwarded-for'] = typeof forwardedFor === 'string' && forwardedFor.trim() !== '' ? `${forwardedFor}, ${client.ip}` : client.ip
-  if (client.host !== undefined) out['x-forwarded-host'] = client.host
+  // The client first, then every trusted proxy, ending with the peer that reached this gateway.
+  const chain = client.ips === undefined || client.ips.length === 0 ? [client.ip] : [...client.ips].reverse()
+  out['x-forwarded-for'] = chain.join(', ')
+  out['x-real-ip'] = client.ip
   out['x-forwarded-proto'] = client.protocol
+  const forwarded = [`for=${forwardedNode(client.ip)}`, `proto=${client.protocol}`]
+  if (client.host !== undefined && client.host !== '') {
+    out['x-forwarded-host'] = client.host
+    forwarded.push(`host=${quoted(client.host)}`)
+  }
+  out.forwarded = forwarded.join(';')
   return out
 }
 
+// Headers a backend could use to act on the portal's whole origin, which the gateway shares:
+// sign its visitors out (Clear-Site-Data), pin it to HTTPS or send it elsewhere (HSTS, Alt-Svc).
+const ORIGIN_WIDE = ['clear-site-data', 'strict-transport-security', 'alt-svc']
+
+/** A Set-Cookie line's cookie name, or null for a nameless one ("=x", "x"), which a browser keeps under the empty name. */
+function cookieName (line: string): string | null {
+  const eq = line.indexOf('=')
+  if (eq === -1) return null
+  const name = line.slice(0, eq).trim()
+  return name === '' ? null : name
+}
+
+/** The cookies a backend may set: named, and none of the portal's own. */
+function backendCookies (setCookie: string | string[]): string[] {
+  const lines = typeof setCookie === 'string' ? [setCookie] : setCookie
+  return lines.filter((line) => {
+    const name = cookieName(line)
+    return name !== null && !OWN_COOKIES.has(name)
+  })
+}
+
 /**
- * What the caller receives from the backend: no hop-by-hop headers, no attempt to set the portal's
- * cookies, and a sandbox policy, so a page a backend returns cannot act as the portal's origin.
+ * What the caller receives from the backend: no hop-by-hop headers, no header that acts on the
+ * portal's origin (its cookies, Clear-Site-Data, HSTS, Alt-Svc), and a sandbox policy, so a page a
+ * backend returns cannot act as the portal. undici hands a header sent once as a string and one
+ * sent several times as an array, Set-Cookie included: both are handled.
  */
 export function responseHeadersFromBackend (headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = { ...headers }
   const connection = headers.connection
-  const listed = typeof connection === 'string' ? connection.toLowerCase().split(',').map((h) => h.trim()) : []
-  for (const name of [...HOP_BY_HOP, ...listed]) delete out[name]
+  const listed = (Array.isArray(connection) ? connection.join(',') : connection ?? '').toLowerCase().split(',').map((h) => h.trim()).filter((h) => h !== '')
+  for (const name of [...HOP_BY_HOP, ...listed, ...ORIGIN_WIDE]) delete out[name]
   const setCookie = headers['set-cookie']
   if (setCookie !== undefined) {
-    const kept = setCookie.filter((c) => !OWN_COOKIES.has(c.split('=')[0].trim()))
+    const kept = backendCookies(setCookie)
     if (kept.length === 0) delete out['set-cookie']
     else out['set-cookie'] = kept
   }
   const policy = headers['content-security-policy']
-  out['content-security-policy'] = policy === undefined ? 'sandbox' : `${policy}, sandbox`
+  const policies = policy === undefined ? [] : Array.isArray(policy) ? policy : [policy]
+  out['content-security-policy'] = [...policies, 'sandbox'].join(', ')
   return out
 }

@@ -1,8 +1,11 @@
+import type { IncomingMessage } from 'node:http'
+import { Transform } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import type { Gateway, CallOwner } from '../services/gateway/gateway'
 import { MESSAGES } from '../services/gateway/gateway'
 import type { Outcome } from '../services/usage/usage-recorder'
+import type { BackendSlots } from './backend-slots'
 import { KEY_HEADER, requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl } from './forwarding'
 
 export interface GatewayPluginOptions {
@@ -11,6 +14,12 @@ export interface GatewayPluginOptions {
   basePath: string
   /** A backend that has not answered (headers, or the next part of the body) in this long: 504. */
   timeoutMs: number
+  /** A request body that sends nothing for this long: 408. */
+  bodyIdleMs: number
+  /** Calls in progress per backend, shared by every server of this process that forwards. */
+  backendSlots: BackendSlots
+  /** The connection pool's size per backend (as many as backendSlots lets through). */
+  connectionsPerBackend: number
 }
 
 interface CallState { owner: CallOwner, outcome: Outcome }
@@ -23,23 +32,64 @@ declare module 'fastify' {
 
 const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developerId: 0 }
 
+const BACKEND_ERRORS = {
+  timeout: 'The API\'s backend did not answer in time.',
+  unreachable: 'The API\'s backend could not be reached.',
+  invalid: 'The API\'s backend answered in a way the gateway cannot pass on.',
+  busy: 'The API\'s backend is busy: every connection to it is in use. Try again in a moment.',
+  bodyTimeout: 'The request body stopped arriving, so the call was ended.'
+}
+
 function sendError (reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').header('cache-control', 'no-store').send(JSON.stringify({ statusCode: status, message }))
 }
 
 /**
+ * The request body as the backend reads it, ended when the client sends nothing for `idleMs`:
+ * a caller trickling a body cannot hold a backend's connection for ever. The client's stream is
+ * left open, so the gateway can still answer it.
+ */
+function watchedBody (raw: IncomingMessage, idleMs: number, onIdle: () => void): Transform {
+  const timer = setTimeout(() => {
+    raw.unpipe(watched)
+    onIdle()
+    watched.destroy(new Error('request body idle'))
+  }, idleMs)
+  const watched = new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      timer.refresh()
+      callback(null, chunk)
+    },
+    flush (callback) {
+      clearTimeout(timer)
+      callback()
+    }
+  })
+  watched.once('close', () => { clearTimeout(timer) })
+  raw.once('close', () => { if (!raw.complete) watched.destroy(new Error('client went away')) })
+  raw.pipe(watched)
+  return watched
+}
+
+/** Runs `fn` once the answer is over, sent or cut short. */
+function whenDone (reply: FastifyReply, fn: () => void): void {
+  reply.raw.once('close', fn)
+}
+
+/**
  * ANY GATEWAY_URL/<api path>/<rest>: checks the call (services/gateway) and forwards it with
  * @fastify/reply-from, bodies streamed both ways. Register it in a context of its own: no
- * session, CSRF or page plugin runs here, and no body is parsed.
+ * session, CSRF or page plugin runs here, and no body is parsed. Nothing a backend or a caller
+ * sends can end the process: a call that goes wrong is answered on its own.
  */
 export default async function gatewayPlugin (app: FastifyInstance, options: GatewayPluginOptions): Promise<void> {
-  const { gateway, basePath, timeoutMs } = options
+  const { gateway, basePath, timeoutMs, bodyIdleMs, backendSlots } = options
 
   // Bodies pass through untouched, as streams, whatever their type.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
   await app.register(replyFrom, {
-    undici: { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 },
+    undici: { connections: options.connectionsPerBackend, pipelining: 1, keepAliveTimeout: 60_000 },
     // A backend's 503 or a dropped connection goes back to the caller as it is: never sent twice.
     retryMethods: [],
     disableRequestLogging: true,
@@ -67,6 +117,10 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
 
   async function handle (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const url = splitGatewayUrl(request.raw.url ?? '', basePath)
+    if (url === null) {
+      request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
+      return sendError(reply, 400, 'The request target must be a path (or an absolute URL whose path is) under the gateway\'s address.')
+    }
     // Before anything is counted against a key: a call that could climb out of its API's backend path.
     if (!safePath(url.segments)) {
       request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
@@ -75,7 +129,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     const header = request.headers[KEY_HEADER]
     // An empty key is no key: the header first, then the query.
     const key = typeof header === 'string' && header !== '' ? header : url.queryKey === '' ? null : url.queryKey
-    const admission = gateway.admit(url.segments, key)
+    const admission = gateway.admit(url.segments, key, request.ip)
     const decision = 'then' in admission ? await admission : admission
     if (!decision.admitted) {
       request.gatewayCall = { owner: decision.owner, outcome: decision.outcome }
@@ -84,19 +138,54 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     }
     const call: CallState = { owner: decision.owner, outcome: 'forwarded' }
     request.gatewayCall = call
-    const target = decision.rest.length === 0 ? decision.api.serviceUrl : `${decision.api.serviceUrl}/${decision.rest.join('/')}`
+    whenDone(reply, () => { gateway.release(decision.caller) })
+
+    const { api } = decision
+    const slot = backendSlots.take(api.origin)
+    if (slot !== true && !(await slot)) {
+      call.outcome = 'backend-busy'
+      return sendError(reply.header('retry-after', '1'), 503, BACKEND_ERRORS.busy)
+    }
+    whenDone(reply, () => { backendSlots.release(api.origin) })
+    if (request.raw.destroyed) return reply
+
+    if (request.body !== undefined && request.body !== null) {
+      request.body = watchedBody(request.raw, bodyIdleMs, () => { call.outcome = 'body-timeout' })
+    }
+    const target = decision.rest.length === 0 ? api.serviceUrl : `${api.serviceUrl}/${decision.rest.join('/')}`
     return reply.from(target, {
       timeout: timeoutMs,
       queryString: () => url.query,
-      rewriteRequestHeaders: (req, headers) => requestHeadersForBackend(headers, { ip: req.ip, host: req.headers.host, protocol: req.protocol }),
-      rewriteHeaders: (headers) => responseHeadersFromBackend(headers),
+      rewriteRequestHeaders: (req, headers) => requestHeadersForBackend(headers, { ip: req.ip, ips: req.ips, host: req.host, protocol: req.protocol }),
+      rewriteHeaders: (headers) => {
+        // Runs inside undici's callback, where a throw would end the process: this call gets a 502 instead.
+        try {
+          return responseHeadersFromBackend(headers)
+        } catch (err) {
+          call.outcome = 'backend-invalid'
+          request.log.warn({ err, api: api.path }, 'backend answer headers could not be passed on')
+          return {}
+        }
+      },
+      onResponse: (_request, answer, res) => {
+        if (answer.sent || call.outcome === 'backend-invalid') {
+          res.stream.destroy()
+          if (!answer.sent) sendError(answer as FastifyReply, 502, BACKEND_ERRORS.invalid)
+          return
+        }
+        answer.send(res.stream)
+      },
       onError: (errorReply, { error }) => {
-        const timedOut = (error as { statusCode?: number }).statusCode === 504
-        call.outcome = timedOut ? 'backend-timeout' : 'backend-unreachable'
-        request.log.warn({ err: error, api: decision.api.path }, 'backend failed')
-        sendError(errorReply as FastifyReply, timedOut ? 504 : 502, timedOut
-          ? 'The API\'s backend did not answer in time.'
-          : 'The API\'s backend could not be reached.')
+        const status = (error as { statusCode?: number }).statusCode
+        if (call.outcome === 'body-timeout') {
+          // The body was not read to its end: the connection cannot carry another request.
+          sendError(errorReply.header('connection', 'close') as FastifyReply, 408, BACKEND_ERRORS.bodyTimeout)
+          return
+        }
+        call.outcome = status === 504 ? 'backend-timeout' : status === 502 ? 'backend-invalid' : 'backend-unreachable'
+        request.log.warn({ err: error, api: api.path }, 'backend failed')
+        sendError(errorReply as FastifyReply, status === 504 ? 504 : 502,
+          status === 504 ? BACKEND_ERRORS.timeout : status === 502 ? BACKEND_ERRORS.invalid : BACKEND_ERRORS.unreachable)
       }
     })
   }

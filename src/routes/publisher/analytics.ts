@@ -22,10 +22,14 @@ export const OUTCOME_LABELS: Record<Outcome, string> = {
   'missing-key': 'Missing key',
   'invalid-key': 'Invalid key',
   'rate-limited': 'Rate limit exceeded',
+  'too-many-calls': 'Too many calls at once',
   'quota-exceeded': 'Quota used up',
   'bad-path': 'Bad path',
+  'body-timeout': 'Request body too slow',
+  'backend-busy': 'Backend busy',
   'backend-unreachable': 'Backend unreachable',
-  'backend-timeout': 'Backend timed out'
+  'backend-timeout': 'Backend timed out',
+  'backend-invalid': 'Backend answer unusable'
 }
 
 /** The range asked for, checked: real days, from ≤ to, at most a year; last 7 days by default. */

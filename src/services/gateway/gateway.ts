@@ -3,7 +3,8 @@ import type { Clock } from '../clock'
 import type { Outbox } from '../mail/outbox'
 import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
 import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
-import { createQuotaCounter, createRateLimiter, hhmmss, type QuotaCrossing } from './limits'
+import { createConcurrencyLimiter, createQuotaCounter, createRateLimiter, hhmmss, type QuotaCrossing } from './limits'
+import { isWellFormedKey, keyDigest } from '../subscriptions/keys'
 
 /** The reference product's words, as the contract gives them. */
 export const MESSAGES = {
@@ -11,14 +12,19 @@ export const MESSAGES = {
   missingKey: 'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
   invalidKey: 'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
   rateLimited: (seconds: number) => `Rate limit is exceeded. Try again in ${seconds} seconds.`,
-  quotaExceeded: (wait: string) => `Out of call volume quota. Quota will be replenished in ${wait}.`
+  quotaExceeded: (wait: string) => `Out of call volume quota. Quota will be replenished in ${wait}.`,
+  tooManyCalls: (max: number) => `Too many calls at once: at most ${max} may be in progress for one subscription (or one client without a key). Try again when one has finished.`
 }
 
 /** Who a call is counted under (0: none). */
 export interface CallOwner { apiId: number, productId: number, subscriptionId: number, developerId: number }
 
+/** Whose concurrent calls a call counts among: its subscription, or `ip:<address>` without a key. */
+export type Caller = number | string
+
 export type Admission =
-  | { admitted: true, api: GatewayApi, rest: string[], owner: CallOwner }
+  /** An admitted call holds one of its caller's slots until `release(caller)`. */
+  | { admitted: true, api: GatewayApi, rest: string[], owner: CallOwner, caller: Caller }
   | { admitted: false, status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number }
 
 export interface GatewayOptions {
@@ -26,7 +32,11 @@ export interface GatewayOptions {
   pollMs?: number
   /** How often quota and usage counts are written (ms); at least once a second. */
   flushMs?: number
+  /** Calls one subscription (or one client without a key) may have in progress at once. */
+  concurrentCalls?: number
 }
+
+const CONCURRENT_CALLS = 32
 
 const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developerId: 0 }
 
@@ -34,11 +44,15 @@ const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developer
  * The gateway's decisions, in the contract's order: which API, which key, rate limit, quota.
  * Keys and the catalog come from memory (key-cache.ts); counts go to the database in batches.
  */
-export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, report: (err: unknown, what: string) => void }, options: GatewayOptions = {}) {
+export function createGateway (deps: { db: Knex, readDb?: Knex, clock: Clock, outbox: Outbox, report: (err: unknown, what: string) => void }, options: GatewayOptions = {}) {
   const { db, clock, outbox, report } = deps
-  const keys = createKeyCache(db, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') })
+  // Keys and the catalog are read on SQLite's read connections, which never wait for a writer
+  // (another process's included): a call whose key must be looked up is not held behind a write.
+  const keys = createKeyCache(db, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') }, deps.readDb)
   const rates = createRateLimiter()
-  const quotas = createQuotaCounter(db, warnOwner)
+  const maxConcurrent = options.concurrentCalls ?? CONCURRENT_CALLS
+  const concurrency = createConcurrencyLimiter(maxConcurrent)
+  const quotas = createQuotaCounter(db, warnOwner, () => clock.now().getTime())
   const usage = createUsageRecorder(db)
   let flusher: NodeJS.Timeout | null = null
   let flushing: Promise<void> | null = null
@@ -66,23 +80,29 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
 
   /**
    * Decides one call. `segments` is the raw path after the gateway's base, split on "/"; `key` the
-   * subscription key sent (header or query), or null.
+   * subscription key sent (header or query), or null; `client` the caller's address.
    */
-  function admit (segments: string[], key: string | null): Admission | Promise<Admission> {
+  function admit (segments: string[], key: string | null, client: string): Admission | Promise<Admission> {
     // The fast path stays synchronous: catalog and key in memory, no promise.
     const found = keys.cachedApi(segments)
-    return found === undefined ? keys.findApi(segments).then((loaded) => decide(loaded, key)) : decide(found, key)
+    return found === undefined ? keys.findApi(segments).then((loaded) => decide(loaded, key, client)) : decide(found, key, client)
   }
 
-  function decide (found: FoundApi | null, key: string | null): Admission | Promise<Admission> {
+  function decide (found: FoundApi | null, key: string | null, client: string): Admission | Promise<Admission> {
     if (found === null) return refuse(404, MESSAGES.noApi, 'no-api', NOBODY)
     const { api } = found
     if (key === null) {
-      if (api.openProductId !== null) return { admitted: true, api, rest: found.rest, owner: { ...NOBODY, apiId: api.id, productId: api.openProductId } }
-      return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id })
+      if (api.openProductId === null) return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id })
+      const owner = { ...NOBODY, apiId: api.id, productId: api.openProductId }
+      const caller = `ip:${client}`
+      if (!concurrency.take(caller)) return refuse(429, MESSAGES.tooManyCalls(maxConcurrent), 'too-many-calls', owner, 1)
+      return { admitted: true, api, rest: found.rest, owner, caller }
     }
-    const cached = keys.cachedKey(key)
-    return cached === undefined ? keys.lookUpKey(key).then((loaded) => judge(found, loaded)) : judge(found, cached)
+    // Not a key's shape (32 hex characters): refused before any look-up, and nothing is remembered.
+    if (!isWellFormedKey(key)) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id })
+    const digest = keyDigest(key)
+    const cached = keys.cachedKey(digest)
+    return cached === undefined ? keys.lookUpKey(digest).then((loaded) => judge(found, loaded)) : judge(found, cached)
   }
 
   /** The key's checks, in order: valid for this API, rate limit, quota. */
@@ -100,11 +120,22 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
         return refuse(429, MESSAGES.rateLimited(seconds), 'rate-limited', owner, seconds)
       }
     }
-    const admitted: Admission = { admitted: true, api, rest, owner }
+    // Before the quota: a call refused for being one too many does not spend it.
+    const caller = entry.subscriptionId
+    if (!concurrency.take(caller)) return refuse(429, MESSAGES.tooManyCalls(maxConcurrent), 'too-many-calls', owner, 1)
+    const admitted: Admission = { admitted: true, api, rest, owner, caller }
     if (entry.quota === null) return admitted
-    const quotaAnswer = (wait: number): Admission => wait > 0 ? refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner) : admitted
+    const quotaAnswer = (wait: number): Admission => {
+      if (wait === 0) return admitted
+      concurrency.release(caller)
+      return refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner)
+    }
     const taken = quotas.take(entry.subscriptionId, entry.quota, now)
-    return typeof taken === 'number' ? quotaAnswer(taken) : taken.then(quotaAnswer)
+    if (typeof taken === 'number') return quotaAnswer(taken)
+    return taken.then(quotaAnswer, (err: unknown) => {
+      concurrency.release(caller)
+      throw err
+    })
   }
 
   function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number): void {
@@ -112,11 +143,11 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
   }
 
   /** Writes quota and usage counts now (also on close, and in tests). */
-  async function flush (): Promise<void> {
+  async function flush (releaseReservations = false): Promise<void> {
     while (flushing !== null) await flushing
     flushing = (async () => {
       try {
-        await quotas.flush()
+        await quotas.flush(releaseReservations)
       } catch (err) {
         report(err, 'gateway: quota write failed')
       }
@@ -144,10 +175,11 @@ export function createGateway (deps: { db: Knex, clock: Clock, outbox: Outbox, r
     if (flusher !== null) clearInterval(flusher)
     flusher = null
     await keys.stop()
-    await flush()
+    // Closing: what this instance reserved and did not use goes back to the other instances.
+    await flush(true)
   }
 
-  return { admit, record, flush, start, stop, invalidate: keys.invalidate }
+  return { admit, release: concurrency.release, record, flush: async () => { await flush() }, start, stop, invalidate: keys.invalidate }
 }
 
 export type Gateway = ReturnType<typeof createGateway>

@@ -1,6 +1,5 @@
 import type { Knex } from 'knex'
 import type { QuotaPeriod } from '../catalog/products'
-import { keyDigest } from '../subscriptions/keys'
 import { keysVersion, onKeyChange } from './changes'
 
 /** An API as the gateway routes it. */
@@ -8,6 +7,8 @@ export interface GatewayApi {
   id: number
   path: string
   serviceUrl: string
+  /** The backend's origin (scheme, host, port): what its connections are counted under. */
+  origin: string
   /** A published product that needs no subscription holds this API: calls without a key pass (counted under it). */
   openProductId: number | null
 }
@@ -49,9 +50,18 @@ interface KeyRow {
   quota_period: QuotaPeriod | null
 }
 
-// Unknown keys are remembered too (a flood of one bad key must not reach the database), up to this many.
+// Unknown keys are remembered too (a flood of one bad key must not reach the database), up to this
+// many. Keys are remembered by digest: a key's text is never kept, and every entry has one size.
 const MAX_CACHED_KEYS = 50_000
 const NO_APIS: ReadonlySet<number> = new Set()
+
+function originOf (url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}
 
 /**
  * The gateway's memory of the catalog and of keys. Everything is loaded on first use and kept
@@ -59,7 +69,8 @@ const NO_APIS: ReadonlySet<number> = new Set()
  * `pollMs` reads for the other instances. A look-up that began before a change is used for its
  * own request but not kept.
  */
-export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown) => void) {
+export function createKeyCache (writer: Knex, pollMs: number, onError: (err: unknown) => void, reader: Knex = writer) {
+  const db = reader
   let generation = 0
   let catalog: { generation: number, value: Promise<Catalog>, loaded: Catalog | null } | null = null
   let keys = new Map<string, GatewayKey | null>()
@@ -72,7 +83,8 @@ export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown
     catalog = null
     keys = new Map()
   }
-  const stopListening = onKeyChange(db, invalidate)
+  // Changes are announced on the writer's connections (its transactions), and heard there.
+  const stopListening = onKeyChange(writer, invalidate)
 
   async function loadCatalog (): Promise<Catalog> {
     const [apiRows, links, open] = await Promise.all([
@@ -87,7 +99,8 @@ export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown
     const apis = new Map<string, GatewayApi>()
     let deepest = 1
     for (const row of apiRows as Array<{ id: number, path: string, service_url: string }>) {
-      apis.set(row.path, { id: row.id, path: row.path, serviceUrl: row.service_url.replace(/\/+$/, ''), openProductId: openProduct.get(row.id) ?? null })
+      const serviceUrl = row.service_url.replace(/\/+$/, '')
+      apis.set(row.path, { id: row.id, path: row.path, serviceUrl, origin: originOf(serviceUrl), openProductId: openProduct.get(row.id) ?? null })
       deepest = Math.max(deepest, row.path.split('/').length)
     }
     const productApis = new Map<number, Set<number>>()
@@ -152,19 +165,19 @@ export function createKeyCache (db: Knex, pollMs: number, onError: (err: unknown
     }
   }
 
-  /** The cached answer for a key, if there is one (the fast path: no promise, no database). */
-  function cachedKey (key: string): GatewayKey | null | undefined {
-    return keys.get(key)
+  /** The cached answer for a key's digest, if there is one (the fast path: no promise, no database). */
+  function cachedKey (digest: string): GatewayKey | null | undefined {
+    return keys.get(digest)
   }
 
-  /** Looks a key up (by its digest) and remembers the answer, unless a change came meanwhile. */
-  async function lookUpKey (key: string): Promise<GatewayKey | null> {
+  /** Looks a key up by its digest and remembers the answer, unless a change came meanwhile. */
+  async function lookUpKey (digest: string): Promise<GatewayKey | null> {
     const started = generation
     const { productApis } = await currentCatalog()
-    const found = await loadKey(keyDigest(key), productApis)
+    const found = await loadKey(digest, productApis)
     if (generation === started) {
       if (keys.size >= MAX_CACHED_KEYS) keys = new Map()
-      keys.set(key, found)
+      keys.set(digest, found)
     }
     return found
   }

@@ -10,6 +10,13 @@ export function newKey (): string {
   return randomBytes(16).toString('hex')
 }
 
+const KEY_FORMAT = /^[0-9a-f]{32}$/
+
+/** Whether a string sent as a key could be one (anything else is refused before any look-up). */
+export function isWellFormedKey (key: string): boolean {
+  return key.length === 32 && KEY_FORMAT.test(key)
+}
+
 /** What the database keeps to find a key: its SHA-256 digest. */
 export function keyDigest (key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex')

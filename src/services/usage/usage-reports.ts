@@ -7,7 +7,7 @@ import { OUTCOMES, type Outcome } from './usage-recorder'
 
 export const DAY_MS = 86_400_000
 /** Outcomes where the backend was asked: their latency is the backend's, and they count in the mean. */
-const REACHED_BACKEND: Outcome[] = ['forwarded', 'backend-unreachable', 'backend-timeout']
+const REACHED_BACKEND: Outcome[] = ['forwarded', 'backend-unreachable', 'backend-timeout', 'backend-invalid']
 export const REFUSALS: Outcome[] = OUTCOMES.filter((o) => !REACHED_BACKEND.includes(o))
 /** The longest range a report covers. */
 export const MAX_RANGE_DAYS = 366
