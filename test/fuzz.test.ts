@@ -5,6 +5,11 @@ import { PETS_YAML } from './fixtures/openapi'
 import { productFor } from './fixtures/catalog'
 import { startBackend } from './fixtures/gateway'
 
+/** A JSON array nested 5,000 levels deep (about 10 KB): it overflowed the stack of a recursive input check. */
+const DEEP = '['.repeat(5000) + ']'.repeat(5000)
+const NUL_MESSAGE = /a character that is not allowed \(a NUL byte\)/
+const DEEP_MESSAGE = /nested too deeply/
+
 const PAYLOADS: Array<string | string[]> = [
   '', ' ', 'x', '/\n', '/\r\nSet-Cookie: x=y', '\r\n', '/\u0000', '\u0000', '/\u007f', '\u00ff', '/\u0100', 'é', '😀', '\ud800', '\u2028',
   '/\t/evil.example', '//evil.example', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '<script>alert(1)</script>',
@@ -70,7 +75,15 @@ async function fuzzPages (t: Test, client: Client, pages: string[], overrides: R
           }
           requests++
           if (answer.statusCode >= 500) t.fail(`POST ${form.action} ${field}=${JSON.stringify(payload).slice(0, 40)}: ${answer.statusCode}`)
+          if (typeof payload === 'string' && payload.includes('\u0000') && (answer.statusCode !== 400 || !NUL_MESSAGE.test(answer.body))) {
+            t.fail(`POST ${form.action} ${field} with a NUL: ${answer.statusCode}, not 400 with the NUL message`)
+          }
         }
+        // The same form as JSON, one field nested 5,000 deep: 400 before anything else reads it.
+        const body = `{"_csrf":${JSON.stringify(client.csrf ?? '')},${JSON.stringify(field)}:${DEEP}}`
+        const deep = await client.request({ method: 'POST', url: form.action, headers: { 'content-type': 'application/json' }, payload: body })
+        requests++
+        if (deep.statusCode !== 400 || !DEEP_MESSAGE.test(deep.body)) t.fail(`POST ${form.action} ${field} nested 5,000 deep: ${deep.statusCode}`)
       }
     }
   }
@@ -82,6 +95,7 @@ async function fuzzPages (t: Test, client: Client, pages: string[], overrides: R
         const answer = await client.get(`${path}?${search.toString()}`)
         requests++
         if (answer.statusCode >= 500) t.fail(`GET ${path}?${name}=${JSON.stringify(payload).slice(0, 40)}: ${answer.statusCode}`)
+        if (payload === '\u0000' && answer.statusCode !== 400) t.fail(`GET ${path}?${name}=%00: ${answer.statusCode}, not 400`)
       }
     }
   }
@@ -146,5 +160,41 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
     }
   }
   t.ok(requests > 2000, `${requests} hostile requests`)
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'still serving')
+})
+
+t.test('the management API: a NUL byte in any query, path or body, and a body nested 5,000 deep, get 400 on every route', async (t) => {
+  const app = await makeApp(t)
+  await createAdmin(app)
+  const publisher = await signedInClient(app, ADMIN)
+  await publisher.get('/admin/api-tokens')
+  const token = /<code>(ptk_[A-Za-z0-9_-]+)<\/code>/.exec((await publisher.post('/admin/api-tokens', { name: 'fuzz', expiresInDays: '' })).body)?.[1] ?? ''
+  const doc = JSON.parse((await app.inject({ url: '/api/v1/openapi.json' })).body) as { paths: Record<string, Record<string, { parameters?: Array<{ in: string, name: string }> }>> }
+  const send = async (method: string, url: string, payload?: string) => await app.inject({
+    method: method as 'GET', url, payload, headers: { authorization: `Bearer ${token}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }
+  })
+  let routes = 0
+  for (const [path, operations] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const url = path.replace(/\{[^}]+\}/g, '1')
+      const queries = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)
+      for (const name of queries.length > 0 ? queries : ['q']) {
+        const res = await send(method, `${url}?${name}=%00`)
+        t.ok(res.statusCode === 400 && NUL_MESSAGE.test(res.body), `${method.toUpperCase()} ${path}?${name}=%00: ${res.statusCode}`)
+      }
+      if (path.includes('{')) {
+        const res = await send(method, path.replace(/\{[^}]+\}/, '%00').replace(/\{[^}]+\}/g, '1'))
+        t.ok(res.statusCode === 400 && NUL_MESSAGE.test(res.body), `${method.toUpperCase()} ${path} with a NUL in the path: ${res.statusCode}`)
+      }
+      if (method === 'post' || method === 'put') {
+        const nul = await send(method, url, JSON.stringify({ name: 'x\u0000', description: '\u0000', email: 'a\u0000@example.com', reason: '\u0000', displayName: '\u0000' }))
+        t.ok(nul.statusCode === 400 && NUL_MESSAGE.test(nul.body), `${method.toUpperCase()} ${path} with NULs in the body: ${nul.statusCode}`)
+        const deep = await send(method, url, `{"name":${DEEP}}`)
+        t.ok(deep.statusCode === 400 && DEEP_MESSAGE.test(deep.body), `${method.toUpperCase()} ${path} nested 5,000 deep: ${deep.statusCode}`)
+      }
+      routes++
+    }
+  }
+  t.equal(routes, 26)
   t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'still serving')
 })

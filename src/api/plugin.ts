@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import swagger from '@fastify/swagger'
 import rateLimit from '@fastify/rate-limit'
 import { DomainError, Invalid, TooManyRequests } from '../services/errors'
+import { requireSafeInput } from '../services/input-rules'
 import { ErrorBody } from './schemas'
 import managementRoutes from './routes'
 
@@ -68,6 +69,9 @@ export default async function apiPlugin (app: FastifyInstance, options: ApiPlugi
     request.account = check.account
     request.apiTokenId = check.tokenId
   })
+
+  // Before the schemas: a NUL byte (PostgreSQL refuses it in text) or nesting past reason is a 400.
+  app.addHook('preValidation', async (request) => { requireSafeInput(request.query, request.params, request.body) })
 
   await app.register(rateLimit, {
     hook: 'preHandler',

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { actorOf } from '../../plugins/auth'
 import { API_NAME_MAX, API_PATH_MAX, DESCRIPTION_MAX, SERVICE_URL_MAX, type ApiInput } from '../../services/catalog/apis'
-import { OPENAPI_MAX_BYTES } from '../../services/catalog/openapi-import'
+import { OPENAPI_MAX_BYTES, documentFromBytes } from '../../services/catalog/openapi-import'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 import { referenceData } from '../shared/reference'
@@ -23,11 +23,20 @@ const uploadOptions = {
   config: { multipartOptions: { limits: { files: 2, fileSize: OPENAPI_MAX_BYTES, fieldSize: OPENAPI_MAX_BYTES + 1 } } }
 }
 
-/** The document's text: an uploaded file wins over the textarea; a byte-order mark is dropped. */
+/** The document's text: an uploaded file wins over the textarea (UTF-8 or UTF-16; otherwise Invalid). */
 function documentText (body: ApiForm): string {
   const file = [body.openapiFile, body.openapi].find((v): v is Buffer => Buffer.isBuffer(v) && v.length > 0)
-  if (file !== undefined) return file.toString('utf8').replace(/^\uFEFF/, '')
+  if (file !== undefined) return documentFromBytes(file)
   return typeof body.openapi === 'string' ? body.openapi : ''
+}
+
+/** The same for showing the form again: a file that cannot be read comes back empty. */
+function keptDocumentText (body: ApiForm): string {
+  try {
+    return documentText(body)
+  } catch {
+    return ''
+  }
 }
 
 function apiInput (body: ApiForm): ApiInput {
@@ -37,7 +46,7 @@ function apiInput (body: ApiForm): ApiInput {
 /** What the form shows again after an error: every field, the document as text (files cannot be kept). */
 function keptForm (body: ApiForm): Record<string, unknown> {
   const { openapiFile: _, ...rest } = keptValues(body) as Record<string, unknown>
-  return { ...rest, openapi: documentText(body) }
+  return { ...rest, openapi: keptDocumentText(body) }
 }
 
 export default async function apiRoutes (app: FastifyInstance): Promise<void> {

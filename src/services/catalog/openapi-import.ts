@@ -1,6 +1,7 @@
 import { validate, type ParserOptions } from '@readme/openapi-parser'
 import { parseDocument } from 'yaml'
 import { Invalid, TooLarge } from '../errors'
+import { inputProblem } from '../input-rules'
 import { buildReference, resolvePointer, type ApiReference } from './openapi-reference'
 
 /** The largest OpenAPI document accepted, in bytes. */
@@ -35,6 +36,24 @@ function lineHolding (text: string, ...needles: string[]): number | null {
   const lines = text.split('\n')
   const index = lines.findIndex((line) => needles.every((n) => line.includes(n)))
   return index === -1 ? null : index + 1
+}
+
+/**
+ * An uploaded document's text: UTF-8 (a byte-order mark dropped), or UTF-16 with its byte-order
+ * mark (as some editors on Windows save). Anything else is refused, saying what the file is.
+ */
+export function documentFromBytes (bytes: Buffer): string {
+  if (bytes[0] === 0xFF && bytes[1] === 0xFE) return new TextDecoder('utf-16le').decode(bytes.subarray(2))
+  if (bytes[0] === 0xFE && bytes[1] === 0xFF) return new TextDecoder('utf-16be').decode(bytes.subarray(2))
+  const head = bytes.subarray(0, 64)
+  if (head.length >= 4 && head.filter((b) => b === 0).length >= head.length / 4) {
+    throw refuse('this file looks like UTF-16 text without a byte-order mark. Save the document as UTF-8, then upload it again.')
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '')
+  } catch {
+    throw refuse('this file is not UTF-8 text (it may be a binary file, or text in another encoding). Save the document as UTF-8, then upload it again.')
+  }
 }
 
 function parseText (text: string): { value: unknown, format: OpenApiFormat } {
@@ -133,9 +152,15 @@ function validationProblem (text: string, messages: string[], more: number): Inv
  */
 export async function importOpenApi (text: string): Promise<ImportedDocument> {
   if (Buffer.byteLength(text, 'utf8') > OPENAPI_MAX_BYTES) throw new TooLarge('The OpenAPI document is larger than 10 MB, the most Portico accepts.')
+  const nul = text.indexOf('\u0000')
+  if (nul !== -1) throw refuse('the document contains a NUL character, which no JSON or YAML document may hold. Remove it (or save the file as UTF-8 text), then try again.', lineAt(text, nul))
   try {
     const { value, format } = parseText(text)
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw refuse('the document must be an OpenAPI object, starting with a line such as "openapi: 3.1.0".')
+    // An escaped NUL (\u0000 in JSON, \0 in YAML) is one too, once parsed.
+    const problem = inputProblem(value, 5_000)
+    if (problem === 'nul') throw refuse('a value or a name in the document holds a NUL character (\\u0000), which Portico does not store. Remove it, then try again.')
+    if (problem === 'depth') throw refuse('the document is nested too deeply to read.')
     const document = value as JsonObject
     const version = document.openapi
     if (typeof version !== 'string' || !/^3\.[01]\.\d+$/.test(version)) {

@@ -81,6 +81,35 @@ t.test('bad input: messages beside the fields, 400, input kept; a taken path is 
   t.match(taken.body, /Another API already uses this path/)
 })
 
+t.test('uploaded documents in other encodings, and NUL characters, get clear messages beside the field (400, on every engine)', async (t) => {
+  const { app, admin } = await setup(t)
+  await admin.get('/admin/apis/new')
+  const upload = async (path: string, bytes: Buffer) => await admin.postMultipart('/admin/apis', { ...WEATHER, path, openapi: '' }, { openapiFile: ['doc.yaml', bytes] })
+
+  const le = await upload('utf16le', Buffer.concat([Buffer.from([0xFF, 0xFE]), Buffer.from(PETS_YAML, 'utf16le')]))
+  t.equal(le.statusCode, 303, 'UTF-16 with its byte-order mark (as Windows editors save) is read')
+  t.equal((await app.db('apis').where('path', 'utf16le').first()).openapi_document, PETS_YAML, 'and kept as its text')
+  const be = Buffer.from(PETS_YAML, 'utf16le').swap16()
+  t.equal((await upload('utf16be', Buffer.concat([Buffer.from([0xFE, 0xFF]), be]))).statusCode, 303, 'big-endian too')
+
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['no-bom', Buffer.from(PETS_YAML, 'utf16le'), /looks like UTF-16 text without a byte-order mark/],
+    ['latin1', Buffer.from('openapi: 3.1.0\ninfo:\n  title: Caf\xe9\n', 'latin1'), /not UTF-8 text/],
+    ['binary', Buffer.from([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0xC3, 0x28, 0xA0, 0xA1]), /not UTF-8 text/],
+    ['raw-nul', Buffer.from(PETS_YAML.replace('title: Pets', 'title: Pets # \u0000')), /Line 3: the document contains a NUL character/],
+    ['escaped-nul', Buffer.from(JSON.stringify({ ...JSON.parse(LIBRARY_JSON), info: { title: 'Lib\u0000', version: '1' } })), /holds a NUL character/],
+    ['yaml-nul', Buffer.from(PETS_YAML.replace('title: Pets', 'title: "Pets\\0"')), /holds a NUL character/]
+  ]
+  for (const [path, bytes, message] of cases) {
+    const res = await upload(path, bytes)
+    t.equal(res.statusCode, 400, `${path}: 400`)
+    t.match(res.body, /<p class="error" id="openapi-error">/, `${path}: beside the field`)
+    t.match(res.body, message, `${path}: ${String(message)}`)
+    t.match(res.body, /value="Weather"/, `${path}: the other fields kept`)
+  }
+  t.equal(await countOf(app.db('apis')), 2, 'nothing else was stored')
+})
+
 t.test('more than 10 MB gets 413 with a clear page, uploaded or pasted', async (t) => {
   const { app, admin } = await setup(t)
   await admin.get('/admin/apis/new')
