@@ -128,7 +128,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     connectionsPerBackend: config.gatewayBackendConnections
   }
   await app.register(gatewayPlugin, { prefix: paths.portal, basePath: paths.portal, ...forwarding })
-  await app.register(apiPlugin, { prefix: API_PREFIX, publicUrl: config.publicUrl, perMinute: options.apiCallsPerMinute ?? API_CALLS_PER_MINUTE })
+  await app.register(apiPlugin, { prefix: API_PREFIX, publicUrl: config.publicUrl, perMinute: options.apiCallsPerMinute ?? API_CALLS_PER_MINUTE, failuresPerMinute: config.rateLimitPerMinute })
   await app.register(async (portal) => { await portalPlugins(portal, config, services) })
 
   let gatewayServer: FastifyInstance | null = null

@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger'
 import rateLimit from '@fastify/rate-limit'
 import { DomainError, Invalid, TooManyRequests } from '../services/errors'
 import { requireSafeInput } from '../services/input-rules'
+import { createRateLimiter } from '../services/rate-limiter'
 import { ErrorBody } from './schemas'
 import managementRoutes from './routes'
 
@@ -12,6 +13,8 @@ export interface ApiPluginOptions {
   publicUrl: string
   /** Calls a minute per token. */
   perMinute: number
+  /** Failed authentications a minute per client address; past it, 429 before any token is looked at. */
+  failuresPerMinute: number
 }
 
 declare module 'fastify' {
@@ -56,14 +59,28 @@ export default async function apiPlugin (app: FastifyInstance, options: ApiPlugi
   app.decorateRequest('apiTokenId', 0)
   app.addSchema(ErrorBody)
 
+  // Guessing at tokens: each address may fail so many times a minute (in this instance's memory,
+  // so a flood of bad tokens costs no database work past the limit).
+  const failures = createRateLimiter()
+  const failureLimit = { calls: options.failuresPerMinute, periodMs: 60_000 }
+
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('cache-control', 'no-store')
     if (request.routeOptions.config.public === true) return
+    const wait = failures.waitFor(request.ip, failureLimit, Date.now())
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000)
+      return await reply.code(429).header('retry-after', String(seconds))
+        .send(errorBody(429, `Too many failed authentications from this address. Try again in ${seconds} seconds.`))
+    }
     const header = request.headers.authorization
     const bearer = header === undefined ? undefined : /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header)?.[1] ?? 'not a bearer token'
     const check = await apiTokens.authenticate(bearer)
     if (!check.ok) {
-      if (check.status === 401) void reply.header('www-authenticate', 'Bearer realm="portico"')
+      if (check.status === 401) {
+        failures.take(request.ip, failureLimit, Date.now())
+        void reply.header('www-authenticate', 'Bearer realm="portico"')
+      }
       return await reply.code(check.status).send(errorBody(check.status, check.message))
     }
     request.account = check.account

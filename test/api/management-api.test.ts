@@ -2,7 +2,7 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { validate } from '@readme/openapi-parser'
-import { ADMIN, DEV, Client, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
+import { ADMIN, DEV, Client, countOf, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
 import { productFor } from '../fixtures/catalog'
 import { TestClock } from '../clock'
 import type { Actor } from '../../src/services/audit'
@@ -133,6 +133,17 @@ t.test('401 without a valid token; no cookie, no CSRF, no session; JSON errors; 
   t.ok(Number(limited?.headers['retry-after']) > 0, 'Retry-After')
   t.equal((await call(app, other, 'GET', '/api/v1/products')).status, 200, 'another token has its own budget')
 
+  // Guessing at tokens from one address: limited (30 failures a minute, RATE_LIMIT_PER_MINUTE), then 429 before any look-up.
+  const tries: number[] = []
+  for (let i = 0; i < 40; i++) tries.push((await app.inject({ url: '/api/v1/users', headers: { authorization: `Bearer ptk_guess${i}` }, remoteAddress: '203.0.113.9' })).statusCode)
+  t.same(tries.slice(0, 30), Array(30).fill(401), 'the first 30 failures are 401')
+  t.same(tries.slice(30), Array(10).fill(429), 'then 429')
+  const blocked = await app.inject({ url: '/api/v1/users', headers: { authorization: `Bearer ${other}` }, remoteAddress: '203.0.113.9' })
+  t.equal(blocked.statusCode, 429, 'while limited, that address is refused whatever it sends')
+  t.ok(Number(blocked.headers['retry-after']) > 0, 'with Retry-After')
+  t.match(JSON.parse(blocked.body).message, /Too many failed authentications from this address/)
+  t.equal((await app.inject({ url: '/api/v1/users', headers: { authorization: 'Bearer ptk_guess' }, remoteAddress: '198.51.100.1' })).statusCode, 401, 'another address is not')
+
   const unknown = await call(app, token, 'GET', '/api/v1/nothing-here')
   t.ok([404, 429].includes(unknown.status))
   const notFound = await call(app, other, 'GET', '/api/v1/nothing-here')
@@ -196,6 +207,15 @@ t.test('users: list, get, create, block, activate, delete — the same audit ent
   t.equal(taken.status, 409)
   t.ok(taken.body.fields.email)
   t.equal((await call(app, token, 'POST', '/api/v1/users', { email: 'x@example.com', firstName: 'A', lastName: 'B', password: 'a long and quiet river bend', admin: true })).status, 400, 'unknown fields refused')
+  const guestsId = (await app.db('groups').where('system_key', 'guests').first('id')).id as number
+  const newcomer = { email: 'groups@example.com', firstName: 'G', lastName: 'Roups', password: 'a long and quiet river bend' }
+  const guests = await call(app, token, 'POST', '/api/v1/users', { ...newcomer, groups: [guestsId] })
+  t.equal(guests.status, 400, 'Guests is refused, not dropped')
+  t.same(guests.body.fields, { groups: 'Guests stands for signed-out visitors and takes no members.' })
+  const unknownGroups = await call(app, token, 'POST', '/api/v1/users', { ...newcomer, groups: [partners.id, 99999, 99998] })
+  t.equal(unknownGroups.status, 400, 'unknown group ids are refused, not dropped')
+  t.same(unknownGroups.body.fields, { groups: 'There is no group with the id 99999, 99998.' })
+  t.equal(await countOf(app.db('developers').where('email', newcomer.email)), 0, 'and no account was made')
 
   const list = await call(app, token, 'GET', '/api/v1/users?q=user&sort=email')
   t.same(list.body.items.map((u: { email: string }) => u.email), ['api@example.com', 'page@example.com'])

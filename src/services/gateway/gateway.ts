@@ -3,7 +3,8 @@ import type { Clock } from '../clock'
 import type { Outbox } from '../mail/outbox'
 import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
 import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
-import { createConcurrencyLimiter, createQuotaCounter, createRateLimiter, hhmmss, type QuotaCrossing } from './limits'
+import { createConcurrencyLimiter, createQuotaCounter, hhmmss, type QuotaCrossing } from './limits'
+import { createRateLimiter } from '../rate-limiter'
 import { isWellFormedKey, keyDigest } from '../subscriptions/keys'
 
 /** The reference product's words, as the contract gives them. */

@@ -26,33 +26,6 @@ export function hhmmss (ms: number): string {
 }
 
 /**
- * Rate limits: calls per subscription in fixed windows of the product's period, in this
- * instance's memory (as the contract says: per instance). Answers how long to wait, or 0.
- */
-export function createRateLimiter () {
-  let windows = new Map<number, { start: number, calls: number }>()
-  let swept = 0
-
-  function take (subscriptionId: number, limit: { calls: number, periodMs: number }, now: number): number {
-    if (now - swept > 60_000) {
-      // Forget windows that ended a while ago, so idle subscriptions cost nothing.
-      const fresh = new Map<number, { start: number, calls: number }>()
-      for (const [id, w] of windows) if (now - w.start < 31 * 86_400_000) fresh.set(id, w)
-      windows = fresh
-      swept = now
-    }
-    const start = now - (now % limit.periodMs)
-    let w = windows.get(subscriptionId)
-    if (w === undefined || w.start !== start) windows.set(subscriptionId, w = { start, calls: 0 })
-    if (w.calls >= limit.calls) return start + limit.periodMs - now
-    w.calls++
-    return 0
-  }
-
-  return { take }
-}
-
-/**
  * Concurrent calls per caller (a subscription, or the client address of a call without a key), in
  * this instance's memory: one caller cannot hold every connection to a backend, however slowly it
  * sends or reads.

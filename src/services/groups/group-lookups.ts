@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { Invalid } from '../errors'
 
 export type SystemGroupKey = 'administrators' | 'developers' | 'guests'
 
@@ -38,13 +39,18 @@ export async function listGroupSummaries (db: Knex | Knex.Transaction): Promise<
 
 /**
  * The groups a new active account joins: always Developers (it holds everyone who can sign in to
- * the portal), plus the chosen ones that exist; Guests takes no members.
+ * the portal), plus the chosen ones. A chosen group that does not exist, or Guests (which takes
+ * no members), is refused by name, beside the `groups` field: never dropped without a word.
  */
 export async function groupIdsForNewAccount (trx: Knex.Transaction, chosen: number[]): Promise<number[]> {
   const rows: GroupRow[] = await trx('groups')
     .where((q) => { void q.whereIn('id', chosen).orWhere('system_key', 'developers') })
     .select('id', 'name', 'system_key')
-  return rows.map(toGroupSummary).filter(takesMembers).map((group) => group.id)
+  const groups = rows.map(toGroupSummary)
+  const unknown = [...new Set(chosen)].filter((id) => !groups.some((group) => group.id === id))
+  if (unknown.length > 0) throw new Invalid({ groups: `There is no group with the id ${unknown.join(', ')}.` })
+  if (groups.some((group) => !takesMembers(group) && chosen.includes(group.id))) throw new Invalid({ groups: GUESTS_TAKE_NO_MEMBERS })
+  return groups.map((group) => group.id)
 }
 
 /** The groups of each of these accounts (id and name, by name), in one query. */
