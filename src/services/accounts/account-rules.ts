@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url'
 import { passwordProblem, type PasswordHasher } from './passwords'
 import { Invalid, type FieldErrors } from '../errors'
 import { hasControlCharacters, nameProblem } from '../text-rules'
@@ -21,7 +22,16 @@ export function emailProblem (value: string): string | null {
   const trimmed = value.trim()
   if (trimmed === '') return 'Enter an email address.'
   if (trimmed.length > EMAIL_MAX_LENGTH) return `An email address can be at most ${EMAIL_MAX_LENGTH} characters.`
-  if (!EMAIL.test(trimmed) || hasControlCharacters(trimmed)) return 'Enter an email address like name@example.com.'
+  if (hasControlCharacters(trimmed)) return 'The email address contains characters that are not allowed (control, zero-width or text-direction characters).'
+  if (!EMAIL.test(trimmed)) return 'Enter an email address like name@example.com.'
+  // The domain in ASCII: an international domain in its xn-- form, so no letter can pass for another.
+  const domain = trimmed.slice(trimmed.lastIndexOf('@') + 1)
+  if (!/^[\x21-\x7e]+$/.test(domain)) {
+    const ascii = domainToASCII(domain.normalize('NFC'))
+    return ascii === '' || !/^[\x21-\x7e]+$/.test(ascii)
+      ? 'The domain of this email address is not a valid domain name.'
+      : `Write the domain in its ASCII form: ${trimmed.slice(0, trimmed.lastIndexOf('@') + 1)}${ascii} (an international domain is written with xn--).`
+  }
   return null
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { isUniqueViolation } from '../../db/knex'
 import { Conflict, NotFound } from '../errors'
 import { cancelSubscriptionsOf } from '../subscriptions/subscription-states'
+import { canonicalText, identifierKey } from '../text-rules'
 
 /**
  * The account store: the one path to the `developers` table. Every function takes the database or
@@ -55,12 +56,13 @@ export function toAccount (row: Pick<AccountRow, typeof ACCOUNT_COLUMNS[number]>
   }
 }
 
+/** What emails are compared by (unique, case-insensitive, look-alikes the same): see identifierKey. */
 export function normalizeEmail (email: string): string {
-  return email.trim().toLowerCase()
+  return identifierKey(email)
 }
 
 export function normalizeName (firstName: string, lastName: string): string {
-  return `${firstName.trim()} ${lastName.trim()}`.toLowerCase()
+  return `${canonicalText(firstName)} ${canonicalText(lastName)}`.toLowerCase()
 }
 
 export function displayName (account: Pick<Account, 'firstName' | 'lastName'>): string {
@@ -97,12 +99,12 @@ export async function findStoredAccount (q: Db, key: AccountKey): Promise<Stored
 export async function updateAccount (q: Db, key: AccountKey, changes: AccountChanges, now: string): Promise<boolean> {
   const columns: Record<string, string | null> = { updated_at: now }
   if (changes.name !== undefined) {
-    columns.first_name = changes.name.firstName.trim()
-    columns.last_name = changes.name.lastName.trim()
+    columns.first_name = canonicalText(changes.name.firstName)
+    columns.last_name = canonicalText(changes.name.lastName)
     columns.name_normalized = normalizeName(changes.name.firstName, changes.name.lastName)
   }
   if (changes.email !== undefined) {
-    columns.email = changes.email.trim()
+    columns.email = canonicalText(changes.email)
     columns.email_normalized = normalizeEmail(changes.email)
   }
   if (changes.passwordHash !== undefined) columns.password_hash = changes.passwordHash
@@ -134,7 +136,7 @@ export interface AccountRecord {
   email: string
 }
 
-/** Inserts an account row (names and email trimmed, normalized columns filled) and returns it. */
+/** Inserts an account row (names and email trimmed and in NFC, normalized columns filled) and returns it. */
 export async function insertAccount (trx: Knex.Transaction, input: AccountRecord, state: AccountState, passwordHash: string | null, now: string): Promise<Account> {
   return (await insertAccounts(trx, [input], state, passwordHash, now))[0]
 }
@@ -144,10 +146,10 @@ export async function insertAccounts (trx: Knex.Transaction, inputs: AccountReco
   const accounts: Account[] = []
   for (let i = 0; i < inputs.length; i += INSERT_BATCH) {
     const rows = await trx('developers').insert(inputs.slice(i, i + INSERT_BATCH).map((input) => ({
-      email: input.email.trim(),
+      email: canonicalText(input.email),
       email_normalized: normalizeEmail(input.email),
-      first_name: input.firstName.trim(),
-      last_name: input.lastName.trim(),
+      first_name: canonicalText(input.firstName),
+      last_name: canonicalText(input.lastName),
       name_normalized: normalizeName(input.firstName, input.lastName),
       password_hash: passwordHash,
       state,

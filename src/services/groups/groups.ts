@@ -8,7 +8,7 @@ import { likePattern, pageOf, type Page } from '../../db/paging'
 import { GUESTS_TAKE_NO_MEMBERS, groupsOf, listGroupSummaries, takesMembers, type GroupSummary, type SystemGroupKey } from './group-lookups'
 import { emailProblem } from '../accounts/account-rules'
 import { isUniqueViolation } from '../../db/knex'
-import { nameProblem } from '../text-rules'
+import { canonicalText, identifierKey, nameProblem } from '../text-rules'
 
 export const GROUP_NAME_MAX = 100
 export const GROUP_DESCRIPTION_MAX = 1000
@@ -56,6 +56,11 @@ function groupErrors (input: GroupInput): FieldErrors {
   return errors
 }
 
+/** A group's columns as kept: its name in NFC and its comparison key (look-alikes are the same name). */
+export function groupColumns (input: GroupInput): { name: string, name_normalized: string, description: string } {
+  return { name: canonicalText(input.name), name_normalized: identifierKey(input.name), description: canonicalText(input.description) }
+}
+
 export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
   const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, group: { id: number, name: string }, details?: Record<string, unknown>) =>
     recordAudit(trx, clock, { actor, action, target: { type: 'group', id: group.id, label: group.name }, details })
@@ -79,7 +84,7 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
   }
 
   async function checkName (trx: Knex.Transaction, name: string, exceptId: number | null): Promise<void> {
-    const clash = await trx('groups').where('name_normalized', name.trim().toLowerCase()).modify((q) => { if (exceptId !== null) void q.whereNot('id', exceptId) }).first('id')
+    const clash = await trx('groups').where('name_normalized', identifierKey(name)).modify((q) => { if (exceptId !== null) void q.whereNot('id', exceptId) }).first('id')
     if (clash !== undefined) throw new Conflict('name', 'A group with this name already exists.')
   }
 
@@ -88,9 +93,7 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
     if (Object.keys(errors).length > 0) throw new Invalid(errors)
     return await db.transaction(async (trx) => {
       await checkName(trx, input.name, null)
-      const [row] = await trx('groups').insert({
-        name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), description: input.description.trim(), created_at: isoNow(clock)
-      }).returning(['id', 'name', 'description', 'system_key', 'created_at']).catch((err: unknown) => {
+      const [row] = await trx('groups').insert({ ...groupColumns(input), created_at: isoNow(clock) }).returning(['id', 'name', 'description', 'system_key', 'created_at']).catch((err: unknown) => {
         throw isUniqueViolation(err) ? new Conflict('name', 'A group with this name already exists.') : err
       })
       const group = toGroup(row as GroupRow)
@@ -106,9 +109,10 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
       const group = await findGroup(trx, id)
       if (group.systemKey !== null) throw new Refused(`${group.name} is a system group: it cannot be renamed or changed.`)
       await checkName(trx, input.name, id)
-      await trx('groups').where('id', id).update({ name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), description: input.description.trim() })
+      const columns = groupColumns(input)
+      await trx('groups').where('id', id).update(columns)
         .catch((err: unknown) => { throw isUniqueViolation(err) ? new Conflict('name', 'A group with this name already exists.') : err })
-      const updated = { ...group, name: input.name.trim(), description: input.description.trim() }
+      const updated = { ...group, name: columns.name, description: columns.description }
       await audit(trx, actor, 'group.edited', updated, { from: group.name })
       return updated
     })
