@@ -76,7 +76,7 @@ async function invitations (): Promise<void> {
     if (preview.counts.invite !== INVITES || preview.id === null) throw new Error(`preview: ${JSON.stringify(preview.counts)}`)
     const before = smtp.count()
     started = performance.now()
-    const result = await app.services.csvImport.run(preview.id, actor)
+    const result = await (await app.services.csvImport.start(preview.id, actor)).run ?? { invited: -1 }
     const acceptedMs = performance.now() - started
     if (result.invited !== INVITES) throw new Error(`run: ${JSON.stringify(result)}`)
     const outboxRows = Number((await app.db('outbox_emails').where('template', 'invitation').count({ n: '*' }).first())?.n)

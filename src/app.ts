@@ -157,6 +157,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     clearInterval(pruner)
     if (gatewayServer !== null) await gatewayServer.close()
     await gateway.stop()
+    await services.csvImport.stop()
     await background.idle()
     await mailSender.stop()
     if (readDb !== db) await readDb.destroy()

@@ -65,7 +65,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     signIn: createSignIn({ db, clock, passwordChecks }),
     developers: createDeveloperList(readDb),
     invitations,
-    csvImport: createCsvImport({ db, clock, outbox, invitations, publicUrl, linkTtlHours: config.invitationTtlHours }),
+    csvImport: createCsvImport({ db, clock, outbox, invitations, publicUrl, linkTtlHours: config.invitationTtlHours, report }),
     signUp: createSignUp({ db, hasher, clock, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
     profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),

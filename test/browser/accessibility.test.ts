@@ -102,6 +102,13 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   }, [api.id])
   const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: `${LONG} app` }, actor)
 
+  // A CSV import whose run stopped halfway (its page offers to resume it), and one that ran.
+  const importFile = (email: string) => Buffer.from(`email,firstName,lastName,groups\n${email},${LONG},${LONG},${LONG} partners\nbad,,,\n`)
+  const stalled = await app.services.csvImport.preview(importFile(`imported.${LONG_EMAIL}`), 'people.csv', 'invite', { ...actor, id: admin.id })
+  await app.db('csv_imports').where('id', stalled.id).update({ status: 'running', heartbeat_at: '2000-01-01T00:00:00.000Z' })
+  const ran = await app.services.csvImport.preview(importFile(`ran.${LONG_EMAIL}`), 'people.csv', 'create', { ...actor, id: admin.id })
+  await (await app.services.csvImport.start(ran.id ?? 0, actor)).run
+
   // Calls for /admin/analytics to draw: refused ones (the subscription awaits approval, one has no key).
   for (const headers of [{}, { 'ocp-apim-subscription-key': 'f'.repeat(32) }]) await app.inject({ url: '/gateway/library/v2/books', headers })
   await app.services.gateway.flush()
@@ -149,8 +156,13 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
     `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
-    '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', '/apis/management'
+    '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management'
   ]) await visit(path)
+  await page.goto(`${base}/admin/developers/import`)
+  await page.setInputFiles('#file', { name: 'people.csv', mimeType: 'text/csv', buffer: importFile(`previewed.${LONG_EMAIL}`) })
+  await page.click('main button[type=submit]')
+  titles.set('import preview', await page.title())
+  await audit(t, page, 'an import\'s preview, with an invalid line')
   await submit('/admin/api-tokens', { '#name': '', '#expiresInDays': 'soon' }, 'an API token with no name and a bad expiry')
   await submit('/admin/developers', {}, 'a bulk action with nothing selected', 'form.bulk button.primary')
   await page.goto(`${base}/admin/analytics?from=2026-05-02&to=2026-05-01`)
@@ -174,7 +186,8 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   // What a person checks at 320 px.
   await page.setViewportSize({ width: 320, height: 800 })
   for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations'],
-    [`/apis/${api.id}`, 'api-reference'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product'], ['/admin/analytics', 'analytics']]) {
+    [`/apis/${api.id}`, 'api-reference'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product'], ['/admin/analytics', 'analytics'],
+    [`/admin/developers/import/${stalled.id ?? 0}`, 'import-stalled']]) {
     await page.goto(`${base}${path}`)
     await screenshot(page, `a11y-${name}-320`, false)
   }

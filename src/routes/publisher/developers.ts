@@ -5,7 +5,7 @@ import { SORTS, type DeveloperQuery, type DeveloperSort } from '../../services/a
 import { displayName } from '../../services/accounts/account-store'
 import { Type } from '@sinclair/typebox'
 import { DomainError, Invalid } from '../../services/errors'
-import { IMPORT_MAX_BYTES, IMPORT_MAX_ROWS } from '../../services/transfer/csv-import'
+import { IMPORT_MAX_BYTES, IMPORT_MAX_ROWS, type ImportResult } from '../../services/transfer/csv-import'
 import type { BulkReport } from '../../db/session-store'
 import { sendCsv } from '../shared/csv'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
@@ -38,6 +38,13 @@ const importForm = formSchema({}, {
 })
 /** Rows drawn on the preview page: invalid ones first. */
 const PREVIEW_ROWS = 500
+/** How long the run's request waits for a short import to end before showing its progress page instead. */
+const IMPORT_WAIT_MS = 5_000
+
+function importDone (result: ImportResult): string {
+  if (result.alreadyRun) return 'This import was already run: nothing more was done.'
+  return `Import done: ${result.created} ${result.created === 1 ? 'account' : 'accounts'} created (each was emailed a link to choose a password), ${result.invited} invited, ${result.skipped} skipped.`
+}
 
 export const EXPORT_COLUMNS = ['email', 'firstName', 'lastName', 'groups', 'state', 'createdAt', 'lastSignInAt', 'id']
 
@@ -126,7 +133,7 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
     return await sendCsv(reply, `portico-developers-${new Date().toISOString().slice(0, 10)}.csv`, EXPORT_COLUMNS, batches())
   })
 
-  // CSV import: upload, a preview of every row, then one run.
+  // CSV import: upload, a preview of every row, then a run in slices, followed on its own page.
   const importPage = (data: Record<string, unknown> = {}) => ({ title: 'Import developers from CSV', values: { mode: 'invite' }, maxRows: IMPORT_MAX_ROWS, ...data })
 
   app.get('/import', async (_request, reply) => await reply.page('publisher/developers/import', importPage()))
@@ -136,10 +143,12 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
     const values = { mode: mode ?? 'invite' }
     try {
       if (importId !== undefined) {
-        const result = await app.services.csvImport.run(formId(importId), actorOf(request))
-        request.session.flash = result.alreadyRun
-          ? 'This import was already run: nothing more was done.'
-          : `Import done: ${result.created} ${result.created === 1 ? 'account' : 'accounts'} created (each was emailed a link to choose a password), ${result.invited} invited, ${result.skipped} skipped.`
+        const { id, run } = await app.services.csvImport.start(formId(importId), actorOf(request))
+        // A short import is done by the time the page would show: the list says what happened.
+        // A longer one goes on beside the requests (or on another instance); its page shows how far it is.
+        const result = run === null ? null : await Promise.race([run.catch(() => null), new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined) }, IMPORT_WAIT_MS).unref())])
+        if (result === undefined || result === null) return await reply.code(303).redirect(`/admin/developers/import/${id}`)
+        request.session.flash = importDone(result)
         return await reply.code(303).redirect('/admin/developers')
       }
       if (mode !== 'create' && mode !== 'invite') throw new Invalid({ mode: 'Choose whether to create active accounts or to invite them.' })
@@ -150,6 +159,11 @@ export default async function developerRoutes (app: FastifyInstance): Promise<vo
     } catch (err) {
       return await showFormErrors(reply, err, 'publisher/developers/import', importPage({ values }))
     }
+  })
+
+  app.get<{ Params: { id: string } }>('/import/:id', { schema: idParams }, async (request, reply) => {
+    const progress = await app.services.csvImport.progress(parseId(request.params.id), actorOf(request))
+    return await reply.page('publisher/developers/import-progress', { title: progress.status === 'done' ? 'Import done' : 'Import in progress', progress, summary: importDone({ ...progress, alreadyRun: false }) })
   })
 
   app.get<{ Querystring: ListQuery }>('/', { schema: listSchema }, async (request, reply) => {

@@ -1,6 +1,20 @@
 import t from 'tap'
-import { ADMIN, createAdmin, makeApp, signedInClient, type Client } from '../../helpers'
+import type { Knex } from 'knex'
+import { ADMIN, countOf, createAdmin, makeApp, makeConfig, signedInClient, type Client } from '../../helpers'
 import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../../src/app'
+import { createDb } from '../../../src/db/knex'
+import type { Config } from '../../../src/config'
+import { TestClock } from '../../clock'
+
+/** A connection to a closed app's database, to look at what it left. */
+const opened: Knex[] = []
+function knexOf (config: Config): Knex {
+  const db = createDb(config.databaseUrl)
+  opened.push(db)
+  return db
+}
+t.teardown(async () => { await Promise.all(opened.map(async (db) => await db.destroy())) })
 
 async function setup (t: { teardown: (fn: () => unknown) => void }) {
   const app = await makeApp(t)
@@ -72,7 +86,7 @@ t.test('import: a preview of every row, then one run; running it again changes n
   t.match(shown.body, /<strong>3<\/strong> are invalid/)
   t.match(shown.body, /Enter an email address like name@example.com/)
   t.match(shown.body, /already on line 2/)
-  t.match(shown.body, /Guests takes no members/)
+  t.match(shown.body, /Guests stands for signed-out visitors and takes no members/)
   t.match(shown.body, /will be created: Beta Testers/)
   t.match(shown.body, /Columns not imported: notes/)
   t.match(shown.body, /Two, Jr\./)
@@ -172,4 +186,91 @@ t.test('round trip: an export imported on a fresh instance gives the same accoun
   await runImport(second.client, shown.body)
   const strip = (list: Awaited<ReturnType<typeof accounts>>) => list.filter((a) => a.email !== ADMIN.email)
   t.same(strip(await accounts(second.app)), strip(await accounts(first.app)))
+})
+
+t.test('an import never makes administrators: such a row is refused with its line, counted past the first 500; Guests too', async (t) => {
+  const { app, client } = await setup(t)
+  const lines = ['email,firstName,lastName,groups']
+  for (let i = 0; i < 600; i++) lines.push(`person${i}@example.com,Person,Number ${i},`)
+  lines.push('boss@example.com,Big,Boss,Partners; administrators', 'boss2@example.com,Big,Boss,\u0410dministrators', 'guest@example.com,Gu,Est,guests')
+  const csv = lines.join('\n') + '\n'
+  for (const mode of ['create', 'invite']) {
+    const shown = await preview(client, csv, mode)
+    t.match(shown.body, /<strong>3<\/strong> are invalid/, `${mode}: the three rows are counted among the invalid, past line 500`)
+    t.match(shown.body, /<td data-label="Line">602<\/td>[\s\S]*?An import never makes administrators: add them one by one, on their page\./, `${mode}: line 602 says why`)
+    t.match(shown.body, /<td data-label="Line">603<\/td>[\s\S]*?An import never makes administrators/, `${mode}: a look-alike of Administrators is Administrators`)
+    t.match(shown.body, /<td data-label="Line">604<\/td>[\s\S]*?Guests stands for signed-out visitors and takes no members/)
+    t.notMatch(shown.body, /will be created: [^<]*Partners/, 'no group is created for a refused row')
+  }
+  const shown = await preview(client, csv, 'create')
+  await runImport(client, shown.body)
+  t.equal(await countOf(app.db('developers').whereIn('email', ['boss@example.com', 'boss2@example.com', 'guest@example.com'])), 0, 'none of them was imported')
+  const admins = await app.db('developer_groups').join('groups', 'groups.id', 'developer_groups.group_id').where('groups.system_key', 'administrators').count({ n: '*' }).first()
+  t.equal(Number(admins?.n), 1, 'Administrators still holds only Ada')
+  t.equal(await countOf(app.db('developers').where('email', 'like', 'person%')), 600)
+  t.equal(await countOf(app.db('outbox_emails').where('template', 'account-created')), 600, 'each mailed a link to choose a password')
+})
+
+t.test('an import is its creator\'s: another administrator can neither run it nor follow it', async (t) => {
+  const { app, admin, client } = await setup(t)
+  const actor = { id: admin.id, label: admin.email, ip: null }
+  const other = { email: 'bo@example.com', password: 'another long passphrase here' }
+  await app.services.accounts.createAccount({ firstName: 'Bo', lastName: 'Boss', ...other }, [1], actor)
+  const bo = await signedInClient(app, other)
+  const shown = await preview(client, 'email,firstName,lastName\nmine@example.com,Mine,Only\n', 'invite')
+  const id = /name="importId" value="(\d+)"/.exec(shown.body)?.[1] ?? ''
+  await bo.get('/admin/developers/import')
+  const stolen = await bo.post('/admin/developers/import', { importId: id })
+  t.equal(stolen.statusCode, 404, 'another administrator\'s run: 404')
+  t.equal(await countOf(app.db('developers').where('email', 'mine@example.com')), 0, 'and nothing was done')
+  t.equal((await client.post('/admin/developers/import', { importId: id })).statusCode, 303, 'its creator runs it')
+  t.equal((await bo.get(`/admin/developers/import/${id}`)).statusCode, 404, 'nor can the other follow it')
+  const page = await client.get(`/admin/developers/import/${id}`)
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /Import done: 0 accounts created .*, 1 invited, 0 skipped\./)
+})
+
+t.test('invite mode: the preview says the groups column is not applied, and names no group to create', async (t) => {
+  const { client } = await setup(t)
+  const shown = await preview(client, 'email,firstName,lastName,groups\nin@example.com,In,Vited,New Team\n', 'invite')
+  t.match(shown.body, /The groups column is not applied to invitations/)
+  t.match(shown.body, /<td data-label="Groups"><span class="muted">not applied<\/span><\/td>/)
+  t.notMatch(shown.body, /will be created: New Team/)
+})
+
+t.test('a run that stopped halfway (its instance closed) is resumed from its page, and finishes with each row once', async (t) => {
+  const clock = new TestClock()
+  const config = await makeConfig(t)
+  let app = await buildApp(config, { clock })
+  const admin = await createAdmin(app)
+  const actor = { id: admin.id, label: admin.email, ip: null }
+  const lines = ['email,firstName,lastName']
+  for (let i = 0; i < 3000; i++) lines.push(`r${i}@example.com,R,Number ${i}`)
+  const file = Buffer.from(lines.join('\n'))
+  const previewed = await app.services.csvImport.preview(file, 'f', 'invite', actor)
+  const { run } = await app.services.csvImport.start(previewed.id ?? 0, actor)
+  if (run === null) throw new Error('the run did not start')
+  // Close as soon as the first slice is written: the run stops after its current slice.
+  while (Number((await app.db('csv_imports').where('id', previewed.id).first('done_rows')).done_rows) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await app.close()
+  await run
+  const halfway = Number((await knexOf(config)('csv_imports').where('id', previewed.id).first('done_rows')).done_rows)
+  t.ok(halfway > 0 && halfway < 3000, `stopped after ${halfway} of 3000 lines`)
+
+  app = await buildApp(config, { clock })
+  t.teardown(async () => await app.close())
+  const client = await signedInClient(app, ADMIN)
+  const page = await client.get(`/admin/developers/import/${previewed.id}`)
+  t.match(page.body, new RegExp(`<strong>${halfway.toLocaleString('en-GB')}</strong> of 3,000 lines done`))
+  t.match(page.body, /Reload this page/, 'a minute has not passed: it is taken as running')
+  clock.advance(61_000)
+  const stalled = await client.get(`/admin/developers/import/${previewed.id}`)
+  t.match(stalled.body, /has not moved for a minute/)
+  t.match(stalled.body, /Resume the import/)
+  const resumed = await client.post('/admin/developers/import', { importId: String(previewed.id) })
+  t.equal(resumed.statusCode, 303)
+  const done = await client.get(`/admin/developers/import/${previewed.id}`)
+  t.match(done.body, /Import done: 0 accounts created .*, 3000 invited, 0 skipped\./)
+  t.equal(await countOf(app.db('developers').where('state', 'pending')), 3000, 'every row once')
+  t.equal(await countOf(app.db('outbox_emails').where('template', 'invitation')), 3000, 'one invitation each')
 })
