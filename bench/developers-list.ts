@@ -26,11 +26,8 @@ import { fork } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
-import knexFactory from 'knex'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { run } from './lib/app'
+import { temporaryStore as temporaryStoreIn } from './lib/store'
 import { buildApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { startBarePage } from './lib/bare-page'
@@ -80,19 +77,7 @@ interface Server extends Partial<Ready> {
 
 /** Where the run keeps its data: a temporary folder (SQLite) or database (PostgreSQL), removed after. */
 async function temporaryStore (): Promise<{ env: Record<string, string>, remove: () => Promise<void> }> {
-  if (POSTGRES === '') {
-    const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
-    return { env: { DATA_DIR: dir }, remove: async () => { rmSync(dir, { recursive: true, force: true }) } }
-  }
-  const database = await temporaryPostgres(POSTGRES)
-  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
-  return {
-    env: { DATA_DIR: dir, DATABASE_URL: database.url },
-    remove: async () => {
-      await database.drop()
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
+  return await temporaryStoreIn(POSTGRES)
 }
 
 function appEnv (store: Record<string, string>): Record<string, string> {
@@ -161,22 +146,6 @@ function loopMeter (): () => number {
     cpu = process.cpuUsage()
     at = performance.now()
     return busy
-  }
-}
-
-/** A database of its own on the PostgreSQL server, dropped after the run. */
-async function temporaryPostgres (adminUrl: string): Promise<{ url: string, drop: () => Promise<void> }> {
-  const name = `portico_bench_${process.pid}`
-  const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } })
-  await admin.raw(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.raw(`drop database if exists ${name} with (force)`)
-      await admin.destroy()
-    }
   }
 }
 

@@ -170,7 +170,7 @@ export function loadConfig (env: Env = process.env): Config {
     publicUrl,
     gatewayPort,
     gatewayUrl,
-    gatewayConcurrentCalls: integer(env, 'GATEWAY_CONCURRENT_CALLS', 32, 1, 100000),
+    gatewayConcurrentCalls: integer(env, 'GATEWAY_CONCURRENT_CALLS', 64, 1, 100000),
     gatewayBackendConnections: integer(env, 'GATEWAY_BACKEND_CONNECTIONS', 128, 1, 100000),
     sessionSecret: secret(env, 'SESSION_SECRET', dataDir, 'session-secret'),
     keySecret: secret(env, 'KEY_SECRET', dataDir, 'key-secret'),

@@ -128,3 +128,4 @@ export function isUniqueViolation (err: unknown): boolean {
   const { code, message } = err as { code?: unknown, message?: unknown }
   return code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'))
 }
+

@@ -37,7 +37,7 @@ export interface GatewayOptions {
   concurrentCalls?: number
 }
 
-const CONCURRENT_CALLS = 32
+const CONCURRENT_CALLS = 64
 
 const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developerId: 0 }
 

@@ -4,7 +4,7 @@ import { parse } from 'csv-parse'
 import { recordAudit, recordAudits, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
 import { Invalid, NotFound, Refused } from '../errors'
-import { insertAccounts, normalizeEmail, type Account } from '../accounts/account-store'
+import { INSERT_BATCH, accountStatesByEmail, insertAccounts, normalizeEmail, type Account } from '../accounts/account-store'
 import { inviteErrors, type Invitations } from '../onboarding/invitations'
 import { createAccountTokens } from '../onboarding/single-use-links'
 import type { Outbox } from '../mail/outbox'
@@ -19,8 +19,8 @@ export const IMPORT_MAX_BYTES = 10 * 1024 * 1024
 export const IMPORT_MAX_ROWS = 50_000
 /** A previewed import can be run for this long. */
 const IMPORT_TTL_MS = 60 * 60 * 1000
-/** Rows written per transaction by a run: each slice is short, and other writers get their turn between slices. */
-const ROWS_PER_SLICE = 500
+/** Rows written per transaction by a run (about 60 ms on SQLite): each slice is short, and other writers get their turn between slices. */
+const ROWS_PER_SLICE = 200
 /** A run that has not moved for this long has stopped (its instance closed or died): it can be resumed. */
 const STALLED_MS = 60_000
 /** Finished imports are kept this long, for their page. */
@@ -110,6 +110,8 @@ async function parseRecords (bytes: Buffer): Promise<string[][]> {
     parser.on('end', resolve)
     parser.on('error', reject)
   })
+  // Awaited once the file is written: a refusal that comes sooner is not an unhandled rejection meanwhile.
+  ended.catch(() => {})
   parser.on('data', (record: string[]) => { records.push(record) })
   const pause = createSlicer()
   let failed = false
@@ -191,7 +193,7 @@ interface Deps {
 
 /**
  * CSV import: a preview of what each row would do (nothing written but the kept rows), then a
- * run in slices of 500 rows, each one transaction that checks its rows again, so no request and
+ * run in slices of 200 rows, each one transaction that checks its rows again, so no request and
  * no transaction holds the process or the database for long. Rows whose email already has an
  * account are skipped, so running a file again changes nothing new; a run that stopped halfway
  * goes on from its last slice. Only its creator may run an import or follow it.
@@ -214,8 +216,7 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
     const emails = [...new Set(rows.map((r) => normalizeEmail(r.email)))]
     const existing = new Map<string, string>()
     for (let i = 0; i < emails.length; i += 500) {
-      const found: Array<{ email_normalized: string, state: string }> = await q('developers').whereIn('email_normalized', emails.slice(i, i + 500)).select('email_normalized', 'state')
-      for (const row of found) existing.set(row.email_normalized, row.state)
+      for (const [email, state] of await accountStatesByEmail(q, emails.slice(i, i + 500))) existing.set(email, state)
       await pause()
     }
     return existing
@@ -293,8 +294,8 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
     }).returning('id')
     const id: number = typeof inserted === 'object' ? inserted.id : inserted
     // The rows in statements of 500, other work running between them; usable once all are in.
-    for (let i = 0; i < rows.length; i += ROWS_PER_SLICE) {
-      await db('csv_import_rows').insert(rows.slice(i, i + ROWS_PER_SLICE).map((row, j) => ({
+    for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+      await db('csv_import_rows').insert(rows.slice(i, i + INSERT_BATCH).map((row, j) => ({
         import_id: id, line: row.line, email: row.email, first_name: row.firstName, last_name: row.lastName, groups: JSON.stringify(row.groups), problem: problems[i + j]
       })))
       await yieldToOthers()
