@@ -138,7 +138,11 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     }
     const call: CallState = { owner: decision.owner, outcome: 'forwarded' }
     request.gatewayCall = call
-    whenDone(reply, () => { gateway.release(decision.caller) })
+    let over = false
+    whenDone(reply, () => {
+      over = true
+      gateway.release(decision.caller)
+    })
 
     const { api } = decision
     const slot = backendSlots.take(api.origin)
@@ -146,8 +150,12 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       call.outcome = 'backend-busy'
       return sendError(reply.header('retry-after', '1'), 503, BACKEND_ERRORS.busy)
     }
+    // The caller went away while it waited: the connection goes to the next in line.
+    if (over) {
+      backendSlots.release(api.origin)
+      return reply
+    }
     whenDone(reply, () => { backendSlots.release(api.origin) })
-    if (request.raw.destroyed) return reply
 
     if (request.body !== undefined && request.body !== null) {
       request.body = watchedBody(request.raw, bodyIdleMs, () => { call.outcome = 'body-timeout' })

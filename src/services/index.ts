@@ -73,7 +73,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     apis: createApis({ db, clock }),
     products,
     subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
-    gateway: createGateway({ db, readDb, clock, outbox, report }, { concurrentCalls: config.gatewayConcurrentCalls, ...gatewayOptions }),
+    gateway: createGateway({ db, readDb, clock, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
     usage: createUsageReports({ db, clock }),
     apiTokens: createApiTokens({ db, clock, defaultDays: config.apiTokenTtlDays }),
     templates,

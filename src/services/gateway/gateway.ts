@@ -33,11 +33,7 @@ export interface GatewayOptions {
   pollMs?: number
   /** How often quota and usage counts are written (ms); at least once a second. */
   flushMs?: number
-  /** Calls one subscription (or one client without a key) may have in progress at once. */
-  concurrentCalls?: number
 }
-
-const CONCURRENT_CALLS = 64
 
 const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developerId: 0 }
 
@@ -45,13 +41,24 @@ const NOBODY: CallOwner = { apiId: 0, productId: 0, subscriptionId: 0, developer
  * The gateway's decisions, in the contract's order: which API, which key, rate limit, quota.
  * Keys and the catalog come from memory (key-cache.ts); counts go to the database in batches.
  */
-export function createGateway (deps: { db: Knex, readDb?: Knex, clock: Clock, outbox: Outbox, report: (err: unknown, what: string) => void }, options: GatewayOptions = {}) {
+export interface GatewayDeps {
+  db: Knex
+  /** Where keys and the catalog are read (SQLite's read connections); the writer when not given. */
+  readDb?: Knex
+  clock: Clock
+  outbox: Outbox
+  report: (err: unknown, what: string) => void
+  /** GATEWAY_CONCURRENT_CALLS: calls one subscription (or one client without a key) may have in progress at once. */
+  concurrentCalls: number
+}
+
+export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) {
   const { db, clock, outbox, report } = deps
   // Keys and the catalog are read on SQLite's read connections, which never wait for a writer
   // (another process's included): a call whose key must be looked up is not held behind a write.
   const keys = createKeyCache(db, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') }, deps.readDb)
   const rates = createRateLimiter()
-  const maxConcurrent = options.concurrentCalls ?? CONCURRENT_CALLS
+  const maxConcurrent = deps.concurrentCalls
   const concurrency = createConcurrencyLimiter(maxConcurrent)
   const quotas = createQuotaCounter(db, warnOwner, () => clock.now().getTime())
   const usage = createUsageRecorder(db)

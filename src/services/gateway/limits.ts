@@ -48,7 +48,7 @@ export function createConcurrencyLimiter (max: number) {
     else active.set(caller, running - 1)
   }
 
-  return { take, release, running: (caller: number | string): number => active.get(caller) ?? 0 }
+  return { take, release }
 }
 
 interface QuotaCounter {
