@@ -30,6 +30,8 @@ export async function up (knex: Knex): Promise<void> {
     t.integer('created').notNullable().defaultTo(0)
     t.integer('invited').notNullable().defaultTo(0)
     t.integer('skipped').notNullable().defaultTo(0)
+    // Which run holds the import (a fresh value at each claim): a run that stalled and was taken over stops at its next slice.
+    t.string('run_token', 32)
     t.string('heartbeat_at', 24)
     t.string('finished_at', 24)
     t.text('error')
@@ -38,7 +40,7 @@ export async function up (knex: Knex): Promise<void> {
 
 export async function down (knex: Knex): Promise<void> {
   await knex.schema.alterTable('csv_imports', (t) => {
-    for (const column of ['status', 'ignored_columns', 'total_rows', 'done_line', 'done_rows', 'created', 'invited', 'skipped', 'heartbeat_at', 'finished_at', 'error']) t.dropColumn(column)
+    for (const column of ['status', 'ignored_columns', 'total_rows', 'done_line', 'done_rows', 'created', 'invited', 'skipped', 'run_token', 'heartbeat_at', 'finished_at', 'error']) t.dropColumn(column)
   })
   await knex.schema.alterTable('csv_imports', (t) => { t.text('rows', 'longtext').notNullable().defaultTo('[]') })
   await knex.schema.dropTable('csv_import_rows')

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
 import { parse } from 'csv-parse'
 import { recordAudit, recordAudits, type Actor } from '../audit'
@@ -101,6 +102,9 @@ interface StoredImport {
 interface StoredRow { line: number, email: string, first_name: string, last_name: string, groups: string, problem: string | null }
 
 const problem = (message: string): Invalid => new Invalid({ file: message })
+
+/** This run stalled and another took the import over: it stops, leaving the rest to that one. */
+class TakenOver extends Error {}
 
 /** The file's records, parsed by csv-parse a chunk at a time, letting other work run between chunks. */
 async function parseRecords (bytes: Buffer): Promise<string[][]> {
@@ -347,7 +351,7 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
   }
 
   /** Runs the claimed import's remaining slices; each one a transaction that checks its rows again. */
-  async function runSlices (kept: StoredImport, actor: Actor): Promise<ImportResult> {
+  async function runSlices (kept: StoredImport, token: string, actor: Actor): Promise<ImportResult> {
     const { id, mode } = kept
     const groups = await groupsByKey(db)
     let doneLine = kept.done_line
@@ -388,19 +392,19 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
         const toWrite = outcomes.filter((row) => row.outcome === mode)
         if (mode === 'create') await createAccounts(trx, toWrite, groupIds, actor)
         else await invitations.inviteNew(trx, toWrite, actor)
-        const done = await trx('csv_imports').where({ id, status: 'running' }).update({
+        const done = await trx('csv_imports').where({ id, run_token: token }).update({
           done_line: doneLine,
           done_rows: trx.raw('done_rows + ?', [slice.length]),
           [mode === 'create' ? 'created' : 'invited']: trx.raw(`${mode === 'create' ? 'created' : 'invited'} + ?`, [toWrite.length]),
           skipped: trx.raw('skipped + ?', [slice.length - toWrite.length]),
           heartbeat_at: isoNow(clock)
         })
-        // Taken over by another run (this one had stalled): leave the slice to it.
-        if (done === 0) throw new Refused('This import was taken over by another run.')
+        // Taken over by another run (this one had stalled): the slice is rolled back, left to it.
+        if (done === 0) throw new TakenOver()
       })
       await yieldToOthers()
     }
-    await db('csv_imports').where({ id, status: 'running' }).update({ status: 'done', finished_at: isoNow(clock) })
+    await db('csv_imports').where({ id, run_token: token }).update({ status: 'done', finished_at: isoNow(clock) })
     const finished = await ownImport(id, actor)
     return { created: finished.created, invited: finished.invited, skipped: finished.skipped, alreadyRun: false }
   }
@@ -422,18 +426,20 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
     const already = running.get(id)
     if (already !== undefined) return { id, run: already }
     await outbox.requireEnabled(kept.mode === 'invite' ? 'invitation' : 'account-created')
+    const token = randomBytes(16).toString('hex')
     const claimed = await db('csv_imports').where('id', id)
       .where((w) => { void w.whereIn('status', ['previewed', 'failed']).orWhere((s) => { void s.where('status', 'running').where('heartbeat_at', '<', ago(STALLED_MS)) }) })
-      .update({ status: 'running', heartbeat_at: isoNow(clock), error: null, ran_at: isoNow(clock) })
+      .update({ status: 'running', run_token: token, heartbeat_at: isoNow(clock), error: null, ran_at: isoNow(clock) })
     if (claimed === 0) {
       // Another instance runs it, or has just finished it.
       const now = await ownImport(id, actor)
       return { id, run: now.status === 'done' ? Promise.resolve({ created: now.created, invited: now.invited, skipped: now.skipped, alreadyRun: true }) : null }
     }
-    const run = runSlices({ ...kept, done_line: (await ownImport(id, actor)).done_line }, actor).catch(async (err: unknown) => {
+    const run = runSlices({ ...kept, done_line: (await ownImport(id, actor)).done_line }, token, actor).catch(async (err: unknown) => {
+      if (err instanceof TakenOver) return { created: 0, invited: 0, skipped: 0, alreadyRun: true }
       report(err, `CSV import ${id} failed`)
       const message = err instanceof Error && 'statusCode' in err ? err.message : 'The import stopped on an unexpected error. What was done is kept; resume it to go on.'
-      await db('csv_imports').where({ id, status: 'running' }).update({ status: 'failed', error: message.slice(0, 1000) })
+      await db('csv_imports').where({ id, run_token: token }).update({ status: 'failed', error: message.slice(0, 1000) })
       throw err
     }).finally(() => { running.delete(id) })
     running.set(id, run)

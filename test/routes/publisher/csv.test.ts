@@ -274,3 +274,33 @@ t.test('a run that stopped halfway (its instance closed) is resumed from its pag
   t.equal(await countOf(app.db('developers').where('state', 'pending')), 3000, 'every row once')
   t.equal(await countOf(app.db('outbox_emails').where('template', 'invitation')), 3000, 'one invitation each')
 })
+
+t.test('a run that stalled and is taken over by another instance stops at its next slice; the other finishes; each row once', async (t) => {
+  const clock = new TestClock()
+  const config = await makeConfig(t)
+  const first = await buildApp(config, { clock })
+  t.teardown(async () => await first.close())
+  const admin = await createAdmin(first)
+  const actor = { id: admin.id, label: admin.email, ip: null }
+  const lines = ['email,firstName,lastName']
+  for (let i = 0; i < 4000; i++) lines.push(`t${i}@example.com,T,Number ${i}`)
+  const previewed = await first.services.csvImport.preview(Buffer.from(lines.join('\n')), 'f', 'invite', actor)
+  const second = await buildApp(config, { clock })
+  t.teardown(async () => await second.close())
+  const { run } = await first.services.csvImport.start(previewed.id ?? 0, actor)
+  if (run === null) throw new Error('the run did not start')
+  // Another instance claims the run as if the first had stalled: a new run token. (Written through
+  // the first instance's own connections, so on SQLite it lands between two of its slices.)
+  while (Number((await first.db('csv_imports').where('id', previewed.id).first('done_rows')).done_rows) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await first.db('csv_imports').where('id', previewed.id).update({ run_token: 'another instance', heartbeat_at: '2000-01-01T00:00:00.000Z' })
+  t.same(await run, { created: 0, invited: 0, skipped: 0, alreadyRun: true }, 'the first run stops at its next slice, which is rolled back')
+  const stopped = Number((await first.db('csv_imports').where('id', previewed.id).first('done_rows')).done_rows)
+  t.ok(stopped > 0 && stopped < 4000, `it had done ${stopped} lines`)
+  // That other instance "stalled" too (its heartbeat is old): the second takes over and finishes.
+  const taken = await second.services.csvImport.start(previewed.id ?? 0, actor)
+  t.ok(taken.run !== null, 'the second instance claims the stalled run')
+  const result = await taken.run
+  t.equal(result?.invited, 4000, 'and finishes, counting every row once')
+  t.equal(await countOf(second.db('developers').where('state', 'pending')), 4000)
+  t.equal(await countOf(second.db('outbox_emails').where('template', 'invitation')), 4000, 'one invitation each')
+})
