@@ -4,9 +4,12 @@ import session from '@fastify/session'
 import formbody from '@fastify/formbody'
 import multipart from '@fastify/multipart'
 import fastifyStatic from '@fastify/static'
+import compress from '@fastify/compress'
 import type { Knex } from 'knex'
-import type { Config } from './config'
+import { gatewayPaths, type Config } from './config'
 import { publicDir } from './paths'
+
+export { gatewayPaths }
 import { createDb, createReadDb, migrate } from './db/knex'
 import { KnexSessionStore } from './db/session-store'
 import { systemClock, type Clock } from './services/clock'
@@ -79,15 +82,6 @@ function trustProxyOption (trust: Config['trustProxy']): false | string[] | ((ad
   return (_address, hop) => hop < trust
 }
 
-/**
- * Where the gateway is served: the path of GATEWAY_URL (on its own port, even the root); inside
- * the portal's server a path of its own is needed, `/gateway` when GATEWAY_URL has none.
- */
-export function gatewayPaths (config: Config): { portal: string, own: string } {
-  const path = new URL(config.gatewayUrl).pathname.replace(/\/+$/, '')
-  return { portal: path === '' ? '/gateway' : path, own: path }
-}
-
 /** The whole wiring on one page: external plugins, our plugins, services, routes. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const clock = options.clock ?? systemClock
@@ -153,8 +147,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   pruner.unref()
   mailSender.start(options.mailPollMs ?? 2000)
   gateway.start()
+  // References drawn by an older version are drawn again, in the worker thread, one at a time.
+  background.run(async () => {
+    const drawn = await services.apis.redrawMissing()
+    if (drawn > 0) app.log.info({ drawn }, 'API references drawn again')
+  })
   app.addHook('onClose', async () => {
     clearInterval(pruner)
+    await services.documentWorkers.close()
     if (gatewayServer !== null) await gatewayServer.close()
     await gateway.stop()
     await services.csvImport.stop()
@@ -200,6 +200,8 @@ async function portalPlugins (app: FastifyInstance, config: Config, services: Se
     attachFieldsToBody: 'keyValues',
     limits: { files: 0, fields: 100, parts: 101, fieldSize: 256 * 1024 }
   })
+  // Pages (and exports) go out compressed when the browser accepts it: br, else gzip.
+  await app.register(compress, { encodings: ['br', 'gzip'], threshold: 1024 })
   await app.register(fastifyStatic, { root: publicDir, prefix: '/public/', index: false })
 
   // Our plugins

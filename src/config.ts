@@ -34,6 +34,10 @@ export interface Config {
   gatewayBackendConnections: number
   /** Encrypts secrets kept at rest (emailed links until delivered; subscription keys). */
   keySecret: string
+  /** OPENAPI_MAX_MB: the largest OpenAPI document accepted, in bytes. */
+  openapiMaxBytes: number
+  /** TRY_PER_MINUTE: "Try it" calls per account per minute. */
+  tryPerMinute: number
   /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
   rateLimitPerMinute: number
   /** Failed sign-ins allowed per email within signInFailureWindowMinutes. */
@@ -183,6 +187,8 @@ export function loadConfig (env: Env = process.env): Config {
     apiTokenTtlDays: integer(env, 'API_TOKEN_TTL_DAYS', 90, 1, 3650),
     trustProxy: trustProxy(env),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1, 100000),
+    openapiMaxBytes: integer(env, 'OPENAPI_MAX_MB', 32, 1, 256) * 1024 * 1024,
+    tryPerMinute: integer(env, 'TRY_PER_MINUTE', 30, 1, 100000),
     signInFailureLimit: integer(env, 'SIGNIN_FAILURE_LIMIT', 10, 1, 100000),
     signInFailureWindowMinutes: integer(env, 'SIGNIN_FAILURE_WINDOW_MINUTES', 15, 1, 24 * 60),
     passwordHashCost: integer(env, 'PASSWORD_HASH_COST', 17, 10, 20),
@@ -191,4 +197,13 @@ export function loadConfig (env: Env = process.env): Config {
     emailsPerAddressPerHour: integer(env, 'EMAILS_PER_ADDRESS_PER_HOUR', 5, 1, 100000),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info'
   }
+}
+
+/**
+ * Where the gateway is served: the path of GATEWAY_URL (on its own port, even the root); inside
+ * the portal's server a path of its own is needed, `/gateway` when GATEWAY_URL has none.
+ */
+export function gatewayPaths (config: Config): { portal: string, own: string } {
+  const path = new URL(config.gatewayUrl).pathname.replace(/\/+$/, '')
+  return { portal: path === '' ? '/gateway' : path, own: path }
 }

@@ -21,6 +21,8 @@ import { createAttemptLimits } from './attempt-limits'
 import { createBackgroundWork } from './background'
 import { createSealer } from './sealed'
 import { createApis } from './catalog/apis'
+import { createReferenceStore } from './catalog/reference/reference-store'
+import { createDocumentWorkers } from './catalog/reference/worker-pool'
 import { createProducts } from './catalog/products'
 import { createKeyStore } from './subscriptions/keys'
 import { createSubscriptions } from './subscriptions/subscriptions'
@@ -58,6 +60,8 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   const confirmationTtlHours = config.invitationTtlHours
   const products = createProducts({ db, clock })
   const keySealer = createSealer(config.keySecret, 'subscription keys')
+  // OpenAPI documents are read, validated and drawn in a worker thread; pages read what it drew.
+  const documentWorkers = createDocumentWorkers()
   const invitations = createInvitations({ db, hasher, clock, outbox, publicUrl, ttlHours: config.invitationTtlHours })
 
   return {
@@ -70,7 +74,8 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
     profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),
     groups: createGroups({ db, clock }),
-    apis: createApis({ db, clock }),
+    apis: createApis({ db, clock, workers: documentWorkers, references: createReferenceStore(readDb), openapiMaxBytes: config.openapiMaxBytes }),
+    documentWorkers,
     products,
     subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
     gateway: createGateway({ db, readDb, clock, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),

@@ -3,20 +3,14 @@ import { requireAccount, signedIn } from '../../plugins/auth'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { LIVE_STATES } from '../../services/subscriptions/subscription-states'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
-import { referenceData } from '../shared/reference'
+import { idParams, parseId, querySchema } from '../shared/params'
 import { NotFound } from '../../services/errors'
-import { buildReference, curlCommand, type ApiReference } from '../../services/catalog/openapi-reference'
-import type { Api } from '../../services/catalog/apis'
+import { memorySource } from '../../services/catalog/reference/reference-store'
 import { API_PREFIX } from '../../api/plugin'
+import { gatewayPaths } from '../../config'
+import referencePages, { apiReferenceContext, type ReferenceContext } from '../reference/pages'
 
 const MANAGEMENT_DESCRIPTION = 'Users, invitations, groups, products and subscriptions, for automation. Each call acts as the administrator who created its token, with the same rules, audit entries and emails as the publisher portal. Create a token on /admin/api-tokens.'
-
-/** The management API's own document, as /api/v1/openapi.json serves it. */
-async function managementDocument (app: FastifyInstance): Promise<Record<string, never>> {
-  const res = await app.inject({ url: `${API_PREFIX}/openapi.json` })
-  return JSON.parse(res.body)
-}
 
 const subscribeForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 }, { acceptTerms: checkbox() })
 
@@ -54,24 +48,59 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
     }
   })
 
-  app.get('/apis', async (request, reply) => {
-    return await reply.page('portal/catalog/apis', { title: 'Browse APIs', apis: await products.listVisibleApis(viewer(request)), gatewayUrl: app.config.gatewayUrl, management: request.account?.isAdmin === true ? app.config.publicUrl : null })
+  app.get<{ Querystring: { q?: string } }>('/apis', { schema: querySchema({ q: { type: 'string', maxLength: 200 } }) }, async (request, reply) => {
+    const q = (request.query.q ?? '').trim()
+    return await reply.page('portal/catalog/apis', {
+      title: q === '' ? 'Browse APIs' : `APIs matching “${q}”`,
+      q,
+      apis: await apis.catalog(await products.listVisibleApis(viewer(request)), q),
+      gatewayUrl: app.config.gatewayUrl,
+      management: request.account?.isAdmin === true ? app.config.publicUrl : null
+    })
   })
 
   // Portico's own management API, drawn from /api/v1/openapi.json like any imported API: for administrators.
-  let management: ApiReference | null = null
-  app.get<{ Querystring: { page?: number } }>('/apis/management', { schema: querySchema(pageProperty) }, async (request, reply) => {
-    if (request.account?.isAdmin !== true) throw new NotFound('There is no API here.')
-    management ??= buildReference(await managementDocument(app))
-    const now = new Date(0).toISOString()
-    const api: Api = { id: 0, name: 'Portico management API', path: API_PREFIX.slice(1), serviceUrl: app.config.publicUrl, description: MANAGEMENT_DESCRIPTION, hasDocument: true, format: 'json', createdAt: now, updatedAt: now }
-    const data = referenceData(app.config.publicUrl, api, management, request.query.page, '/apis/management', (op) => curlCommand(`${app.config.publicUrl}${op.path}`, 'Authorization: Bearer <your token>', op))
-    return await reply.page('portal/catalog/api', { title: data.part === null ? api.name : pagedTitle(api.name, data.part), products: [], management: true, ...data })
+  let management: Promise<ReferenceContext['source']> | null = null
+  const managementSource = async (): Promise<ReferenceContext['source']> => {
+    const document = (await app.inject({ url: `${API_PREFIX}/openapi.json` })).body
+    management ??= app.services.documentWorkers.prepare(document).then(memorySource, (err: unknown) => { management = null; throw err })
+    return await management
+  }
+  await app.register(referencePages, {
+    prefix: '/apis/management',
+    base: () => '/apis/management',
+    load: async (request) => {
+      if (request.account?.isAdmin !== true) throw new NotFound('There is no API here.')
+      return {
+        api: { id: 0, name: 'Portico management API', path: API_PREFIX.slice(1), description: MANAGEMENT_DESCRIPTION, hasDocument: true },
+        source: await managementSource(),
+        callBase: app.config.publicUrl,
+        credential: () => ['Authorization', 'Bearer YOUR_API_TOKEN'],
+        portalAuth: 'management-token',
+        products: [],
+        crumbs: [{ href: '/apis', label: 'APIs' }],
+        downloads: { imported: false, gateway: false, elsewhere: `${API_PREFIX}/openapi.json` },
+        tryIt: null
+      }
+    }
   })
 
-  app.get<{ Params: { id: string }, Querystring: { page?: number } }>('/apis/:id', { schema: { ...idParams, ...querySchema(pageProperty) } }, async (request, reply) => {
-    const { api, products: inProducts } = await products.findVisibleApi(parseId(request.params.id), viewer(request))
-    const data = referenceData(app.config.gatewayUrl, api, await apis.findReference(api.id), request.query.page, `/apis/${api.id}`)
-    return await reply.page('portal/catalog/api', { title: data.part === null ? api.name : pagedTitle(api.name, data.part), products: inProducts, ...data })
+  await app.register(referencePages, {
+    prefix: '/apis/:id',
+    base: (request) => `/apis/${(request.params as { id: string }).id}`,
+    load: async (request) => {
+      const id = parseId((request.params as { id: string }).id)
+      const { api, products: holding } = await products.findVisibleApi(id, viewer(request))
+      const account = request.account
+      return {
+        ...apiReferenceContext(app, api),
+        products: holding.map((p) => ({ id: p.id, name: p.name })),
+        crumbs: [{ href: '/apis', label: 'APIs' }],
+        tryIt: {
+          subscriptions: async () => account === null ? [] : await subscriptions.callingSubscriptions(account.id, api.id),
+          gatewayPath: `${gatewayPaths(app.config).portal}/${api.path}`
+        }
+      }
+    }
   })
 }

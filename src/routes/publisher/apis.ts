@@ -2,14 +2,16 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { actorOf } from '../../plugins/auth'
 import { API_NAME_MAX, API_PATH_MAX, DESCRIPTION_MAX, SERVICE_URL_MAX, type ApiInput } from '../../services/catalog/apis'
-import { OPENAPI_MAX_BYTES, documentFromBytes } from '../../services/catalog/openapi-import'
+import { documentFromBytes, tooLargeMessage } from '../../services/catalog/openapi-import'
+import { Invalid, TooLarge } from '../../services/errors'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
-import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
-import { referenceData } from '../shared/reference'
+import { idParams, parseId } from '../shared/params'
+import referencePages, { apiReferenceContext } from '../reference/pages'
 
 // The document comes pasted (text) or uploaded (a file, multipart): `openapi` may be either, and
-// the page's file input is `openapiFile`. Sizes are checked by the service (413 past 10 MB).
-const documentField = Type.Optional(Type.Unsafe<string | Buffer>({ anyOf: [{ type: 'string', maxLength: OPENAPI_MAX_BYTES * 3 }, { type: 'object' }] }))
+// the page's file input is `openapiFile`. Sizes are checked here and by the service (413 past
+// OPENAPI_MAX_MB); the body limit below bounds a pasted one.
+const documentField = Type.Optional(Type.Unsafe<string | Buffer>({ anyOf: [{ type: 'string' }, { type: 'object' }] }))
 const apiForm = formSchema({ name: API_NAME_MAX * 4, path: API_PATH_MAX * 4, serviceUrl: SERVICE_URL_MAX * 2, description: DESCRIPTION_MAX * 4 }, {
   openapi: documentField,
   openapiFile: documentField,
@@ -17,59 +19,84 @@ const apiForm = formSchema({ name: API_NAME_MAX * 4, path: API_PATH_MAX * 4, ser
 })
 type ApiForm = FormBody<typeof apiForm>
 
-/** A 10 MB document, pasted (URL-encoded: up to three bytes a byte) or uploaded. */
-const uploadOptions = {
-  bodyLimit: OPENAPI_MAX_BYTES * 3 + 64 * 1024,
-  config: { multipartOptions: { limits: { files: 2, fileSize: OPENAPI_MAX_BYTES, fieldSize: OPENAPI_MAX_BYTES + 1 } } }
+/**
+ * A document of up to OPENAPI_MAX_MB, pasted (URL-encoded: up to three bytes a byte) or uploaded. A
+ * file one byte over the limit is kept (cut there), so the page can say so with the other fields.
+ */
+function uploadOptions (maxBytes: number) {
+  return {
+    bodyLimit: maxBytes * 3 + 64 * 1024,
+    config: { multipartOptions: { throwFileSizeLimit: false, limits: { files: 2, fileSize: maxBytes + 1, fieldSize: maxBytes + 1 } } }
+  }
 }
 
 /** The document's text: an uploaded file wins over the textarea (UTF-8 or UTF-16; otherwise Invalid). */
-function documentText (body: ApiForm): string {
+function documentText (body: ApiForm, maxBytes: number): string {
   const file = [body.openapiFile, body.openapi].find((v): v is Buffer => Buffer.isBuffer(v) && v.length > 0)
+  if (file !== undefined && file.length > maxBytes) throw new TooLarge(tooLargeMessage(maxBytes))
   if (file !== undefined) return documentFromBytes(file)
   return typeof body.openapi === 'string' ? body.openapi : ''
 }
 
 /** The same for showing the form again: a file that cannot be read comes back empty. */
-function keptDocumentText (body: ApiForm): string {
+// A document larger than this is not drawn again into the form's text area (choosing the file again is quicker).
+const KEPT_DOCUMENT_MAX = 1024 * 1024
+
+function keptDocumentText (body: ApiForm, maxBytes: number): string {
+  if (typeof body.openapi === 'string' && body.openapi.length > KEPT_DOCUMENT_MAX) return ''
   try {
-    return documentText(body)
+    const text = documentText(body, maxBytes)
+    return text.length > KEPT_DOCUMENT_MAX ? '' : text
   } catch {
     return ''
   }
 }
 
-function apiInput (body: ApiForm): ApiInput {
-  return { name: body.name, path: body.path, serviceUrl: body.serviceUrl, description: body.description, openapi: documentText(body), removeOpenapi: body.removeOpenapi === 'on' }
+function apiInput (body: ApiForm, maxBytes: number): ApiInput {
+  return { name: body.name, path: body.path, serviceUrl: body.serviceUrl, description: body.description, openapi: documentText(body, maxBytes), removeOpenapi: body.removeOpenapi === 'on' }
 }
 
 /** What the form shows again after an error: every field, the document as text (files cannot be kept). */
-function keptForm (body: ApiForm): Record<string, unknown> {
+function keptForm (body: ApiForm, maxBytes: number): Record<string, unknown> {
   const { openapiFile: _, ...rest } = keptValues(body) as Record<string, unknown>
-  return { ...rest, openapi: keptDocumentText(body) }
+  return { ...rest, openapi: keptDocumentText(body, maxBytes) }
 }
+
+/** A document over the limit is a 413 on the same form, its message beside the document's field. */
+const besideField = (err: unknown): unknown => err instanceof TooLarge ? new Invalid({ openapi: err.message }, 413) : err
 
 export default async function apiRoutes (app: FastifyInstance): Promise<void> {
   const { apis } = app.services
+  const maxBytes = app.config.openapiMaxBytes
+  const upload = uploadOptions(maxBytes)
+  const newPage = { title: 'Add an API', api: null, gatewayUrl: app.config.gatewayUrl, maxMb: maxBytes / (1024 * 1024) }
+
+  // A body past even the pasted limit cannot be read: the form comes back empty, with the reason.
+  app.setErrorHandler(async (error: Error & { code?: string }, request, reply) => {
+    if (error.code !== 'FST_ERR_CTP_BODY_TOO_LARGE' || request.method !== 'POST') throw error
+    const id = (request.params as { id?: string }).id
+    const data = id === undefined ? newPage : await editPage(parseId(id))
+    return await reply.page('publisher/apis/form', { ...data, errors: { openapi: tooLargeMessage(maxBytes) } }, 413)
+  })
 
   async function editPage (id: number, data: Record<string, unknown> = {}) {
     const api = await apis.findApi(id)
-    return { title: `API: ${api.name}`, api, values: { name: api.name, path: api.path, serviceUrl: api.serviceUrl, description: api.description }, gatewayUrl: app.config.gatewayUrl, ...data }
+    return { title: `API: ${api.name}`, api, values: { name: api.name, path: api.path, serviceUrl: api.serviceUrl, description: api.description }, gatewayUrl: app.config.gatewayUrl, maxMb: maxBytes / (1024 * 1024), ...data }
   }
 
   app.get('/', async (_request, reply) => {
     return await reply.page('publisher/apis/list', { title: 'APIs', apis: await apis.listApis(), gatewayUrl: app.config.gatewayUrl })
   })
 
-  app.get('/new', async (_request, reply) => await reply.page('publisher/apis/form', { title: 'Add an API', api: null, gatewayUrl: app.config.gatewayUrl }))
+  app.get('/new', async (_request, reply) => await reply.page('publisher/apis/form', newPage))
 
-  app.post<{ Body: ApiForm }>('/', { schema: apiForm, ...uploadOptions }, async (request, reply) => {
+  app.post<{ Body: ApiForm }>('/', { schema: apiForm, ...upload }, async (request, reply) => {
     try {
-      const api = await apis.createApi(apiInput(request.body), actorOf(request))
+      const api = await apis.createApi(apiInput(request.body, maxBytes), actorOf(request))
       request.session.flash = `The API ${api.name} was added.`
       return await reply.code(303).redirect(`/admin/apis/${api.id}`)
     } catch (err) {
-      return await showFormErrors(reply, err, 'publisher/apis/form', { title: 'Add an API', api: null, gatewayUrl: app.config.gatewayUrl, values: keptForm(request.body) })
+      return await showFormErrors(reply, besideField(err), 'publisher/apis/form', { ...newPage, values: keptForm(request.body, maxBytes) })
     }
   })
 
@@ -77,14 +104,14 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
     return await reply.page('publisher/apis/form', await editPage(parseId(request.params.id)))
   })
 
-  app.post<{ Params: { id: string }, Body: ApiForm }>('/:id', { schema: { ...idParams, ...apiForm }, ...uploadOptions }, async (request, reply) => {
+  app.post<{ Params: { id: string }, Body: ApiForm }>('/:id', { schema: { ...idParams, ...apiForm }, ...upload }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
-      const api = await apis.updateApi(id, apiInput(request.body), actorOf(request))
+      const api = await apis.updateApi(id, apiInput(request.body, maxBytes), actorOf(request))
       request.session.flash = `The API ${api.name} was saved.`
       return await reply.code(303).redirect(`/admin/apis/${id}`)
     } catch (err) {
-      return await showFormErrors(reply, err, 'publisher/apis/form', await editPage(id, { values: keptForm(request.body) }))
+      return await showFormErrors(reply, besideField(err), 'publisher/apis/form', await editPage(id, { values: keptForm(request.body, maxBytes) }))
     }
   })
 
@@ -97,13 +124,19 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
       .send(text)
   })
 
-  // The reference page as developers see it, for any API (even one in no published product).
-  app.get<{ Params: { id: string }, Querystring: { page?: number } }>('/:id/reference', { schema: { ...idParams, ...querySchema(pageProperty) } }, async (request, reply) => {
-    const id = parseId(request.params.id)
-    const api = await apis.findApi(id)
-    const data = referenceData(app.config.gatewayUrl, api, await apis.findReference(id), request.query.page, `/admin/apis/${id}/reference`)
-    const title = `Reference: ${api.name}`
-    return await reply.page('portal/catalog/api', { title: data.part === null ? title : pagedTitle(title, data.part), products: [], preview: true, ...data })
+  // The reference as developers see it, for any API (even one in no published product).
+  await app.register(referencePages, {
+    prefix: '/:id/reference',
+    base: (request) => `/admin/apis/${(request.params as { id: string }).id}/reference`,
+    load: async (request) => {
+      const api = await apis.findApi(parseId((request.params as { id: string }).id))
+      return {
+        ...apiReferenceContext(app, api),
+        products: [],
+        crumbs: [{ href: '/admin/apis', label: 'APIs' }, { href: `/admin/apis/${api.id}`, label: api.name }],
+        tryIt: null
+      }
+    }
   })
 
   app.get<{ Params: { id: string } }>('/:id/delete', { schema: idParams }, async (request, reply) => {

@@ -5,7 +5,10 @@ import { Conflict, Invalid, NotFound, type FieldErrors } from '../errors'
 import { nameProblem } from '../text-rules'
 import { isUniqueViolation } from '../../db/knex'
 import { importOpenApi, type ImportedDocument, type OpenApiFormat } from './openapi-import'
-import type { ApiReference } from './openapi-reference'
+import type { ReferenceStore } from './reference/reference-store'
+import type { ReferenceOverview } from './reference/draw'
+import { parseOverview } from './reference/stored'
+import type { DocumentWorkers } from './reference/worker-pool'
 
 export const API_NAME_MAX = 200
 export const API_PATH_MAX = 200
@@ -88,7 +91,9 @@ export function apiErrors (input: ApiInput): FieldErrors {
   return errors
 }
 
-export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
+export interface ApisDeps { db: Knex, clock: Clock, workers: DocumentWorkers, references: ReferenceStore, openapiMaxBytes: number }
+
+export function createApis ({ db, clock, workers, references, openapiMaxBytes }: ApisDeps) {
   const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, api: { id: number, name: string }, details?: Record<string, unknown>) =>
     recordAudit(trx, clock, { actor, action, target: { type: 'api', id: api.id, label: api.name }, details })
 
@@ -111,32 +116,13 @@ export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
     return { api, text: row.openapi_document, format: api.format }
   }
 
-  // A large reference takes a while to parse: the last few are kept, each for the version it was
-  // read at (updated_at), so an edit on any instance is seen at once.
-  const parsed = new Map<number, { updatedAt: string, reference: ApiReference | null }>()
-  const PARSED_KEPT = 16
-
-  async function findReference (id: number): Promise<ApiReference | null> {
-    const version: { updated_at: string } | undefined = await db('apis').where('id', id).first('updated_at')
-    if (version === undefined) return null
-    const kept = parsed.get(id)
-    if (kept !== undefined && kept.updatedAt === version.updated_at) return kept.reference
-    const row: { openapi_reference: string | null, updated_at: string } | undefined = await db('apis').where('id', id).first('openapi_reference', 'updated_at')
-    if (row === undefined) return null
-    const reference = row.openapi_reference === null ? null : JSON.parse(row.openapi_reference) as ApiReference
-    parsed.delete(id)
-    parsed.set(id, { updatedAt: row.updated_at, reference })
-    if (parsed.size > PARSED_KEPT) parsed.delete(parsed.keys().next().value as number)
-    return reference
-  }
-
   /** Checks the fields, then reads the document (the slow part) only when they are right. */
   async function checked (input: ApiInput): Promise<ImportedDocument | null> {
     const errors = apiErrors(input)
     let imported: ImportedDocument | null = null
     if (input.openapi.trim() !== '') {
       try {
-        imported = await importOpenApi(input.openapi)
+        imported = await importOpenApi(workers, input.openapi, openapiMaxBytes)
       } catch (err) {
         if (!(err instanceof Invalid)) throw err
         Object.assign(errors, err.fields)
@@ -147,8 +133,17 @@ export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
   }
 
   function documentColumns (imported: ImportedDocument | null, remove: boolean): Record<string, string | null> {
-    if (imported !== null) return { openapi_document: imported.text, openapi_format: imported.format, openapi_reference: JSON.stringify(imported.reference) }
-    return remove ? { openapi_document: null, openapi_format: null, openapi_reference: null } : {}
+    if (imported !== null) {
+      const { stored } = imported
+      return { openapi_document: imported.text, openapi_format: stored.format, openapi_reference: stored.overview, gateway_document_json: stored.gatewayJson, gateway_document_yaml: stored.gatewayYaml }
+    }
+    return remove ? { openapi_document: null, openapi_format: null, openapi_reference: null, gateway_document_json: null, gateway_document_yaml: null } : {}
+  }
+
+  /** The reference's parts, in the same transaction as the columns above. */
+  async function storeParts (trx: Knex.Transaction, id: number, imported: ImportedDocument | null, remove: boolean): Promise<void> {
+    if (imported !== null) await references.replace(trx, id, imported.stored)
+    else if (remove) await references.replace(trx, id, null)
   }
 
   const takenPath = (err: unknown): unknown => isUniqueViolation(err) ? new Conflict('path', PATH_TAKEN) : err
@@ -163,7 +158,8 @@ export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
         description: input.description.trim(), created_at: now, updated_at: now, ...documentColumns(imported, false)
       }).returning(API_COLUMNS.map((c) => c.slice('apis.'.length))).catch((err: unknown) => { throw takenPath(err) })
       const api = toApi(row as ApiRow)
-      await audit(trx, actor, 'api.created', api, { path: api.path, document: imported === null ? null : imported.format })
+      await storeParts(trx, api.id, imported, false)
+      await audit(trx, actor, 'api.created', api, { path: api.path, document: imported === null ? null : imported.stored.format })
       return api
     })
   }
@@ -177,6 +173,7 @@ export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
         name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), path: input.path.trim(), service_url: input.serviceUrl.trim(),
         description: input.description.trim(), updated_at: isoNow(clock), ...documentColumns(imported, input.removeOpenapi === true)
       }).catch((err: unknown) => { throw takenPath(err) })
+      await storeParts(trx, id, imported, input.removeOpenapi === true)
       const api = await findApi(id, trx)
       const document = imported !== null ? 'replaced' : input.removeOpenapi === true && before.hasDocument ? 'removed' : 'kept'
       await audit(trx, actor, 'api.edited', api, { from: before.name === api.name ? undefined : before.name, path: api.path, document })
@@ -195,7 +192,48 @@ export function createApis ({ db, clock }: { db: Knex, clock: Clock }) {
     })
   }
 
-  return { findApi, listApis, findDocument, findReference, createApi, updateApi, deleteApi }
+  /**
+   * The catalog: each API with what its reference says of it (title, version, first paragraph,
+   * operations, tags); with `q`, only those whose name, description, tags or an operation's path,
+   * summary, operationId or description holds it (any case).
+   */
+  async function catalog (list: Api[], q: string): Promise<Array<{ api: Api, overview: ReferenceOverview | null }>> {
+    const rows: Array<{ id: number, openapi_reference: string | null }> = list.length === 0 ? [] : await db('apis').whereIn('id', list.map((a) => a.id)).select('id', 'openapi_reference')
+    const overviews = new Map(rows.map((r) => [r.id, r.openapi_reference === null ? null : parseOverview(r.openapi_reference)]))
+    const entries = list.map((api) => ({ api, overview: overviews.get(api.id) ?? null }))
+    const needle = q.trim().toLowerCase()
+    if (needle === '') return entries
+    const byOperation = await references.apisWithOperationsMatching(list.map((a) => a.id), needle)
+    return entries.filter(({ api, overview }) => byOperation.has(api.id) ||
+      [api.name, api.description, overview?.title ?? '', overview?.summary ?? '', ...(overview?.tags.map((t) => t.name) ?? [])].some((text) => text.toLowerCase().includes(needle)))
+  }
+
+  /**
+   * Draws again the references that have none though their API has a document (drawn by an older
+   * version): one at a time, in the worker thread, at start-up.
+   */
+  async function redrawMissing (): Promise<number> {
+    const rows: Array<{ id: number, updated_at: string }> = await db('apis').whereNotNull('openapi_document').whereNull('openapi_reference').select('id', 'updated_at')
+    let drawn = 0
+    for (const { id, updated_at: version } of rows) {
+      const row: { openapi_document: string | null } | undefined = await db('apis').where('id', id).first('openapi_document')
+      if (row?.openapi_document == null) continue
+      let imported: ImportedDocument
+      try {
+        imported = await importOpenApi(workers, row.openapi_document, Number.MAX_SAFE_INTEGER)
+      } catch {
+        continue // a document this version refuses keeps its text; the page says it has no reference
+      }
+      await db.transaction(async (trx) => {
+        // Only if nobody saved the API meanwhile.
+        const changed = await trx('apis').where({ id, updated_at: version }).whereNull('openapi_reference').update(documentColumns(imported, false))
+        if (changed === 1) { await storeParts(trx, id, imported, false); drawn++ }
+      })
+    }
+    return drawn
+  }
+
+  return { findApi, listApis, findDocument, catalog, createApi, updateApi, deleteApi, redrawMissing, references }
 }
 
 export type Apis = ReturnType<typeof createApis>

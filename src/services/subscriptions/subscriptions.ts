@@ -275,6 +275,21 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     return rows.map(toSubscription)
   }
 
+  /**
+   * The owner's active subscriptions whose product holds this API, with their primary key: what the
+   * reference's samples and its "Try it" use.
+   */
+  async function callingSubscriptions (ownerId: number, apiId: number): Promise<Array<Subscription & { primaryKey: string }>> {
+    const rows: SubscriptionRow[] = await base(db).where('subscriptions.developer_id', ownerId).where('subscriptions.state', 'active')
+      .whereIn('subscriptions.product_id', db('product_apis').where('api_id', apiId).select('product_id'))
+      .select(COLUMNS).orderBy('subscriptions.created_at').orderBy('subscriptions.id')
+    const revealed = await keys.revealKeys(db, rows.map((r) => r.id))
+    return rows.flatMap((row) => {
+      const primary = revealed.get(row.id)?.primary ?? null
+      return primary === null ? [] : [{ ...toSubscription(row), primaryKey: primary }]
+    })
+  }
+
   async function list (filter: SubscriptionFilter, page: number | undefined): Promise<Page<Subscription>> {
     const query = base(db)
     if (filter.state !== undefined && (SUBSCRIPTION_STATES as readonly string[]).includes(filter.state)) void query.where('subscriptions.state', filter.state)
@@ -294,7 +309,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     return Number(row?.n ?? 0)
   }
 
-  return { countRequests, findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, list }
+  return { countRequests, findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
 }
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>

@@ -1,0 +1,45 @@
+import type { DrawnReference, OperationView, ReferenceOverview, SchemaView } from './draw'
+import type { OpenApiFormat, PreparedDocument } from './prepare'
+
+/**
+ * A prepared document as the database keeps it, and as the worker thread hands it over: views as
+ * JSON text, so taking it in costs the request thread a copy of strings, not a walk of objects.
+ */
+export interface StoredOperation {
+  key: string
+  position: number
+  method: string
+  path: string
+  summary: string
+  operationId: string
+  tags: string[]
+  searchText: string
+  view: string
+}
+
+export interface StoredSchema { name: string, position: number, view: string }
+
+export interface StoredDocument {
+  format: OpenApiFormat
+  overview: string
+  operations: StoredOperation[]
+  schemas: StoredSchema[]
+  gatewayJson: string
+  gatewayYaml: string
+}
+
+export function storedDocument (prepared: PreparedDocument): StoredDocument {
+  const reference: DrawnReference = prepared.reference
+  return {
+    format: prepared.format,
+    overview: JSON.stringify(reference.overview),
+    operations: reference.operations.map(({ view, ...rest }) => ({ ...rest, view: JSON.stringify(view) })),
+    schemas: reference.schemas.map(({ view, ...rest }) => ({ ...rest, view: JSON.stringify(view) })),
+    gatewayJson: prepared.gatewayJson,
+    gatewayYaml: prepared.gatewayYaml
+  }
+}
+
+export const parseOverview = (text: string): ReferenceOverview => JSON.parse(text) as ReferenceOverview
+export const parseOperation = (text: string): OperationView => JSON.parse(text) as OperationView
+export const parseSchema = (text: string): SchemaView => JSON.parse(text) as SchemaView
