@@ -25,7 +25,9 @@ export class DocumentProblem extends Error {
 
   /** The message shown beside the field. */
   said (): string {
-    const where = this.line !== null && this.pointer !== null ? `Line ${this.line}, at ${this.pointer || '/'}: ` : this.line !== null ? `Line ${this.line}: ` : this.pointer !== null ? `At ${this.pointer || '/'}: ` : ''
+    // The empty pointer is the whole document.
+    const at = this.pointer === '' ? 'the top level' : this.pointer
+    const where = this.line !== null && at !== null ? `Line ${this.line}, at ${at}: ` : this.line !== null ? `Line ${this.line}: ` : at !== null ? `At ${at}: ` : ''
     return `${where}${this.message}`
   }
 }
@@ -179,7 +181,11 @@ export async function prepareDocument (text: string): Promise<PreparedDocument> 
     const swagger = own(value, 'swagger')
     if (own(value, 'openapi') === undefined && swagger !== undefined) {
       if (swagger !== '2.0') throw new DocumentProblem('this is a Swagger document of a version Portico cannot convert: only Swagger 2.0 (swagger: "2.0") is converted to OpenAPI 3.0.', '/swagger', lineOf(text, format, ['swagger']))
-      document = await toOpenApi3(value, text)
+      // Checked as the Swagger 2.0 it is (so problems are found where the author wrote them), then converted.
+      const original = structuredClone(value)
+      const checked = await validate(structuredClone(value) as unknown as Parameters<typeof validate>[0], PARSER_OPTIONS)
+      if (!checked.valid) throw validationProblem(original, text, format, checked.errors.map((e) => e.message), checked.additionalErrors)
+      document = await toOpenApi3(original, text)
       importedAs = 'Swagger 2.0'
     }
     const version = own(document, 'openapi')
