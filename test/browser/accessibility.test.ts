@@ -9,6 +9,7 @@ import { unsealBodies } from '../../src/services/mail/outbox'
 import { LIBRARY_JSON } from '../fixtures/openapi'
 import { launchBrowser, listen, screenshot, signInAs } from './browser'
 import { productFor } from '../fixtures/catalog'
+import { startBackend } from '../fixtures/gateway'
 
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 const LONG = 'Maximiliana-Konstantinopolitanische'
@@ -96,11 +97,17 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   const token = /invitations\/([A-Za-z0-9_-]{43})/.exec(unsealBodies(invitation, app.services.linkSealer)?.text ?? '')?.[1] ?? ''
   const emailId = (await app.db('outbox_emails').first('id')).id as number
   // The catalog: the demanding Library reference, a product with terms, a subscription with keys.
-  const api = await app.services.apis.createApi({ name: `${LONG} library`, path: 'library/v2', serviceUrl: 'https://library.example.com/v2', description: 'Books and loans.', openapi: LIBRARY_JSON }, actor)
+  const backend = await startBackend(t)
+  const api = await app.services.apis.createApi({ name: `${LONG} library`, path: 'library/v2', serviceUrl: `${backend.url}/v2`, description: 'Books and loans.', openapi: LIBRARY_JSON }, actor)
   const product = await productFor(app, actor, {
     name: `${LONG} gold`, description: 'Everything, kindly.', approvalRequired: true, terms: 'Be kind to the APIs.', rateLimitCalls: '5', rateLimitPeriod: '60', quotaCalls: '100', quotaPeriod: 'week'
   }, [api.id])
   const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: `${LONG} app` }, actor)
+  // An active subscription too, so the reference's samples carry a key and "Try it" is offered.
+  const open = await productFor(app, actor, { name: `${LONG} starter` }, [api.id])
+  await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: open.id, displayName: `${LONG} trial` }, actor)
+  const referencePages = [`/apis?q=opening`, `/apis/${api.id}/tags/Books`, `/apis/${api.id}/operations/createBook`, `/apis/${api.id}/operations/openingHours`,
+    `/apis/${api.id}/schemas`, `/apis/${api.id}/schemas/Book`, `/apis/${api.id}/search?q=book`, `/apis/${api.id}/search?q=nothing-at-all`]
 
   // A CSV import whose run stopped halfway (its page offers to resume it), and one that ran.
   const importFile = (email: string) => Buffer.from(`email,firstName,lastName,groups\n${email},${LONG},${LONG},${LONG} partners\nbad,,,\n`)
@@ -144,6 +151,13 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   // A developer.
   await signInAs(page, base, DEV)
   for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`]) await visit(path)
+  for (const path of referencePages) await visit(path)
+  await page.goto(`${base}/apis/${api.id}/operations/openingHours`)
+  await page.fill('#try-p1', 'central')
+  await page.click('button:has-text("Send the request")')
+  titles.set('try-it answer', await page.title())
+  await audit(t, page, 'a try-it answer')
+  await submit(`/apis/${api.id}/operations/openingHours`, { '#try-p1': '' }, 'try it with a required parameter empty', 'button:has-text("Send the request")')
   await submit(`/products/${product.id}`, {}, 'subscribing with no name and the terms unticked')
   await submit('/profile', { '#currentPassword': 'not my password at all', '#newPassword': 'another fine passphrase' }, 'password change refused', 'form[action="/profile/password"] button')
   await context.clearCookies()
@@ -156,7 +170,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
     `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
-    '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management'
+    `/admin/apis/${api.id}/reference`, `/admin/apis/${api.id}/reference/operations/getBook`, '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management'
   ]) await visit(path)
   await page.goto(`${base}/admin/developers/import`)
   await page.setInputFiles('#file', { name: 'people.csv', mimeType: 'text/csv', buffer: importFile(`previewed.${LONG_EMAIL}`) })
@@ -186,7 +200,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   // What a person checks at 320 px.
   await page.setViewportSize({ width: 320, height: 800 })
   for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations'],
-    [`/apis/${api.id}`, 'api-reference'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product'], ['/admin/analytics', 'analytics'],
+    [`/apis/${api.id}`, 'api-reference'], [`/apis/${api.id}/operations/createBook`, 'api-operation'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product'], ['/admin/analytics', 'analytics'],
     [`/admin/developers/import/${stalled.id ?? 0}`, 'import-stalled']]) {
     await page.goto(`${base}${path}`)
     await screenshot(page, `a11y-${name}-320`, false)

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ADMIN, DEV, makeAppWithMail } from '../helpers'
 import { LIBRARY_YAML } from '../fixtures/openapi'
+import { startBackend } from '../fixtures/gateway'
 import { launchBrowser, listen, newPage, screenshot, signInAs } from './browser'
 
-t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal and renew a key, approve a request', async (t) => {
+t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal and renew a key, find an operation, try it, approve a request', async (t) => {
   const { app, smtp } = await makeAppWithMail(t)
   const base = await listen(app)
+  const backend = await startBackend(t)
   const browser = await launchBrowser(t)
   const dir = mkdtempSync(join(tmpdir(), 'portico-upload-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -22,7 +24,7 @@ t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal 
   await adminPage.click('text=Add an API')
   await adminPage.fill('#name', 'Library')
   await adminPage.fill('#path', 'library')
-  await adminPage.fill('#serviceUrl', 'https://library.example.com/v2')
+  await adminPage.fill('#serviceUrl', `${backend.url}/v2`)
   await adminPage.setInputFiles('#openapiFile', file)
   await adminPage.click('button:has-text("Add API")')
   t.match(await adminPage.textContent('.flash'), 'The API Library was added.')
@@ -45,22 +47,19 @@ t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal 
   }
   await screenshot(adminPage, 'product-admin-desktop')
 
-  // The developer finds the API and reads its reference.
+  // The developer finds the API in the catalog.
   const { page } = await newPage(browser)
   await signInAs(page, base, DEV)
   await page.click('header nav >> text=APIs')
+  t.match(await page.textContent('main'), /Library API · version 2\.4\.0 · 34 operations/)
   await page.click('main a:has-text("Library")')
   await page.waitForLoadState('load')
-  t.equal(await page.locator('section.operation').count(), 34)
-  t.match(await page.textContent('#op-1 h3'), /GET\s+\/books\s+List books/)
-  await page.click('nav.toc >> text=Get one book')
-  t.match(page.url(), /#op-\d+$/)
-  t.match(await page.textContent('pre.curl >> nth=0'), `curl -X GET '${app.config.gatewayUrl}/library/books'`)
-  t.ok(await page.locator('table.schema-table table.schema-table').count() > 0, 'schemas as nested tables')
+  t.match(await page.textContent('#authenticate + p'), /Ocp-Apim-Subscription-Key/)
+  t.equal(await page.locator('ul.tags li').count(), 6)
   await screenshot(page, 'api-reference-desktop', false)
 
   // Subscribes to Books: active at once; reveals, then renews, the primary key.
-  await page.click('text=Books >> nth=0')
+  await page.click('.facts a:text-is("Books")')
   await page.fill('#displayName', 'Reading app')
   await page.click('button:has-text("Subscribe")')
   t.match(await page.textContent('.flash'), 'You are subscribed to Books.')
@@ -77,6 +76,27 @@ t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal 
   t.match(after, /^[0-9a-f]{32}$/)
   t.not(after, before)
   await screenshot(page, 'subscriptions-desktop')
+
+  // Searches the catalog for an operation, opens it, tries it and reads the answer.
+  await page.click('header nav >> text=APIs')
+  await page.fill('#catalog-q', 'opening hours')
+  await page.click('form[role=search] button')
+  t.match(await page.textContent('main [role=status]'), '1 API match “opening hours”.')
+  await page.click('text=Operations matching “opening hours”')
+  await page.click('main a:has-text("/branches/{branchId}/opening-hours")')
+  t.match(await page.textContent('main h1'), /GET\s+\/branches\/\{branchId\}\/opening-hours/)
+  t.match(await page.textContent('pre.sample >> nth=0'), `curl -X GET '${app.config.gatewayUrl}/library/branches/`)
+  t.ok(await page.locator('table.schema-table').count() > 0, 'parameters and schemas as tables')
+  await screenshot(page, 'api-operation-desktop', false)
+  const tried = backend.seen.length
+  await page.fill('#try-p1', 'central')
+  await page.click('button:has-text("Send the request")')
+  t.match(await page.textContent('main h1'), /Answer:\s+200/)
+  t.match(await page.textContent('main'), /GET http:\/\/localhost:3000\/gateway\/library\/branches\/central\/opening-hours/)
+  t.equal(backend.seen.length, tried + 1)
+  t.equal(backend.seen[tried].url, '/v2/branches/central/opening-hours')
+  t.match(await page.textContent('main'), /"url": "\/v2\/branches\/central\/opening-hours"/, 'the answer\'s body, indented')
+  await screenshot(page, 'api-try-answer-desktop', false)
 
   // Asks for Premium books: submitted, the administrators are mailed.
   await page.click('header nav >> text=Products')
@@ -101,8 +121,8 @@ t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal 
   const { page: phone } = await newPage(browser, { width: 320, height: 800 })
   await signInAs(phone, base, DEV)
   const apiId = (await app.db('apis').where('path', 'library').first()).id as number
-  await phone.goto(`${base}/apis/${apiId}`, { waitUntil: 'load' })
-  t.equal(await phone.locator('section.operation').count(), 34)
+  await phone.goto(`${base}/apis/${apiId}/operations/createBook`, { waitUntil: 'load' })
+  t.match(await phone.textContent('main h1'), /POST\s+\/books/)
   t.ok(await phone.evaluate('document.documentElement.scrollWidth <= document.documentElement.clientWidth') as boolean, 'no sideways scroll at 320 px')
   await screenshot(phone, 'api-reference-320', false)
 })

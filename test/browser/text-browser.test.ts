@@ -78,7 +78,7 @@ t.test('sign-in, invitation, sign-up terms and profile read in order in lynx', a
   t.ok(close !== undefined && !close.includes('Portico'), 'the last link does not run into the footer')
 })
 
-t.test('an API reference and the keys read in order in lynx', async (t) => {
+t.test('an API reference, one of its operations and the keys read in order in lynx', async (t) => {
   const app = await makeApp(t)
   const admin = await createAdmin(app)
   const actor = { id: admin.id, label: admin.email, ip: null }
@@ -89,8 +89,11 @@ t.test('an API reference and the keys read in order in lynx', async (t) => {
   const developer = await signedInClient(app, DEV)
 
   const reference = dump((await developer.get(`/apis/${api.id}`)).body)
-  inOrder(t, reference, ['Skip to main content', 'Library', 'Base URL', 'Reference: Library API', 'Operations by tag', 'Books', 'GET /books List books',
-    'GET /books', 'Try it with curl', 'curl -X GET', 'Parameters', 'page', 'query', 'Responses', '200 A page of books.'], 'reference')
+  inOrder(t, reference, ['Skip to main content', 'Overview', 'Search the operations of Library', 'Library', 'Library API · version 2.4.0', 'Base URL', 'How to authenticate',
+    'Ocp-Apim-Subscription-Key', 'Operations by tag', 'Books (6 operations)', 'Reviews'], 'reference')
+  const operation = dump((await developer.get(`/apis/${api.id}/operations/listBooks`)).body)
+  inOrder(t, operation, ['Skip to main content', 'Library', 'GET /books', 'List books', 'Tags: Books', 'Authentication', 'Parameters', 'page', 'query',
+    'Responses', '200 A page of books.', 'Code samples', 'curl', 'curl -X GET', 'JavaScript (fetch)', 'Python (requests)', 'Try it', 'Subscription', 'Send the request'], 'an operation')
   const keys = dump((await developer.get('/subscriptions')).body)
   inOrder(t, keys, ['Your subscriptions', 'Reading app', 'Active', 'Product', 'Books', 'Show primary key', 'Regenerate primary key', 'Show secondary key', 'Regenerate secondary key', 'Cancel subscription'], 'subscriptions')
 })

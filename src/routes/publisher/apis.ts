@@ -127,6 +127,7 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
   // The reference as developers see it, for any API (even one in no published product).
   await app.register(referencePages, {
     prefix: '/:id/reference',
+    titleNote: 'as developers see it',
     base: (request) => `/admin/apis/${(request.params as { id: string }).id}/reference`,
     load: async (request) => {
       const api = await apis.findApi(parseId((request.params as { id: string }).id))

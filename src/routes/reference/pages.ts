@@ -50,6 +50,8 @@ export interface ReferencePagesOptions {
   /** The pages' base path for this request (`/apis/12`, `/admin/apis/12/reference`). */
   base: (request: FastifyRequest) => string
   load: (request: FastifyRequest) => Promise<ReferenceContext>
+  /** Said after every page's title, where the same reference is also shown elsewhere (the administrators' preview). */
+  titleNote?: string
 }
 
 const tagParams = { params: Type.Object({ tag: Type.String({ maxLength: 600 }) }, { additionalProperties: true }) }
@@ -76,6 +78,8 @@ export function referenceLinks (base: string) {
  * administrators (any API) and for Portico's own management API, each with its `load`.
  */
 export default async function referencePages (app: FastifyInstance, options: ReferencePagesOptions): Promise<void> {
+  const titled = (title: string): string => options.titleNote === undefined ? title : `${title} (${options.titleNote})`
+
   async function overviewOf (context: ReferenceContext): Promise<ReferenceOverview> {
     const overview = await context.source.overview()
     if (overview === null) throw new NotFound(context.api.hasDocument ? 'This API\'s reference is being drawn. Try again in a minute.' : 'This API has no reference yet.')
@@ -93,7 +97,7 @@ export default async function referencePages (app: FastifyInstance, options: Ref
     const keys = context.tryIt === null ? [] : await context.tryIt.subscriptions()
     return await reply.page('reference/overview', {
       ...common(request, context, overview),
-      title: context.api.name,
+      title: titled(context.api.name),
       products: context.products,
       callBase: context.callBase,
       portalAuth: context.portalAuth,
@@ -110,7 +114,7 @@ export default async function referencePages (app: FastifyInstance, options: Ref
     const tag = overview.tags.find((t) => t.name === request.params.tag)
     if (tag === undefined) throw new NotFound('This API has no operations with this tag.')
     const result = await context.source.tag(tag.name, request.query.page)
-    return await reply.page('reference/tag', { ...common(request, context, overview), title: pagedTitle(`${tag.name} · ${context.api.name}`, result), tag, result })
+    return await reply.page('reference/tag', { ...common(request, context, overview), title: titled(pagedTitle(`${tag.name} · ${context.api.name}`, result)), tag, result })
   })
 
   app.get<{ Params: { key: string }, Querystring: { subscription?: string } }>('/operations/:key', { schema: { ...keyParams, ...subscriptionQuery } }, async (request, reply) => {
@@ -133,7 +137,7 @@ export default async function referencePages (app: FastifyInstance, options: Ref
     operation.parameters.forEach((p, i) => { errorLinks[fieldName(p.location, p.name)] = `try-p${i + 1}` })
     return {
       ...common(request, context, overview),
-      title: `${operation.method} ${operation.path} · ${context.api.name}`,
+      title: titled(`${operation.method} ${operation.path} · ${context.api.name}`),
       operation,
       schemes: overview.securitySchemes.filter((s) => operation.security.some((r) => r.some((x) => x.scheme === s.name))),
       samples,
@@ -154,14 +158,14 @@ export default async function referencePages (app: FastifyInstance, options: Ref
     const overview = await overviewOf(context)
     const schema = await context.source.schema(request.params.name)
     if (schema === null) throw new NotFound('This API has no schema of this name.')
-    return await reply.page('reference/schema', { ...common(request, context, overview), title: `${request.params.name} · ${context.api.name}`, name: request.params.name, schema })
+    return await reply.page('reference/schema', { ...common(request, context, overview), title: titled(`${request.params.name} · ${context.api.name}`), name: request.params.name, schema })
   })
 
   app.get<{ Querystring: { page?: number } }>('/schemas', { schema: querySchema(pageProperty) }, async (request, reply) => {
     const context = await options.load(request)
     const overview = await overviewOf(context)
     const result = await context.source.schemas(request.query.page)
-    return await reply.page('reference/schemas', { ...common(request, context, overview), title: pagedTitle(`Schemas · ${context.api.name}`, result), result })
+    return await reply.page('reference/schemas', { ...common(request, context, overview), title: titled(pagedTitle(`Schemas · ${context.api.name}`, result)), result })
   })
 
   app.get<{ Querystring: { q?: string, page?: number } }>('/search', { schema: searchQuery }, async (request, reply) => {
@@ -170,7 +174,7 @@ export default async function referencePages (app: FastifyInstance, options: Ref
     const q = (request.query.q ?? '').trim()
     const result = q === '' ? null : await context.source.search(q, request.query.page)
     const title = q === '' ? `Search · ${context.api.name}` : `“${q}” · ${context.api.name}`
-    return await reply.page('reference/search', { ...common(request, context, overview), title: result === null ? title : pagedTitle(title, result), q, result })
+    return await reply.page('reference/search', { ...common(request, context, overview), title: titled(result === null ? title : pagedTitle(title, result)), q, result })
   })
 
   async function sendDocument (reply: FastifyReply, text: string, format: 'json' | 'yaml', filename: string): Promise<FastifyReply> {

@@ -68,7 +68,7 @@ t.test('the overview: Markdown drawn safely, how to authenticate, tags, download
   t.match(body, /<code>openapi\.yaml<\/code>/, 'a code span')
   t.match(body, /<a href="https:\/\/github\.com\/swagger-api\/swagger-petstore" rel="noopener noreferrer nofollow">The Pet Store repository<\/a>/, 'a link')
   t.match(body, /<table>\s*<thead>\s*<tr>\s*<th>Tag<\/th>/, 'a table')
-  t.match(body, /<blockquote class="alert alert-note">\s*<p><strong class="alert-title">Note<\/strong> Pets are examples only\.<\/p>/, 'an alert')
+  t.match(body, /<blockquote class="md-alert md-alert-note">\s*<p><strong class="md-alert-title">Note<\/strong> Pets are examples only\.<\/p>/, 'an alert')
   t.match(body, /&lt;script&gt;alert\('x'\)&lt;\/script&gt;/, 'raw HTML is shown as text')
   t.notMatch(body, /href="javascript:/i, 'a javascript: link is not a link')
   t.match(body, /<h2 id="authenticate">How to authenticate<\/h2>/)

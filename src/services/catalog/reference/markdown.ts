@@ -20,6 +20,12 @@ md.renderer.rules.image = (tokens, idx, _options, _env, self) => {
   return src === '' ? label : `<a href="${md.utils.escapeHtml(src)}">${label} (image)</a>`
 }
 
+// A code block may scroll sideways: keyboard users can reach it to scroll.
+for (const rule of ['fence', 'code_block'] as const) {
+  const draw = md.renderer.rules[rule]
+  if (draw !== undefined) md.renderer.rules[rule] = (tokens, idx, options, env, self) => draw(tokens, idx, options, env, self).replace(/^<pre>/, '<pre tabindex="0">')
+}
+
 // Links to elsewhere leave no trail to the page they came from.
 const defaultLinkOpen = md.renderer.rules.link_open ?? ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options))
 md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
@@ -39,7 +45,7 @@ md.core.ruler.after('inline', 'github-alerts', (state) => {
     const match = /^\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\][ \t]*(?:\n|$)/i.exec(inline.content)
     if (match === null) continue
     const kind = match[1].toUpperCase()
-    tokens[i].attrSet('class', `alert alert-${kind.toLowerCase()}`)
+    tokens[i].attrSet('class', `md-alert md-alert-${kind.toLowerCase()}`)
     const first = inline.children?.[0]
     if (first !== undefined && first.type === 'text') {
       first.content = first.content.replace(/^\[![A-Za-z]+\][ \t]*/, '')
@@ -47,7 +53,7 @@ md.core.ruler.after('inline', 'github-alerts', (state) => {
       if (first.content === '' && inline.children?.[1]?.type === 'softbreak') inline.children.splice(0, 2)
     }
     const title = new state.Token('html_inline', '', 0)
-    title.content = `<strong class="alert-title">${ALERTS[kind]}</strong> `
+    title.content = `<strong class="md-alert-title">${ALERTS[kind]}</strong> `
     inline.children?.unshift(title)
   }
 })
