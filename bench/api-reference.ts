@@ -1,67 +1,156 @@
 /**
- * The API reference page (issue 11): the Library fixture (34 operations) and a 3.4 MB document
- * (3,400 operations), read by a signed-out visitor. Baseline in the same run: a bare fastify +
- * @fastify/view + eta server rendering the same template with the same reference held in memory
- * (no database, no JSON parse, no session, no security hooks), so the ratio is what the portal
- * adds to the drawing itself. Also prints how long importing each document takes.
+ * The API reference at real size (issue 21), on GitHub's REST document (@octokit/openapi, 13 MB,
+ * 1,223 operations, 969 schemas), in one run:
+ * - the save through the form: its time, and the longest event-loop stall while it runs;
+ * - every page of the reference: the largest in bytes;
+ * - the largest operation page under load, against a bare fastify + @fastify/view + eta server
+ *   drawing the same template from the same data held in memory (the baseline);
+ * - gateway and /healthz latency, idle and while ten readers page through the reference and an
+ *   administrator saves the document again; the process's largest RSS.
+ * The clients run in a worker thread, so their work is not on the event loop being measured.
+ * Targets: stall ≤ 100 ms, gateway p99 within 3× idle, /healthz ≤ 250 ms, RSS ≤ 250 MB.
  * Run: npm run bench:reference
  */
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
+import { join } from 'node:path'
 import autocannon from 'autocannon'
 import fastify from 'fastify'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import { run, withApp } from './lib/app'
+import { percentile } from './lib/http'
+import type { LoadPlan, LoadResult } from './lib/reference-load'
 import { viewsDir } from '../src/paths'
 import { formatDate, textBlocks } from '../src/format'
-import { referenceData } from '../src/routes/shared/reference'
-import { LIBRARY_JSON, bigDocument } from '../test/fixtures/openapi'
+import { referenceLinks } from '../src/routes/reference/pages'
+import { codeSamples, sampleRequest, subscriptionKeyHeader } from '../src/services/catalog/reference/samples'
+import { fieldName } from '../src/services/catalog/reference/try-request'
+import { githubDocument } from '../test/fixtures/openapi'
 
-const DURATION_S = 5
+const ADMIN = { firstName: 'Bench', lastName: 'Admin', email: 'bench-admin@example.com', password: 'benchmarks are not tests' }
 const ACTOR = { id: null, label: 'bench', ip: null }
+const READERS = 10
 
-async function bareServer (data: Record<string, unknown>): Promise<{ url: string, close: () => Promise<void> }> {
-  const server = fastify()
-  await server.register(view, { engine: { eta: new Eta({ views: viewsDir, autoEscape: true, cache: true }) }, templates: viewsDir, production: true })
-  server.get('/', async (_request, reply) => await reply.type('text/html; charset=utf-8').viewAsync('portal/catalog/api', data))
-  await server.listen({ port: 0, host: '127.0.0.1' })
-  return { url: `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`, close: async () => { await server.close() } }
+interface Session { cookie: string, csrf: string }
+
+async function fetchPage (base: string, session: Session, path: string, init: RequestInit = {}): Promise<Response> {
+  const res = await fetch(`${base}${path}`, { redirect: 'manual', ...init, headers: { cookie: session.cookie, ...(init.headers ?? {}) } })
+  const cookies = new Map(session.cookie.split('; ').filter((c) => c !== '').map((c) => c.split('=', 2) as [string, string]))
+  for (const set of res.headers.getSetCookie()) {
+    const [name, value] = set.split(';')[0].split('=', 2)
+    cookies.set(name, value)
+  }
+  session.cookie = [...cookies].map(([n, v]) => `${n}=${v}`).join('; ')
+  return res
 }
 
-async function load (url: string): Promise<{ rps: number, p50: number, p99: number, failed: number, bytes: number }> {
-  const result = await autocannon({ url, connections: 4, duration: DURATION_S })
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failed: result.non2xx + result.errors, bytes: result.throughput.total / Math.max(1, result.requests.total) }
+async function csrfOf (base: string, session: Session, path: string): Promise<void> {
+  const html = await (await fetchPage(base, session, path)).text()
+  session.csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? session.csrf
 }
+
+/** Runs the load in its worker thread while watching this thread's event loop and the process's RSS. */
+async function measured (plan: LoadPlan): Promise<LoadResult & { stallMs: number, rssMb: number, seconds: number }> {
+  const loop = monitorEventLoopDelay({ resolution: 5 })
+  let rss = process.memoryUsage().rss
+  const sampler = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss) }, 50)
+  loop.enable()
+  const started = performance.now()
+  const worker = new Worker(join(__dirname, 'lib', 'reference-load.js'), { workerData: plan })
+  const result = await new Promise<LoadResult>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
+  await worker.terminate()
+  const seconds = (performance.now() - started) / 1000
+  loop.disable()
+  clearInterval(sampler)
+  return { ...result, stallMs: loop.max / 1e6, rssMb: rss / 1024 / 1024, seconds }
+}
+
+const ms = (values: number[], p: number): string => `${percentile(values, p).toFixed(1)} ms`
 
 async function main (): Promise<void> {
+  const backend = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"ok":true}') })
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve))
+  const backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`
   await withApp({ PASSWORD_HASH_COST: '10' }, async (app) => {
-    const guests = (await app.db('groups').where('system_key', 'guests').first()).id as number
+    await app.services.accounts.createFirstAdministrator(ADMIN, null)
     await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as AddressInfo
-    for (const [name, text] of [['Library (34 operations)', LIBRARY_JSON], ['3.4 MB (3,400 operations)', bigDocument(100)]] as const) {
-      const started = Date.now()
-      const api = await app.services.apis.createApi({ name, path: `p${started}`, serviceUrl: 'https://backend.example.com', description: '', openapi: text }, ACTOR)
-      const imported = Date.now() - started
-      const product = await app.services.products.createProduct({
-        name: `Product ${started}`, description: '', state: 'published', subscriptionRequired: true, approvalRequired: false, subscriptionsLimit: '', terms: '',
-        rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
-      }, ACTOR)
-      await app.services.products.addApi(product.id, api.id, ACTOR)
-      await app.services.products.addGroup(product.id, guests, ACTOR)
-      const reference = await app.services.apis.findReference(api.id)
-      const { orgName, signupEnabled } = await app.services.settings.getSettings()
-      const bare = await bareServer({
-        orgName, signupEnabled, me: null, path: `/apis/${api.id}`, flash: null, values: {}, errors: {}, formatDate, textBlocks, csrf: () => '',
-        title: api.name, products: [product], ...referenceData(app.config.gatewayUrl, api, reference, 1, `/apis/${api.id}`)
-      })
-      const baseline = await load(bare.url)
-      await bare.close()
-      const page = await load(`http://127.0.0.1:${port}/apis/${api.id}`)
-      process.stdout.write(`${name}: imported in ${imported} ms; page ${(page.bytes / 1024).toFixed(0)} KiB\n`)
-      process.stdout.write(`  bare template  ${baseline.rps.toFixed(1).padStart(8)} req/s  p50 ${baseline.p50} ms  p99 ${baseline.p99} ms\n`)
-      process.stdout.write(`  portal page    ${page.rps.toFixed(1).padStart(8)} req/s  p50 ${page.p50} ms  p99 ${page.p99} ms  ${(page.rps / baseline.rps * 100).toFixed(1)}% of the bare template${page.failed > 0 ? `  (${page.failed} failed)` : ''}\n`)
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const guests = (await app.db('groups').where('system_key', 'guests').first()).id as number
+    // A small API on an open product: what the gateway probes call.
+    const ping = await app.services.apis.createApi({ name: 'Ping', path: 'ping', serviceUrl: backendUrl, description: '', openapi: '' }, ACTOR)
+    const product = await app.services.products.createProduct({
+      name: 'Open', description: '', state: 'published', subscriptionRequired: false, approvalRequired: false, subscriptionsLimit: '', terms: '', rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
+    }, ACTOR)
+    await app.services.products.addApi(product.id, ping.id, ACTOR)
+    await app.services.products.addGroup(product.id, guests, ACTOR)
+
+    const admin: Session = { cookie: '', csrf: '' }
+    await csrfOf(base, admin, '/signin')
+    await fetchPage(base, admin, '/signin', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: admin.csrf, email: ADMIN.email, password: ADMIN.password }).toString() })
+    await csrfOf(base, admin, '/admin/apis/new')
+    const document = githubDocument()
+    const fields = { name: 'GitHub', path: 'github', serviceUrl: backendUrl, description: '' }
+    const idle = await measured({ base, gatewayPath: '/gateway/ping/x', pages: [], readers: 0, durationMs: 5000, save: null })
+    const save = await measured({ base, gatewayPath: '/gateway/ping/x', pages: [], readers: 0, durationMs: 0, save: { path: '/admin/apis', cookie: admin.cookie, csrf: admin.csrf, fields, document } })
+    if (save.saveStatus !== 303) throw new Error(`the save answered ${String(save.saveStatus)}`)
+    const api = await app.db('apis').where('path', 'github').first('id') as { id: number }
+    await app.services.products.addApi(product.id, api.id, ACTOR)
+
+    // Every page, as a reader finds them by following links from the overview.
+    const root = `/apis/${api.id}`
+    const pages: string[] = [root]
+    const seen = new Set(pages)
+    let largest = { bytes: 0, url: '' }
+    for (let i = 0; i < pages.length; i++) {
+      const html = await (await fetch(`${base}${pages[i]}`)).text()
+      if (html.length > largest.bytes) largest = { bytes: Buffer.byteLength(html), url: pages[i] }
+      for (const [, href] of html.matchAll(/href="([^"#]+)"/g)) {
+        const target = href.replace(/&amp;/g, '&')
+        if (target.startsWith(`${root}/`) && !target.startsWith(`${root}/openapi`) && !target.startsWith(`${root}/search`) && !seen.has(target)) { seen.add(target); pages.push(target) }
+      }
     }
+
+    // The largest operation page against a bare eta render of the same data.
+    const biggest = await app.db('api_operations').where('revision', app.db('apis').where('id', api.id).select('reference_revision')).orderByRaw('length(view) desc').first('key')
+    const source = app.services.apis.references.source(api.id)
+    const overview = await source.overview()
+    const operation = await source.operation(biggest.key)
+    if (overview === null || operation === null) throw new Error('the reference was not drawn')
+    const { orgName, signupEnabled } = await app.services.settings.getSettings()
+    const links = referenceLinks(root)
+    const data = {
+      orgName, signupEnabled, me: null, path: links.operation(operation.key), flash: null, values: {}, errors: {}, formatDate, textBlocks, csrf: () => '',
+      api: { id: api.id, name: 'GitHub', path: 'github', description: '', hasDocument: true }, overview, crumbs: [{ href: '/apis', label: 'APIs' }], links, base: root,
+      downloads: { imported: true, gateway: true }, q: '', title: `${operation.method} ${operation.path} · GitHub`, operation,
+      schemes: [], samples: codeSamples(sampleRequest(`${app.config.gatewayUrl}/github`, operation, overview.securitySchemes, subscriptionKeyHeader(null))),
+      subscriptions: [], subscription: null, tryIt: true, signedIn: false, fieldName, errorLinks: {}, keyHeader: 'Ocp-Apim-Subscription-Key', portalAuth: 'subscription-key'
+    }
+    const bare = fastify()
+    await bare.register(view, { engine: { eta: new Eta({ views: viewsDir, autoEscape: true, cache: true }) }, templates: viewsDir, production: true })
+    bare.get('/', async (_request, reply) => await reply.type('text/html; charset=utf-8').viewAsync('reference/operation', data))
+    await bare.listen({ port: 0, host: '127.0.0.1' })
+    const load = async (url: string) => await autocannon({ url, connections: 4, duration: 5 })
+    const baseline = await load(`http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/`)
+    await bare.close()
+    const portal = await load(`${base}${links.operation(operation.key)}`)
+
+    // Ten readers paging through the reference while the administrator saves the document again.
+    await csrfOf(base, admin, `/admin/apis/${api.id}`)
+    const busy = await measured({ base, gatewayPath: '/gateway/ping/x', pages, readers: READERS, durationMs: 0, save: { path: `/admin/apis/${api.id}`, cookie: admin.cookie, csrf: admin.csrf, fields, document } })
+    if (busy.saveStatus !== 303) throw new Error(`the second save answered ${String(busy.saveStatus)}`)
+
+    const out = (line: string): void => { process.stdout.write(`${line}\n`) }
+    out(`GitHub's REST document: ${(document.length / 1e6).toFixed(1)} MB, ${pages.length} pages in its reference`)
+    out(`save through the form: ${save.seconds.toFixed(1)} s; longest event-loop stall ${save.stallMs.toFixed(0)} ms; /healthz p99 ${ms(save.health, 99)}, max ${ms(save.health, 100)}; RSS ${save.rssMb.toFixed(0)} MB`)
+    out(`largest page: ${largest.bytes} bytes (${largest.url})`)
+    out(`largest operation page (${operation.key}): bare eta p50 ${baseline.latency.p50} ms, p99 ${baseline.latency.p99} ms, ${baseline.requests.average.toFixed(0)} req/s | portal p50 ${portal.latency.p50} ms, p99 ${portal.latency.p99} ms, ${portal.requests.average.toFixed(0)} req/s (${(portal.requests.average / baseline.requests.average * 100).toFixed(0)}% of bare)${portal.non2xx > 0 ? `, ${portal.non2xx} non-2xx` : ''}`)
+    out(`idle: gateway p50 ${ms(idle.gateway, 50)}, p99 ${ms(idle.gateway, 99)}; /healthz p99 ${ms(idle.health, 99)}; longest stall ${idle.stallMs.toFixed(0)} ms; RSS ${idle.rssMb.toFixed(0)} MB`)
+    out(`${READERS} readers + a save (${busy.seconds.toFixed(1)} s, ${busy.pages.length} pages read, p50 ${ms(busy.pages, 50)}, p99 ${ms(busy.pages, 99)}, ${busy.pageFailures} failed): gateway p50 ${ms(busy.gateway, 50)}, p99 ${ms(busy.gateway, 99)} (${(percentile(busy.gateway, 99) / Math.max(0.1, percentile(idle.gateway, 99))).toFixed(1)}× idle); /healthz p99 ${ms(busy.health, 99)}, max ${ms(busy.health, 100)}; longest stall ${busy.stallMs.toFixed(0)} ms; RSS ${busy.rssMb.toFixed(0)} MB`)
   })
+  backend.close()
 }
 
 run(main)

@@ -74,7 +74,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
     profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),
     groups: createGroups({ db, clock }),
-    apis: createApis({ db, clock, workers: documentWorkers, references: createReferenceStore(readDb), openapiMaxBytes: config.openapiMaxBytes }),
+    apis: createApis({ db, clock, workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes }),
     documentWorkers,
     products,
     subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),

@@ -6,7 +6,7 @@ import type { ReferenceSource } from '../../services/catalog/reference/reference
 import type { OperationView, ReferenceOverview } from '../../services/catalog/reference/draw'
 import { codeSamples, sampleRequest, subscriptionKeyHeader } from '../../services/catalog/reference/samples'
 import { fieldName } from '../../services/catalog/reference/try-request'
-import { KEY_HEADER, KEY_QUERY, servedGatewayText } from '../../services/catalog/reference/gateway-document'
+import { KEY_HEADER, KEY_QUERY, servedGatewayText } from '../../services/catalog/reference/gateway-names'
 import { pageProperty, pagedTitle, querySchema } from '../shared/params'
 import tryRoutes, { type TryTarget } from './try-it'
 
@@ -41,7 +41,7 @@ export function apiReferenceContext (app: FastifyInstance, api: Api): Pick<Refer
     credential: subscriptionKeyHeader,
     portalAuth: 'subscription-key',
     downloads: { imported: api.hasDocument, gateway: api.hasDocument },
-    gatewayDocument: async (kind) => await apis.references.gatewayDocument(api.id, kind),
+    gatewayDocument: async (kind) => await apis.gatewayDocument(api.id, kind),
     importedDocument: async () => { const { text, format } = await apis.findDocument(api.id); return { text, format } }
   }
 }

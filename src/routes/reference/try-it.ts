@@ -5,7 +5,7 @@ import { Invalid, TooManyRequests } from '../../services/errors'
 import { createRateLimiter } from '../../services/rate-limiter'
 import type { OperationView, ReferenceOverview } from '../../services/catalog/reference/draw'
 import { buildTryRequest, TRY_BODY_MAX, type TryForm } from '../../services/catalog/reference/try-request'
-import { KEY_HEADER } from '../../services/catalog/reference/gateway-document'
+import { KEY_HEADER } from '../../services/catalog/reference/gateway-names'
 import { showFormErrors } from '../shared/forms'
 import type { ReferenceContext } from './pages'
 

@@ -132,64 +132,81 @@ export function createApis ({ db, clock, workers, references, openapiMaxBytes }:
     return imported
   }
 
-  function documentColumns (imported: ImportedDocument | null, remove: boolean): Record<string, string | null> {
-    if (imported !== null) {
-      const { stored } = imported
-      return { openapi_document: imported.text, openapi_format: stored.format, openapi_reference: stored.overview, gateway_document_json: stored.gatewayJson, gateway_document_yaml: stored.gatewayYaml }
-    }
-    return remove ? { openapi_document: null, openapi_format: null, openapi_reference: null, gateway_document_json: null, gateway_document_yaml: null } : {}
+  /** A document read and staged: its rows written as a revision no API shows yet. */
+  interface Staged { imported: ImportedDocument, revision: number }
+
+  /** Checks the fields and reads the document, then writes its reference as a new revision (short transactions). */
+  async function staged (input: ApiInput): Promise<Staged | null> {
+    const imported = await checked(input)
+    return imported === null ? null : { imported, revision: await references.stage(imported.stored, isoNow(clock)) }
   }
 
-  /** The reference's parts, in the same transaction as the columns above. */
-  async function storeParts (trx: Knex.Transaction, id: number, imported: ImportedDocument | null, remove: boolean): Promise<void> {
-    if (imported !== null) await references.replace(trx, id, imported.stored)
-    else if (remove) await references.replace(trx, id, null)
+  function documentColumns (staged: Staged | null, remove: boolean): Record<string, string | number | null> {
+    if (staged !== null) {
+      const { imported, revision } = staged
+      return { openapi_document: imported.text, openapi_format: imported.stored.format, openapi_reference: imported.stored.overview, reference_revision: revision }
+    }
+    return remove ? { openapi_document: null, openapi_format: null, openapi_reference: null, reference_revision: null } : {}
+  }
+
+  /** After the save: the revision it replaced goes; if the save failed, the one it staged does. */
+  async function settle<T> (staging: Staged | null, save: () => Promise<{ result: T, replaced: number | null }>): Promise<T> {
+    let outcome: { result: T, replaced: number | null }
+    try {
+      outcome = await save()
+    } catch (err) {
+      await references.discard(staging?.revision ?? null)
+      throw err
+    }
+    await references.discard(outcome.replaced)
+    return outcome.result
   }
 
   const takenPath = (err: unknown): unknown => isUniqueViolation(err) ? new Conflict('path', PATH_TAKEN) : err
 
   async function createApi (input: ApiInput, actor: Actor): Promise<Api> {
-    const imported = await checked(input)
-    return await db.transaction(async (trx) => {
+    const staging = await staged(input)
+    return await settle(staging, async () => await db.transaction(async (trx) => {
       if (await trx('apis').where('path', input.path.trim()).first('id') !== undefined) throw new Conflict('path', PATH_TAKEN)
       const now = isoNow(clock)
       const [row] = await trx('apis').insert({
         name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), path: input.path.trim(), service_url: input.serviceUrl.trim(),
-        description: input.description.trim(), created_at: now, updated_at: now, ...documentColumns(imported, false)
+        description: input.description.trim(), created_at: now, updated_at: now, ...documentColumns(staging, false)
       }).returning(API_COLUMNS.map((c) => c.slice('apis.'.length))).catch((err: unknown) => { throw takenPath(err) })
       const api = toApi(row as ApiRow)
-      await storeParts(trx, api.id, imported, false)
-      await audit(trx, actor, 'api.created', api, { path: api.path, document: imported === null ? null : imported.stored.format })
-      return api
-    })
+      await audit(trx, actor, 'api.created', api, { path: api.path, document: staging === null ? null : staging.imported.stored.format })
+      return { result: api, replaced: null }
+    }))
   }
 
   async function updateApi (id: number, input: ApiInput, actor: Actor): Promise<Api> {
-    const imported = await checked(input)
-    return await db.transaction(async (trx) => {
+    const staging = await staged(input)
+    return await settle(staging, async () => await db.transaction(async (trx) => {
       const before = await findApi(id, trx)
+      const { reference_revision: replaced } = await trx('apis').where('id', id).first('reference_revision') as { reference_revision: number | null }
       if (await trx('apis').where('path', input.path.trim()).whereNot('id', id).first('id') !== undefined) throw new Conflict('path', PATH_TAKEN)
+      const remove = input.removeOpenapi === true
       await trx('apis').where('id', id).update({
         name: input.name.trim(), name_normalized: input.name.trim().toLowerCase(), path: input.path.trim(), service_url: input.serviceUrl.trim(),
-        description: input.description.trim(), updated_at: isoNow(clock), ...documentColumns(imported, input.removeOpenapi === true)
+        description: input.description.trim(), updated_at: isoNow(clock), ...documentColumns(staging, remove)
       }).catch((err: unknown) => { throw takenPath(err) })
-      await storeParts(trx, id, imported, input.removeOpenapi === true)
       const api = await findApi(id, trx)
-      const document = imported !== null ? 'replaced' : input.removeOpenapi === true && before.hasDocument ? 'removed' : 'kept'
+      const document = staging !== null ? 'replaced' : remove && before.hasDocument ? 'removed' : 'kept'
       await audit(trx, actor, 'api.edited', api, { from: before.name === api.name ? undefined : before.name, path: api.path, document })
-      return api
-    })
+      return { result: api, replaced: staging !== null || remove ? replaced : null }
+    }))
   }
 
   /** Delete an API: it leaves every product it was in. */
   async function deleteApi (id: number, actor: Actor): Promise<Api> {
-    return await db.transaction(async (trx) => {
+    return await settle(null, async () => await db.transaction(async (trx) => {
       const api = await findApi(id, trx)
+      const { reference_revision: replaced } = await trx('apis').where('id', id).first('reference_revision') as { reference_revision: number | null }
       const products = await trx('product_apis').where('api_id', id).count({ n: '*' }).first()
       await trx('apis').where('id', id).del()
       await audit(trx, actor, 'api.deleted', api, { path: api.path, products: Number(products?.n ?? 0) })
-      return api
-    })
+      return { result: api, replaced }
+    }))
   }
 
   /**
@@ -213,27 +230,43 @@ export function createApis ({ db, clock, workers, references, openapiMaxBytes }:
    * version): one at a time, in the worker thread, at start-up.
    */
   async function redrawMissing (): Promise<number> {
+    // Revisions left by a save that stopped half-way (a crash) go first.
+    await references.discardAbandoned(new Date(clock.now().getTime() - 60 * 60 * 1000).toISOString())
     const rows: Array<{ id: number, updated_at: string }> = await db('apis').whereNotNull('openapi_document').whereNull('openapi_reference').select('id', 'updated_at')
     let drawn = 0
     for (const { id, updated_at: version } of rows) {
       const row: { openapi_document: string | null } | undefined = await db('apis').where('id', id).first('openapi_document')
       if (row?.openapi_document == null) continue
-      let imported: ImportedDocument
+      let staging: Staged
       try {
-        imported = await importOpenApi(workers, row.openapi_document, Number.MAX_SAFE_INTEGER)
+        const imported = await importOpenApi(workers, row.openapi_document, Number.MAX_SAFE_INTEGER)
+        staging = { imported, revision: await references.stage(imported.stored, isoNow(clock)) }
       } catch {
         continue // a document this version refuses keeps its text; the page says it has no reference
       }
-      await db.transaction(async (trx) => {
-        // Only if nobody saved the API meanwhile.
-        const changed = await trx('apis').where({ id, updated_at: version }).whereNull('openapi_reference').update(documentColumns(imported, false))
-        if (changed === 1) { await storeParts(trx, id, imported, false); drawn++ }
-      })
+      // Only if nobody saved the API meanwhile.
+      const changed = await db('apis').where({ id, updated_at: version }).whereNull('openapi_reference').update(documentColumns(staging, false))
+      if (changed === 1) drawn++
+      else await references.discard(staging.revision)
     }
     return drawn
   }
 
-  return { findApi, listApis, findDocument, catalog, createApi, updateApi, deleteApi, redrawMissing, references }
+  /**
+   * The document for calling the API through the gateway, as stored (its server a placeholder).
+   * Its YAML form is written out in the worker thread when first asked for, and kept.
+   */
+  async function gatewayDocument (id: number, kind: 'json' | 'yaml'): Promise<string | null> {
+    const stored = await references.gatewayDocument(id, kind)
+    if (stored === null || stored.text !== null || kind === 'json') return stored?.text ?? null
+    const json = await references.gatewayDocument(id, 'json')
+    if (json?.text == null || json.revision !== stored.revision) return null
+    const yaml = await workers.yaml(json.text)
+    await references.keepGatewayYaml(json.revision, yaml)
+    return yaml
+  }
+
+  return { findApi, listApis, findDocument, gatewayDocument, catalog, createApi, updateApi, deleteApi, redrawMissing, references }
 }
 
 export type Apis = ReturnType<typeof createApis>

@@ -1,5 +1,5 @@
 import { Invalid, TooLarge } from '../errors'
-import { DocumentProblem, type OpenApiFormat } from './reference/prepare'
+import { DocumentProblem, type OpenApiFormat } from './reference/problem'
 import type { StoredDocument } from './reference/stored'
 import type { DocumentWorkers } from './reference/worker-pool'
 

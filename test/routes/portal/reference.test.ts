@@ -19,7 +19,7 @@ function unescape (html: string): string {
 }
 
 function sample (page: string, heading: string): string {
-  const match = new RegExp(`<h3>${heading}</h3>\\s*<pre class="sample"><code>([\\s\\S]*?)</code></pre>`).exec(page)
+  const match = new RegExp(`<h3>${heading}</h3>\\s*<pre class="sample"[^>]*><code>([\\s\\S]*?)</code></pre>`).exec(page)
   if (match === null) throw new Error(`no ${heading} sample`)
   return unescape(match[1])
 }
@@ -100,8 +100,8 @@ t.test('every operation and schema is reached by links from the overview; no pag
         if (target.startsWith(`${base}/`) && !/\/openapi/.test(target) && !seen.has(target)) { seen.add(target); queue.push(target) }
       }
     }
-    const operations = await app.db('api_operations').where('api_id', api.id).select('key') as Array<{ key: string }>
-    const schemas = await app.db('api_schemas').where('api_id', api.id).select('name') as Array<{ name: string }>
+    const operations = await app.db('api_operations').where('revision', app.db('apis').where('id', api.id).select('reference_revision')).select('key') as Array<{ key: string }>
+    const schemas = await app.db('api_schemas').where('revision', app.db('apis').where('id', api.id).select('reference_revision')).select('name') as Array<{ name: string }>
     t.ok(operations.length > 0 && schemas.length > 0)
     for (const { key } of operations) t.ok(seen.has(`${base}/operations/${encodeURIComponent(key)}`), `${api.name}: operation ${key} is linked`)
     for (const { name } of schemas) t.ok(seen.has(`${base}/schemas/${encodeURIComponent(name)}`), `${api.name}: schema ${name} is linked`)

@@ -3,15 +3,24 @@
  * the gateway shares) never does. One message in (the document's bytes), one answer out.
  */
 import { parentPort } from 'node:worker_threads'
+import { stringify } from 'yaml'
 import { DocumentProblem, prepareDocument } from './prepare'
 import { storedDocument, type StoredDocument } from './stored'
 
+/** A job: a document to prepare, or the gateway's JSON document to write out as YAML. */
+export interface WorkerJob { kind: 'prepare' | 'yaml', bytes: Uint8Array<ArrayBuffer> }
+
 export type WorkerAnswer =
   | { ok: true, document: StoredDocument }
+  | { ok: true, yaml: string }
   | { ok: false, message: string, pointer: string | null, line: number | null }
 
-parentPort?.on('message', (bytes: Uint8Array) => {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+parentPort?.on('message', (job: WorkerJob) => {
+  const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8')
+  if (job.kind === 'yaml') {
+    parentPort?.postMessage({ ok: true, yaml: stringify(JSON.parse(text), { aliasDuplicateObjects: false, lineWidth: 0 }) } satisfies WorkerAnswer)
+    return
+  }
   prepareDocument(text).then((prepared) => {
     parentPort?.postMessage({ ok: true, document: storedDocument(prepared) } satisfies WorkerAnswer)
   }, (err: unknown) => {

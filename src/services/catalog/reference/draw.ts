@@ -106,10 +106,12 @@ export interface DrawnOperation {
   tags: string[]
   /** Lower-case text that search looks in: path, summary, operationId, description, tags. */
   searchText: string
-  view: OperationView
+  /** The drawn OperationView, as JSON: written out as it is drawn, so a large document's views are never all held as objects. */
+  view: string
 }
 
-export interface DrawnSchema { name: string, position: number, view: SchemaView }
+/** A component schema's drawn SchemaView, as JSON. */
+export interface DrawnSchema { name: string, position: number, view: string }
 
 export interface DrawnReference {
   overview: ReferenceOverview
@@ -414,7 +416,7 @@ export function drawReference (document: JsonObject, importedAs: string | null =
       operations.push({
         key, position: operations.length + 1, method: upper, path, summary: view.summary, operationId, tags,
         searchText: [path, view.summary, operationId, tags.join(' '), description].join('\n').toLowerCase(),
-        view
+        view: JSON.stringify(view)
       })
     }
   }
@@ -433,7 +435,7 @@ export function drawReference (document: JsonObject, importedAs: string | null =
 
   const schemas: DrawnSchema[] = isObject(namedSchemas)
     ? Object.keys(namedSchemas).map((name, i) => ({
-      name, position: i + 1, view: expand(namedSchemas[name], [schemaRef(name)], 0, { left: NODES_PER_USE * 4, examples: EXAMPLES_PER_OPERATION }, name)
+      name, position: i + 1, view: JSON.stringify(expand(namedSchemas[name], [schemaRef(name)], 0, { left: NODES_PER_USE * 4, examples: EXAMPLES_PER_OPERATION }, name))
     }))
     : []
 

@@ -1,11 +1,6 @@
-import { stringify } from 'yaml'
 import { isObject, own, type Json, type JsonObject } from './json'
 import { METHODS } from './draw'
-
-/** The gateway's own URL in a stored document; replaced by GATEWAY_URL and the API's path when served. */
-export const GATEWAY_URL_PLACEHOLDER = 'https://gateway.portico.invalid/__api__'
-export const KEY_HEADER = 'Ocp-Apim-Subscription-Key'
-export const KEY_QUERY = 'subscription-key'
+import { GATEWAY_URL_PLACEHOLDER, KEY_HEADER, KEY_QUERY } from './gateway-names'
 
 /**
  * The document for calling the API through the gateway: one server (the gateway), and the
@@ -46,17 +41,7 @@ export function gatewayDocument (document: JsonObject): JsonObject {
   return { ...head, servers: [{ url: GATEWAY_URL_PLACEHOLDER, description: 'The Portico gateway' }], ...rest, security: withKey(globalSecurity), paths, components }
 }
 
-/** The gateway document as JSON and as YAML text, ready to serve once the placeholder is replaced. */
-export function gatewayTexts (document: JsonObject): { json: string, yaml: string } {
-  const gateway = gatewayDocument(document)
-  return { json: JSON.stringify(gateway, null, 2), yaml: stringify(gateway, { aliasDuplicateObjects: false, lineWidth: 0 }) }
-}
-
-/** A stored gateway document with the real base URL in place of the placeholder. */
-export function servedGatewayText (stored: string, baseUrl: string): string {
-  const quoted = JSON.stringify(baseUrl)
-  const at = stored.indexOf(`"${GATEWAY_URL_PLACEHOLDER}"`)
-  if (at !== -1) return stored.slice(0, at) + quoted + stored.slice(at + GATEWAY_URL_PLACEHOLDER.length + 2)
-  const plain = stored.indexOf(GATEWAY_URL_PLACEHOLDER)
-  return plain === -1 ? stored : stored.slice(0, plain) + quoted + stored.slice(plain + GATEWAY_URL_PLACEHOLDER.length)
+/** The gateway document as JSON text, ready to serve once the placeholder is replaced. */
+export function gatewayText (document: JsonObject): string {
+  return JSON.stringify(gatewayDocument(document), null, 2)
 }

@@ -3,33 +3,20 @@ import { parseDocument } from 'yaml'
 import { convertObj } from 'swagger2openapi'
 import { inputProblem } from '../../input-rules'
 import { drawReference, METHODS, type DrawnReference } from './draw'
-import { gatewayTexts } from './gateway-document'
+import { gatewayText } from './gateway-document'
 import { isObject, own, pointerOf, resolvePointer, type Json, type JsonObject } from './json'
 import { hasLineBreaks, lineAt, lineOf, pointerAtPrettyLine } from './locate'
+import { DocumentProblem, type OpenApiFormat } from './problem'
 
-export type OpenApiFormat = 'json' | 'yaml'
+export { DocumentProblem, type OpenApiFormat }
+
 
 /** What a save stores: the drawn reference, and the document rewritten for the gateway. */
 export interface PreparedDocument {
   format: OpenApiFormat
   reference: DrawnReference
+  /** The gateway's document in JSON; its YAML is written out when first asked for. */
   gatewayJson: string
-  gatewayYaml: string
-}
-
-/** A refusal, said for the `openapi` field: the reason, and where (pointer, line). */
-export class DocumentProblem extends Error {
-  constructor (message: string, readonly pointer: string | null = null, readonly line: number | null = null) {
-    super(message)
-  }
-
-  /** The message shown beside the field. */
-  said (): string {
-    // The empty pointer is the whole document.
-    const at = this.pointer === '' ? 'the top level' : this.pointer
-    const where = this.line !== null && at !== null ? `Line ${this.line}, at ${at}: ` : this.line !== null ? `Line ${this.line}: ` : at !== null ? `At ${at}: ` : ''
-    return `${where}${this.message}`
-  }
 }
 
 // `$ref`s are followed inside the document only: never a URL, never a file.
@@ -196,14 +183,14 @@ export async function prepareDocument (text: string): Promise<PreparedDocument> 
     // Drawn first: validation replaces the document's references by their targets, in place (a
     // copy of a 13 MB document costs the memory of another).
     const reference = drawReference(document, importedAs)
-    const texts = gatewayTexts(document)
+    const gatewayJson = gatewayText(document)
     const located = structuredCloneIfSmall(document)
     const result = await validate(document as unknown as Parameters<typeof validate>[0], PARSER_OPTIONS)
     if (!result.valid) {
       // A converted document's problems are located in the converted form; its lines are not the text's.
       throw validationProblem(located ?? document, importedAs === null ? text : '', format, result.errors.map((e) => e.message), result.additionalErrors)
     }
-    return { format, reference, gatewayJson: texts.json, gatewayYaml: texts.yaml }
+    return { format, reference, gatewayJson }
   } catch (err) {
     if (err instanceof DocumentProblem) throw err
     // The parser's own refusals (a reference it cannot follow, a structure too deep to walk).

@@ -23,32 +23,58 @@ const SUMMARY_COLUMNS = ['api_operations.key', 'api_operations.method', 'api_ope
 interface SummaryRow { key: string, method: string, path: string, summary: string, operation_id: string }
 const toSummary = (r: SummaryRow): OperationSummary => ({ key: r.key, method: r.method, path: r.path, summary: r.summary, operationId: r.operation_id })
 
-// Rows a statement inserts: each a few kilobytes of drawn view, so a statement stays small.
+// Rows a statement (and a transaction) writes: each a few kilobytes of drawn view, so the one
+// writer is held for a few milliseconds at a time, never for a whole document.
 const CHUNK = 100
 
-/** Writes an API's drawn reference in its transaction (replacing what was there), and reads it. */
-export function createReferenceStore (db: Knex) {
-  async function replace (trx: Knex.Transaction, apiId: number, stored: StoredDocument | null): Promise<void> {
-    await trx('api_operation_tags').where('api_id', apiId).del()
-    await trx('api_operations').where('api_id', apiId).del()
-    await trx('api_schemas').where('api_id', apiId).del()
-    if (stored === null) return
+/**
+ * Writes drawn references as revisions and reads the current one of an API. `stage` writes a new
+ * revision in short transactions of its own; the API's save then points at it (`reference_revision`)
+ * in its own transaction, and `discard` removes the revision it replaced.
+ */
+export function createReferenceStore (db: Knex, readDb: Knex = db) {
+  async function stage (stored: StoredDocument, now: string): Promise<number> {
+    const [row] = await db('api_revisions').insert({ created_at: now, gateway_json: stored.gatewayJson }).returning('id')
+    const revision = Number(typeof row === 'object' ? (row as { id: number }).id : row)
     for (let i = 0; i < stored.operations.length; i += CHUNK) {
-      await trx('api_operations').insert(stored.operations.slice(i, i + CHUNK).map((o) => ({
-        api_id: apiId, position: o.position, key: o.key, method: o.method, path: o.path, summary: o.summary, operation_id: o.operationId, search_text: o.searchText, view: o.view
+      await db('api_operations').insert(stored.operations.slice(i, i + CHUNK).map((o) => ({
+        revision, position: o.position, key: o.key, method: o.method, path: o.path, summary: o.summary, operation_id: o.operationId, search_text: o.searchText, view: o.view
       })))
     }
     const ids = new Map<number, number>()
-    for (const row of await trx('api_operations').where('api_id', apiId).select('id', 'position') as Array<{ id: number, position: number }>) ids.set(row.position, row.id)
+    for (const r of await db('api_operations').where('revision', revision).select('id', 'position') as Array<{ id: number, position: number }>) ids.set(r.position, r.id)
     const tagRows = stored.operations.flatMap((o) => o.tags.map((tag) => ({ tag, operation: o })))
-      .map(({ tag, operation }, i) => ({ api_id: apiId, tag, position: i + 1, operation_id: ids.get(operation.position) }))
-    for (let i = 0; i < tagRows.length; i += CHUNK * 5) await trx('api_operation_tags').insert(tagRows.slice(i, i + CHUNK * 5))
+      .map(({ tag, operation }, i) => ({ revision, tag, position: i + 1, operation_id: ids.get(operation.position) }))
+    for (let i = 0; i < tagRows.length; i += CHUNK * 5) await db('api_operation_tags').insert(tagRows.slice(i, i + CHUNK * 5))
     for (let i = 0; i < stored.schemas.length; i += CHUNK) {
-      await trx('api_schemas').insert(stored.schemas.slice(i, i + CHUNK).map((s) => ({ api_id: apiId, name: s.name, position: s.position, view: s.view })))
+      await db('api_schemas').insert(stored.schemas.slice(i, i + CHUNK).map((s) => ({ revision, name: s.name, position: s.position, view: s.view })))
     }
+    return revision
   }
 
-  function source (apiId: number, q: Knex = db): ReferenceSource {
+  /** Removes a revision no API shows (replaced, or staged for a save that failed), in short transactions. */
+  async function discard (revision: number | null): Promise<void> {
+    if (revision === null) return
+    if (await db('apis').where('reference_revision', revision).first('id') !== undefined) return
+    await db('api_operation_tags').where('revision', revision).del()
+    for (;;) {
+      const ids = await db('api_operations').where('revision', revision).limit(CHUNK * 5).pluck('id') as number[]
+      if (ids.length === 0) break
+      await db('api_operations').whereIn('id', ids).del()
+    }
+    await db('api_schemas').where('revision', revision).del()
+    await db('api_revisions').where('id', revision).del()
+  }
+
+  /** Revisions no API points at and older than `before` (a save that stopped half-way): removed. */
+  async function discardAbandoned (before: string): Promise<void> {
+    const rows = await db('api_revisions').where('created_at', '<', before).whereNotIn('id', db('apis').whereNotNull('reference_revision').select('reference_revision')).pluck('id') as number[]
+    for (const id of rows) await discard(id)
+  }
+
+  const current = (q: Knex, apiId: number): Knex.QueryBuilder => q('apis').where('id', apiId).select('reference_revision')
+
+  function source (apiId: number, q: Knex = readDb): ReferenceSource {
     return {
       async overview () {
         const row: { openapi_reference: string | null } | undefined = await q('apis').where('id', apiId).first('openapi_reference')
@@ -56,22 +82,22 @@ export function createReferenceStore (db: Knex) {
       },
       async tag (tag, page) {
         const base = q('api_operation_tags').join('api_operations', 'api_operations.id', 'api_operation_tags.operation_id')
-          .where('api_operation_tags.api_id', apiId).where('api_operation_tags.tag', tag)
+          .where('api_operation_tags.revision', current(q, apiId)).where('api_operation_tags.tag', tag)
         return await pageOf(base, page, OPERATIONS_PER_PAGE, async (query) => (await query.select(SUMMARY_COLUMNS).orderBy('api_operation_tags.position') as SummaryRow[]).map(toSummary))
       },
       async operation (key) {
-        const row: { view: string } | undefined = await q('api_operations').where({ api_id: apiId, key }).first('view')
+        const row: { view: string } | undefined = await q('api_operations').where('revision', current(q, apiId)).where('key', key).first('view')
         return row === undefined ? null : parseOperation(row.view)
       },
       async schema (name) {
-        const row: { view: string } | undefined = await q('api_schemas').where({ api_id: apiId, name }).first('view')
+        const row: { view: string } | undefined = await q('api_schemas').where('revision', current(q, apiId)).where('name', name).first('view')
         return row === undefined ? null : parseSchema(row.view)
       },
       async schemas (page) {
-        return await pageOf(q('api_schemas').where('api_id', apiId), page, SCHEMAS_PER_PAGE, async (query) => await query.select('name').orderBy('position') as Array<{ name: string }>)
+        return await pageOf(q('api_schemas').where('revision', current(q, apiId)), page, SCHEMAS_PER_PAGE, async (query) => await query.select('name').orderBy('position') as Array<{ name: string }>)
       },
       async search (text, page) {
-        const base = q('api_operations').where('api_id', apiId).whereRaw('search_text like ? escape ?', [likePattern(text.toLowerCase()), '\\'])
+        const base = q('api_operations').where('revision', current(q, apiId)).whereRaw('search_text like ? escape ?', [likePattern(text.toLowerCase()), '\\'])
         return await pageOf(base, page, OPERATIONS_PER_PAGE, async (query) => (await query.select(SUMMARY_COLUMNS).orderBy('position') as SummaryRow[]).map(toSummary))
       }
     }
@@ -80,17 +106,25 @@ export function createReferenceStore (db: Knex) {
   /** Which of these APIs have an operation whose path, summary, operationId, description or tag holds `text`. */
   async function apisWithOperationsMatching (apiIds: number[], text: string): Promise<Set<number>> {
     if (apiIds.length === 0) return new Set()
-    const rows: Array<{ api_id: number }> = await db('api_operations').distinct('api_id').whereIn('api_id', apiIds)
-      .whereRaw('search_text like ? escape ?', [likePattern(text.toLowerCase()), '\\'])
-    return new Set(rows.map((r) => r.api_id))
+    const rows: Array<{ id: number }> = await readDb('apis').whereIn('apis.id', apiIds).join('api_operations', 'api_operations.revision', 'apis.reference_revision')
+      .whereRaw('api_operations.search_text like ? escape ?', [likePattern(text.toLowerCase()), '\\']).distinct('apis.id')
+    return new Set(rows.map((r) => r.id))
   }
 
-  async function gatewayDocument (apiId: number, kind: 'json' | 'yaml'): Promise<string | null> {
-    const row: Record<string, string | null> | undefined = await db('apis').where('id', apiId).first(kind === 'json' ? 'gateway_document_json' : 'gateway_document_yaml')
-    return row === undefined ? null : Object.values(row)[0]
+  /** The API's current revision and its gateway document in this form (null: none, or not written out yet). */
+  async function gatewayDocument (apiId: number, kind: 'json' | 'yaml'): Promise<{ revision: number, text: string | null } | null> {
+    const row: { id: number, gateway_json: string | null, gateway_yaml?: string | null } | undefined = await readDb('api_revisions').where('id', current(readDb, apiId))
+      .first('id', kind === 'json' ? 'gateway_json' : 'gateway_yaml')
+    if (row === undefined) return null
+    return { revision: row.id, text: (kind === 'json' ? row.gateway_json : row.gateway_yaml) ?? null }
   }
 
-  return { replace, source, apisWithOperationsMatching, gatewayDocument }
+  /** Keeps the YAML form of a revision's gateway document, once written out. */
+  async function keepGatewayYaml (revision: number, yaml: string): Promise<void> {
+    await db('api_revisions').where('id', revision).update({ gateway_yaml: yaml })
+  }
+
+  return { stage, discard, discardAbandoned, source, apisWithOperationsMatching, gatewayDocument, keepGatewayYaml }
 }
 
 export type ReferenceStore = ReturnType<typeof createReferenceStore>

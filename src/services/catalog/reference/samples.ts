@@ -1,5 +1,5 @@
 import type { OperationView, SecuritySchemeView } from './draw'
-import { KEY_HEADER } from './gateway-document'
+import { KEY_HEADER } from './gateway-names'
 
 /** The subscription key header, with the developer's key or a placeholder. */
 export const subscriptionKeyHeader = (key: string | null): [string, string] => [KEY_HEADER, key ?? 'YOUR_SUBSCRIPTION_KEY']

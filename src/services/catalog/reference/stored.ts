@@ -25,7 +25,6 @@ export interface StoredDocument {
   operations: StoredOperation[]
   schemas: StoredSchema[]
   gatewayJson: string
-  gatewayYaml: string
 }
 
 export function storedDocument (prepared: PreparedDocument): StoredDocument {
@@ -33,10 +32,9 @@ export function storedDocument (prepared: PreparedDocument): StoredDocument {
   return {
     format: prepared.format,
     overview: JSON.stringify(reference.overview),
-    operations: reference.operations.map(({ view, ...rest }) => ({ ...rest, view: JSON.stringify(view) })),
-    schemas: reference.schemas.map(({ view, ...rest }) => ({ ...rest, view: JSON.stringify(view) })),
-    gatewayJson: prepared.gatewayJson,
-    gatewayYaml: prepared.gatewayYaml
+    operations: reference.operations,
+    schemas: reference.schemas,
+    gatewayJson: prepared.gatewayJson
   }
 }
 

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads'
 import { extname, join } from 'node:path'
 import type { StoredDocument } from './stored'
-import type { WorkerAnswer } from './document-worker'
-import { DocumentProblem } from './prepare'
+import type { WorkerAnswer, WorkerJob } from './document-worker'
+import { DocumentProblem } from './problem'
 
 const WORKER_FILE = join(__dirname, `document-worker${extname(__filename)}`)
 // A document's work is seconds at most (GitHub's 13 MB: about 3 s); past this something is wrong.
@@ -11,7 +11,7 @@ const JOB_TIMEOUT_MS = 180_000
 const IDLE_MS = 5_000
 const HEAP_MB = 1536
 
-interface Job { bytes: Uint8Array<ArrayBuffer>, resolve: (d: StoredDocument) => void, reject: (e: Error) => void }
+interface Job { job: WorkerJob, resolve: (answer: WorkerAnswer & { ok: true }) => void, reject: (e: Error) => void }
 
 /**
  * Prepares documents in a worker thread, one at a time (more wait their turn): the request
@@ -31,7 +31,7 @@ export function createDocumentWorkers () {
       const job = current
       finish()
       if (job === null) return
-      if (answer.ok) job.resolve(answer.document)
+      if (answer.ok) job.resolve(answer)
       else job.reject(new DocumentProblem(answer.message, answer.pointer, answer.line))
     })
     w.on('error', (err: Error & { code?: string }) => {
@@ -75,19 +75,31 @@ export function createDocumentWorkers () {
       stuck?.reject(new DocumentProblem('the document took too long to read. Split it into several APIs, or simplify its schemas.'))
     }, JOB_TIMEOUT_MS)
     timeout.unref()
-    worker.postMessage(job.bytes, [job.bytes.buffer])
+    worker.postMessage(job.job, [job.job.bytes.buffer])
+  }
+
+  async function run (kind: WorkerJob['kind'], text: string): Promise<WorkerAnswer & { ok: true }> {
+    if (closed) throw new Error('closed')
+    const buffer = new ArrayBuffer(Buffer.byteLength(text))
+    Buffer.from(buffer).write(text)
+    return await new Promise((resolve, reject) => {
+      queue.push({ job: { kind, bytes: new Uint8Array(buffer) }, resolve, reject })
+      next()
+    })
   }
 
   /** The document's stored form, or a `DocumentProblem`. */
   async function prepare (text: string): Promise<StoredDocument> {
-    if (closed) throw new Error('closed')
-    const buffer = new ArrayBuffer(Buffer.byteLength(text))
-    Buffer.from(buffer).write(text)
-    const bytes = new Uint8Array(buffer)
-    return await new Promise<StoredDocument>((resolve, reject) => {
-      queue.push({ bytes, resolve, reject })
-      next()
-    })
+    const answer = await run('prepare', text)
+    if (!('document' in answer)) throw new Error('the worker answered another job')
+    return answer.document
+  }
+
+  /** A JSON document written out as YAML (the gateway's document, when first asked for). */
+  async function yaml (json: string): Promise<string> {
+    const answer = await run('yaml', json)
+    if (!('yaml' in answer)) throw new Error('the worker answered another job')
+    return answer.yaml
   }
 
   async function close (): Promise<void> {
@@ -102,7 +114,7 @@ export function createDocumentWorkers () {
     await w?.terminate()
   }
 
-  return { prepare, close }
+  return { prepare, yaml, close }
 }
 
 export type DocumentWorkers = ReturnType<typeof createDocumentWorkers>

@@ -8,6 +8,7 @@ import { DocumentProblem, prepareDocument } from '../../../../src/services/catal
 import { createDocumentWorkers } from '../../../../src/services/catalog/reference/worker-pool'
 import { Invalid, TooLarge } from '../../../../src/services/errors'
 import type { SchemaView } from '../../../../src/services/catalog/reference/draw'
+import { parseOperation, parseSchema } from '../../../../src/services/catalog/reference/stored'
 import { LIBRARY_JSON, LIBRARY_OPERATIONS, LIBRARY_YAML, PETS_YAML, PETSTORE_SWAGGER2, bigDocument } from '../../../fixtures/openapi'
 
 async function refusal (text: string): Promise<string> {
@@ -33,7 +34,7 @@ t.test('the Library fixture imports from JSON and from YAML into the same refere
   t.equal(ref.overview.title, 'Library API')
   t.equal(ref.overview.summary, 'Books, authors, loans, members, branches and reviews of a city library.')
 
-  const ops = ref.operations.map((o) => o.view)
+  const ops = ref.operations.map((o) => parseOperation(o.view))
   t.same(ops.map((o) => o.key), ref.operations.map((o) => o.operationId), 'keyed by operationId')
   const list = ops.find((o) => o.operationId === 'listBooks')
   t.ok(list)
@@ -53,7 +54,7 @@ t.test('the Library fixture imports from JSON and from YAML into the same refere
   const notFound = get?.responses.find((r) => r.code === '404')
   t.match(notFound?.contents[0].examples[0], { name: 'Nothing with this id', value: /"code": "not_found"/ })
   // oneOf with a discriminator; a request body with an example for the curl line.
-  const book = ref.schemas.find((s) => s.name === 'Book')?.view
+  const book = parseSchema(ref.schemas.find((s) => s.name === 'Book')?.view ?? '{}')
   const edition = book?.properties?.find((p) => p.name === 'edition')?.schema
   t.equal(edition?.variants?.kind, 'one of')
   t.same(edition?.variants?.options.map((o) => o.ref), ['Paperback', 'Ebook', 'Audiobook'])
@@ -62,10 +63,10 @@ t.test('the Library fixture imports from JSON and from YAML into the same refere
   t.match(create?.sampleBody, { mediaType: 'application/json', value: /"name": "Example Book"/ })
   // Recursive schemas stop at the second appearance, with a link to their page.
   const category = ref.schemas.find((s) => s.name === 'Category')
-  const parent = category?.view.properties?.find((p) => p.name === 'parent')?.schema
+  const parent = parseSchema(category?.view ?? '{}').properties?.find((p) => p.name === 'parent')?.schema
   t.equal(parent?.cut, 'recursive')
   t.equal(parent?.ref, 'Category')
-  const review = ref.schemas.find((s) => s.name === 'Review')?.view
+  const review = parseSchema(ref.schemas.find((s) => s.name === 'Review')?.view ?? '{}')
   t.equal(review?.properties?.find((p) => p.name === 'replies')?.schema.items?.cut, 'recursive')
   t.equal(review?.properties?.find((p) => p.name === 'about')?.schema.variants?.kind, 'any of')
   // Maps (additionalProperties) and deprecated operations.
@@ -89,13 +90,13 @@ t.test('schemas are expanded three levels deep where they are used; deeper level
     }
   }
   const { reference } = await prepareDocument(JSON.stringify(document))
-  const schema = reference.operations[0].view.responses[0].contents[0].schema
+  const schema = parseOperation(reference.operations[0].view).responses[0].contents[0].schema
   const three = schema?.properties?.[0].schema.properties?.[0].schema.properties?.[0].schema
   t.match(three, { label: 'object', ref: 'Outer', cut: 'deeper' }, 'the fourth level: on Outer\'s page')
   t.equal(three?.properties, undefined)
   const y = schema?.properties?.[1].schema.properties?.[0].schema.properties?.[0].schema
   t.match(y, { ref: 'Leaf', cut: 'elsewhere' }, 'a named schema past three levels: its own page')
-  const outerPage = reference.schemas.find((s) => s.name === 'Outer')?.view
+  const outerPage = parseSchema(reference.schemas.find((s) => s.name === 'Outer')?.view ?? '{}')
   t.equal(outerPage?.properties?.[0].schema.properties?.[0].schema.properties?.[0].schema.properties?.[0].name, 'four', 'Outer\'s own page draws its deeper levels')
 })
 
@@ -135,7 +136,7 @@ t.test('Swagger 2.0 is converted to OpenAPI 3.0 on import', async (t) => {
   const { reference, gatewayJson } = await prepareDocument(PETSTORE_SWAGGER2)
   t.equal(reference.overview.importedAs, 'Swagger 2.0')
   t.match(reference.overview.openapi, /^3\.0\./)
-  const add = reference.operations.find((o) => o.operationId === 'addPet')?.view
+  const add = parseOperation(reference.operations.find((o) => o.operationId === 'addPet')?.view ?? '{}')
   t.equal(add?.requestBody?.required, true)
   t.equal(add?.requestBody?.contents[0].mediaType, 'application/json')
   t.match(add?.sampleBody, { mediaType: 'application/json', value: /"name": "doggie"/ })
