@@ -137,7 +137,8 @@ async function main (): Promise<void> {
     await bare.close()
     const portal = await load(`${base}${links.operation(operation.key)}`)
 
-    // Ten readers paging through the reference while the administrator saves the document again.
+    // Ten readers paging through the reference; then the same while the administrator saves the document again.
+    const reading = await measured({ base, gatewayPath: '/gateway/ping/x', pages, readers: READERS, durationMs: 8000, save: null })
     await csrfOf(base, admin, `/admin/apis/${api.id}`)
     const busy = await measured({ base, gatewayPath: '/gateway/ping/x', pages, readers: READERS, durationMs: 0, save: { path: `/admin/apis/${api.id}`, cookie: admin.cookie, csrf: admin.csrf, fields, document } })
     if (busy.saveStatus !== 303) throw new Error(`the second save answered ${String(busy.saveStatus)}`)
@@ -148,6 +149,7 @@ async function main (): Promise<void> {
     out(`largest page: ${largest.bytes} bytes (${largest.url})`)
     out(`largest operation page (${operation.key}): bare eta p50 ${baseline.latency.p50} ms, p99 ${baseline.latency.p99} ms, ${baseline.requests.average.toFixed(0)} req/s | portal p50 ${portal.latency.p50} ms, p99 ${portal.latency.p99} ms, ${portal.requests.average.toFixed(0)} req/s (${(portal.requests.average / baseline.requests.average * 100).toFixed(0)}% of bare)${portal.non2xx > 0 ? `, ${portal.non2xx} non-2xx` : ''}`)
     out(`idle: gateway p50 ${ms(idle.gateway, 50)}, p99 ${ms(idle.gateway, 99)}; /healthz p99 ${ms(idle.health, 99)}; longest stall ${idle.stallMs.toFixed(0)} ms; RSS ${idle.rssMb.toFixed(0)} MB`)
+    out(`${READERS} readers (${reading.seconds.toFixed(1)} s, ${reading.pages.length} pages read, p50 ${ms(reading.pages, 50)}, p99 ${ms(reading.pages, 99)}, ${reading.pageFailures} failed): gateway p50 ${ms(reading.gateway, 50)}, p99 ${ms(reading.gateway, 99)} (${(percentile(reading.gateway, 99) / Math.max(0.1, percentile(idle.gateway, 99))).toFixed(1)}× idle); /healthz p99 ${ms(reading.health, 99)}; longest stall ${reading.stallMs.toFixed(0)} ms; RSS ${reading.rssMb.toFixed(0)} MB`)
     out(`${READERS} readers + a save (${busy.seconds.toFixed(1)} s, ${busy.pages.length} pages read, p50 ${ms(busy.pages, 50)}, p99 ${ms(busy.pages, 99)}, ${busy.pageFailures} failed): gateway p50 ${ms(busy.gateway, 50)}, p99 ${ms(busy.gateway, 99)} (${(percentile(busy.gateway, 99) / Math.max(0.1, percentile(idle.gateway, 99))).toFixed(1)}× idle); /healthz p99 ${ms(busy.health, 99)}, max ${ms(busy.health, 100)}; longest stall ${busy.stallMs.toFixed(0)} ms; RSS ${busy.rssMb.toFixed(0)} MB`)
   })
   backend.close()

@@ -11,6 +11,9 @@ export async function up (knex: Knex): Promise<void> {
   await knex.schema.createTable('api_revisions', (t) => {
     t.increments('id')
     t.string('created_at', 24).notNullable()
+    // The document as imported. Not in the apis row: SQLite reads through a row's earlier columns to
+    // reach a later one, so every read of an API would have read its megabytes.
+    t.text('document').notNullable()
     // The document for calling through the gateway, in JSON and YAML, its server URL a placeholder.
     t.text('gateway_json')
     t.text('gateway_yaml')
@@ -51,10 +54,20 @@ export async function up (knex: Knex): Promise<void> {
     // The revision the pages show (no foreign key: SQLite could not drop it again; the code removes old revisions).
     t.integer('reference_revision')
   })
+  // Each document moves to a revision of its own, with no parts yet: drawn again at start-up.
+  const rows: Array<{ id: number, openapi_document: string }> = await knex('apis').whereNotNull('openapi_document').select('id', 'openapi_document')
+  for (const row of rows) {
+    const [inserted] = await knex('api_revisions').insert({ created_at: new Date().toISOString(), document: row.openapi_document }).returning('id')
+    const revision = typeof inserted === 'object' ? (inserted as { id: number }).id : inserted
+    await knex('apis').where('id', row.id).update({ reference_revision: revision, openapi_document: null })
+  }
   await knex('apis').update({ openapi_reference: null })
 }
 
 export async function down (knex: Knex): Promise<void> {
+  // The documents go back into their rows.
+  const rows: Array<{ id: number, document: string }> = await knex('apis').join('api_revisions', 'api_revisions.id', 'apis.reference_revision').select('apis.id', 'api_revisions.document')
+  for (const row of rows) await knex('apis').where('id', row.id).update({ openapi_document: row.document })
   await knex.schema.alterTable('apis', (t) => {
     t.dropColumn('reference_revision')
   })

@@ -111,9 +111,9 @@ export function createApis ({ db, clock, workers, references, openapiMaxBytes }:
   /** The document as imported, for download. */
   async function findDocument (id: number): Promise<{ api: Api, text: string, format: OpenApiFormat }> {
     const api = await findApi(id)
-    const row: { openapi_document: string | null } | undefined = await db('apis').where('id', id).first('openapi_document')
-    if (row?.openapi_document == null || api.format === null) throw new NotFound('This API has no OpenAPI document.')
-    return { api, text: row.openapi_document, format: api.format }
+    const document = api.format === null ? null : await references.importedDocument(id)
+    if (document === null || api.format === null) throw new NotFound('This API has no OpenAPI document.')
+    return { api, text: document.text, format: api.format }
   }
 
   /** Checks the fields, then reads the document (the slow part) only when they are right. */
@@ -138,15 +138,15 @@ export function createApis ({ db, clock, workers, references, openapiMaxBytes }:
   /** Checks the fields and reads the document, then writes its reference as a new revision (short transactions). */
   async function staged (input: ApiInput): Promise<Staged | null> {
     const imported = await checked(input)
-    return imported === null ? null : { imported, revision: await references.stage(imported.stored, isoNow(clock)) }
+    return imported === null ? null : { imported, revision: await references.stage(imported.text, imported.stored, isoNow(clock)) }
   }
 
   function documentColumns (staged: Staged | null, remove: boolean): Record<string, string | number | null> {
     if (staged !== null) {
       const { imported, revision } = staged
-      return { openapi_document: imported.text, openapi_format: imported.stored.format, openapi_reference: imported.stored.overview, reference_revision: revision }
+      return { openapi_format: imported.stored.format, openapi_reference: imported.stored.overview, reference_revision: revision }
     }
-    return remove ? { openapi_document: null, openapi_format: null, openapi_reference: null, reference_revision: null } : {}
+    return remove ? { openapi_format: null, openapi_reference: null, reference_revision: null } : {}
   }
 
   /** After the save: the revision it replaced goes; if the save failed, the one it staged does. */
@@ -232,22 +232,22 @@ export function createApis ({ db, clock, workers, references, openapiMaxBytes }:
   async function redrawMissing (): Promise<number> {
     // Revisions left by a save that stopped half-way (a crash) go first.
     await references.discardAbandoned(new Date(clock.now().getTime() - 60 * 60 * 1000).toISOString())
-    const rows: Array<{ id: number, updated_at: string }> = await db('apis').whereNotNull('openapi_document').whereNull('openapi_reference').select('id', 'updated_at')
+    const rows: Array<{ id: number, updated_at: string }> = await db('apis').whereNotNull('openapi_format').whereNull('openapi_reference').select('id', 'updated_at')
     let drawn = 0
     for (const { id, updated_at: version } of rows) {
-      const row: { openapi_document: string | null } | undefined = await db('apis').where('id', id).first('openapi_document')
-      if (row?.openapi_document == null) continue
+      const document = await references.importedDocument(id)
+      if (document === null) continue
       let staging: Staged
       try {
-        const imported = await importOpenApi(workers, row.openapi_document, Number.MAX_SAFE_INTEGER)
-        staging = { imported, revision: await references.stage(imported.stored, isoNow(clock)) }
+        const imported = await importOpenApi(workers, document.text, Number.MAX_SAFE_INTEGER)
+        staging = { imported, revision: await references.stage(imported.text, imported.stored, isoNow(clock)) }
       } catch {
         continue // a document this version refuses keeps its text; the page says it has no reference
       }
       // Only if nobody saved the API meanwhile.
-      const changed = await db('apis').where({ id, updated_at: version }).whereNull('openapi_reference').update(documentColumns(staging, false))
+      const changed = await db('apis').where({ id, updated_at: version, reference_revision: document.revision }).whereNull('openapi_reference').update(documentColumns(staging, false))
       if (changed === 1) drawn++
-      else await references.discard(staging.revision)
+      await references.discard(changed === 1 ? document.revision : staging.revision)
     }
     return drawn
   }

@@ -33,8 +33,8 @@ const CHUNK = 100
  * in its own transaction, and `discard` removes the revision it replaced.
  */
 export function createReferenceStore (db: Knex, readDb: Knex = db) {
-  async function stage (stored: StoredDocument, now: string): Promise<number> {
-    const [row] = await db('api_revisions').insert({ created_at: now, gateway_json: stored.gatewayJson }).returning('id')
+  async function stage (text: string, stored: StoredDocument, now: string): Promise<number> {
+    const [row] = await db('api_revisions').insert({ created_at: now, document: text, gateway_json: stored.gatewayJson }).returning('id')
     const revision = Number(typeof row === 'object' ? (row as { id: number }).id : row)
     for (let i = 0; i < stored.operations.length; i += CHUNK) {
       await db('api_operations').insert(stored.operations.slice(i, i + CHUNK).map((o) => ({
@@ -119,12 +119,18 @@ export function createReferenceStore (db: Knex, readDb: Knex = db) {
     return { revision: row.id, text: (kind === 'json' ? row.gateway_json : row.gateway_yaml) ?? null }
   }
 
+  /** The API's current document as imported, and its revision. */
+  async function importedDocument (apiId: number): Promise<{ revision: number, text: string } | null> {
+    const row: { id: number, document: string } | undefined = await db('api_revisions').where('id', current(db, apiId)).first('id', 'document')
+    return row === undefined ? null : { revision: row.id, text: row.document }
+  }
+
   /** Keeps the YAML form of a revision's gateway document, once written out. */
   async function keepGatewayYaml (revision: number, yaml: string): Promise<void> {
     await db('api_revisions').where('id', revision).update({ gateway_yaml: yaml })
   }
 
-  return { stage, discard, discardAbandoned, source, apisWithOperationsMatching, gatewayDocument, keepGatewayYaml }
+  return { stage, discard, discardAbandoned, source, apisWithOperationsMatching, importedDocument, gatewayDocument, keepGatewayYaml }
 }
 
 export type ReferenceStore = ReturnType<typeof createReferenceStore>
