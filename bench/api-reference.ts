@@ -7,10 +7,12 @@
  *   drawing the same template from the same data held in memory (the baseline);
  * - gateway and /healthz latency, idle and while ten readers page through the reference and an
  *   administrator saves the document again; the process's largest RSS.
- * The clients run in a worker thread, so their work is not on the event loop being measured.
+ * The clients run in a worker thread, so their work is not on the event loop being measured; the
+ * RSS is this process's (server and clients), the document worker's process counted apart.
  * Targets: stall ≤ 100 ms, gateway p99 within 3× idle, /healthz ≤ 250 ms, RSS ≤ 250 MB.
  * Run: npm run bench:reference
  */
+import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -52,11 +54,22 @@ async function csrfOf (base: string, session: Session, path: string): Promise<vo
   session.csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? session.csrf
 }
 
-/** Runs the load in its worker thread while watching this thread's event loop and the process's RSS. */
-async function measured (plan: LoadPlan): Promise<LoadResult & { stallMs: number, rssMb: number, seconds: number }> {
+/** The RSS of this process's children (the document worker), in bytes. */
+async function childrenRss (): Promise<number> {
+  return await new Promise((resolve) => {
+    execFile('ps', ['--ppid', String(process.pid), '-o', 'rss='], (_err, stdout) => { resolve(String(stdout).split('\n').reduce((n, line) => n + (Number(line.trim()) || 0), 0) * 1024) })
+  })
+}
+
+/** Runs the load in its worker thread while watching this thread's event loop, the process's RSS and its children's. */
+async function measured (plan: LoadPlan): Promise<LoadResult & { stallMs: number, rssMb: number, workerMb: number, seconds: number }> {
   const loop = monitorEventLoopDelay({ resolution: 5 })
   let rss = process.memoryUsage().rss
-  const sampler = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss) }, 50)
+  let children = 0
+  const sampler = setInterval(() => {
+    rss = Math.max(rss, process.memoryUsage().rss)
+    void childrenRss().then((n) => { children = Math.max(children, n) })
+  }, 100)
   loop.enable()
   const started = performance.now()
   const worker = new Worker(join(__dirname, 'lib', 'reference-load.js'), { workerData: plan })
@@ -65,7 +78,7 @@ async function measured (plan: LoadPlan): Promise<LoadResult & { stallMs: number
   const seconds = (performance.now() - started) / 1000
   loop.disable()
   clearInterval(sampler)
-  return { ...result, stallMs: loop.max / 1e6, rssMb: rss / 1024 / 1024, seconds }
+  return { ...result, stallMs: loop.max / 1e6, rssMb: rss / 1024 / 1024, workerMb: children / 1024 / 1024, seconds }
 }
 
 const ms = (values: number[], p: number): string => `${percentile(values, p).toFixed(1)} ms`
@@ -145,12 +158,12 @@ async function main (): Promise<void> {
 
     const out = (line: string): void => { process.stdout.write(`${line}\n`) }
     out(`GitHub's REST document: ${(document.length / 1e6).toFixed(1)} MB, ${pages.length} pages in its reference`)
-    out(`save through the form: ${save.seconds.toFixed(1)} s; longest event-loop stall ${save.stallMs.toFixed(0)} ms; /healthz p99 ${ms(save.health, 99)}, max ${ms(save.health, 100)}; RSS ${save.rssMb.toFixed(0)} MB`)
+    out(`save through the form: ${save.seconds.toFixed(1)} s; longest event-loop stall ${save.stallMs.toFixed(0)} ms; /healthz p99 ${ms(save.health, 99)}, max ${ms(save.health, 100)}; RSS ${save.rssMb.toFixed(0)} MB (the document worker's process: ${save.workerMb.toFixed(0)} MB)`)
     out(`largest page: ${largest.bytes} bytes (${largest.url})`)
     out(`largest operation page (${operation.key}): bare eta p50 ${baseline.latency.p50} ms, p99 ${baseline.latency.p99} ms, ${baseline.requests.average.toFixed(0)} req/s | portal p50 ${portal.latency.p50} ms, p99 ${portal.latency.p99} ms, ${portal.requests.average.toFixed(0)} req/s (${(portal.requests.average / baseline.requests.average * 100).toFixed(0)}% of bare)${portal.non2xx > 0 ? `, ${portal.non2xx} non-2xx` : ''}`)
     out(`idle: gateway p50 ${ms(idle.gateway, 50)}, p99 ${ms(idle.gateway, 99)}; /healthz p99 ${ms(idle.health, 99)}; longest stall ${idle.stallMs.toFixed(0)} ms; RSS ${idle.rssMb.toFixed(0)} MB`)
     out(`${READERS} readers (${reading.seconds.toFixed(1)} s, ${reading.pages.length} pages read, p50 ${ms(reading.pages, 50)}, p99 ${ms(reading.pages, 99)}, ${reading.pageFailures} failed): gateway p50 ${ms(reading.gateway, 50)}, p99 ${ms(reading.gateway, 99)} (${(percentile(reading.gateway, 99) / Math.max(0.1, percentile(idle.gateway, 99))).toFixed(1)}× idle); /healthz p99 ${ms(reading.health, 99)}; longest stall ${reading.stallMs.toFixed(0)} ms; RSS ${reading.rssMb.toFixed(0)} MB`)
-    out(`${READERS} readers + a save (${busy.seconds.toFixed(1)} s, ${busy.pages.length} pages read, p50 ${ms(busy.pages, 50)}, p99 ${ms(busy.pages, 99)}, ${busy.pageFailures} failed): gateway p50 ${ms(busy.gateway, 50)}, p99 ${ms(busy.gateway, 99)} (${(percentile(busy.gateway, 99) / Math.max(0.1, percentile(idle.gateway, 99))).toFixed(1)}× idle); /healthz p99 ${ms(busy.health, 99)}, max ${ms(busy.health, 100)}; longest stall ${busy.stallMs.toFixed(0)} ms; RSS ${busy.rssMb.toFixed(0)} MB`)
+    out(`${READERS} readers + a save (${busy.seconds.toFixed(1)} s, ${busy.pages.length} pages read, p50 ${ms(busy.pages, 50)}, p99 ${ms(busy.pages, 99)}, ${busy.pageFailures} failed): gateway p50 ${ms(busy.gateway, 50)}, p99 ${ms(busy.gateway, 99)} (${(percentile(busy.gateway, 99) / Math.max(0.1, percentile(idle.gateway, 99))).toFixed(1)}× idle); /healthz p99 ${ms(busy.health, 99)}, max ${ms(busy.health, 100)}; longest stall ${busy.stallMs.toFixed(0)} ms; RSS ${busy.rssMb.toFixed(0)} MB (the document worker's process: ${busy.workerMb.toFixed(0)} MB)`)
   })
   backend.close()
 }

@@ -1,11 +1,13 @@
 /**
- * The worker thread that reads, validates and draws OpenAPI documents, so the request thread (which
- * the gateway shares) never does. One message in (the document's bytes), one answer out.
+ * The worker that reads, validates and draws OpenAPI documents, so the request thread (which the
+ * gateway shares) never does: a process of its own, started by worker-pool.ts at a lower CPU
+ * priority, whose memory goes back to the system when it ends. One message in, one answer out.
  */
-import { parentPort } from 'node:worker_threads'
 import { stringify } from 'yaml'
 import { DocumentProblem, prepareDocument } from './prepare'
 import { storedDocument, type StoredDocument } from './stored'
+
+const answer = (message: WorkerAnswer): void => { process.send?.(message) }
 
 /** A job: a document to prepare, or the gateway's JSON document to write out as YAML. */
 export interface WorkerJob { kind: 'prepare' | 'yaml', bytes: Uint8Array<ArrayBuffer> }
@@ -15,16 +17,41 @@ export type WorkerAnswer =
   | { ok: true, yaml: string }
   | { ok: false, message: string, pointer: string | null, line: number | null }
 
-parentPort?.on('message', (job: WorkerJob) => {
+/** A piece of a document's answer, sent ahead of it (see `sendDocument`). */
+export type WorkerPart =
+  | { part: 'operations', rows: StoredDocument['operations'] }
+  | { part: 'schemas', rows: StoredDocument['schemas'] }
+  | { part: 'gateway', text: string }
+
+const ROWS_PER_MESSAGE = 100
+const CHARACTERS_PER_MESSAGE = 256 * 1024
+
+/**
+ * A stored document in many small messages, then the rest: the channel joins a message's chunks
+ * as they arrive, so one message of 30 MB would cost the server's thread a long copy, and many
+ * small ones cost it a little at a time.
+ */
+function sendDocument (document: StoredDocument): void {
+  const { operations, schemas, gatewayJson, ...rest } = document
+  const send = (message: WorkerPart): void => { process.send?.(message) }
+  for (let i = 0; i < operations.length; i += ROWS_PER_MESSAGE) send({ part: 'operations', rows: operations.slice(i, i + ROWS_PER_MESSAGE) })
+  for (let i = 0; i < schemas.length; i += ROWS_PER_MESSAGE) send({ part: 'schemas', rows: schemas.slice(i, i + ROWS_PER_MESSAGE) })
+  for (let i = 0; i < gatewayJson.length; i += CHARACTERS_PER_MESSAGE) send({ part: 'gateway', text: gatewayJson.slice(i, i + CHARACTERS_PER_MESSAGE) })
+  answer({ ok: true, document: { ...rest, operations: [], schemas: [], gatewayJson: '' } })
+}
+
+process.on('message', (job: WorkerJob) => {
   const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8')
   if (job.kind === 'yaml') {
-    parentPort?.postMessage({ ok: true, yaml: stringify(JSON.parse(text), { aliasDuplicateObjects: false, lineWidth: 0 }) } satisfies WorkerAnswer)
+    const yaml = stringify(JSON.parse(text), { aliasDuplicateObjects: false, lineWidth: 0 })
+    for (let i = 0; i < yaml.length; i += CHARACTERS_PER_MESSAGE) process.send?.({ part: 'gateway', text: yaml.slice(i, i + CHARACTERS_PER_MESSAGE) } satisfies WorkerPart)
+    answer({ ok: true, yaml: '' })
     return
   }
   prepareDocument(text).then((prepared) => {
-    parentPort?.postMessage({ ok: true, document: storedDocument(prepared) } satisfies WorkerAnswer)
+    sendDocument(storedDocument(prepared))
   }, (err: unknown) => {
     const problem = err instanceof DocumentProblem ? err : new DocumentProblem(`the document could not be read: ${(err as Error).message.split('\n')[0].slice(0, 300)}`)
-    parentPort?.postMessage({ ok: false, message: problem.message, pointer: problem.pointer, line: problem.line } satisfies WorkerAnswer)
+    answer({ ok: false, message: problem.message, pointer: problem.pointer, line: problem.line } satisfies WorkerAnswer)
   })
 })

@@ -1,48 +1,74 @@
-import { Worker } from 'node:worker_threads'
+import { fork, type ChildProcess } from 'node:child_process'
+import { setPriority } from 'node:os'
 import { extname, join } from 'node:path'
 import type { StoredDocument } from './stored'
-import type { WorkerAnswer, WorkerJob } from './document-worker'
+import type { WorkerAnswer, WorkerJob, WorkerPart } from './document-worker'
 import { DocumentProblem } from './problem'
 
 const WORKER_FILE = join(__dirname, `document-worker${extname(__filename)}`)
 // A document's work is seconds at most (GitHub's 13 MB: about 3 s); past this something is wrong.
 const JOB_TIMEOUT_MS = 180_000
-// The thread (and its memory) goes soon after its last job; the next save starts another.
+// The process (and its memory) goes soon after its last job; the next save starts another.
 const IDLE_MS = 5_000
 const HEAP_MB = 1536
+// Below the server's priority: on a busy machine, calls and pages go first and a save waits.
+const NICENESS = 10
 
-interface Job { job: WorkerJob, resolve: (answer: WorkerAnswer & { ok: true }) => void, reject: (e: Error) => void }
+interface Job {
+  job: WorkerJob
+  resolve: (answer: WorkerAnswer & { ok: true }) => void
+  reject: (e: Error) => void
+  /** The pieces sent ahead of the answer. */
+  operations: StoredDocument['operations']
+  schemas: StoredDocument['schemas']
+  text: string[]
+}
 
 /**
- * Prepares documents in a worker thread, one at a time (more wait their turn): the request
- * thread only hands the bytes over and takes the stored form back.
+ * Prepares documents in a worker process, one at a time (more wait their turn): the request
+ * thread only hands the bytes over and takes the stored form back. A process rather than a
+ * thread: its CPU priority can be lowered, and the few hundred megabytes a 13 MB document needs
+ * while it is validated go back to the system when it ends, instead of staying in the server's.
  */
 export function createDocumentWorkers () {
-  let worker: Worker | null = null
+  let worker: ChildProcess | null = null
   let current: Job | null = null
   let idle: NodeJS.Timeout | null = null
   let timeout: NodeJS.Timeout | null = null
   const queue: Job[] = []
   let closed = false
 
-  function spawn (): Worker {
-    const w = new Worker(WORKER_FILE, { resourceLimits: { maxOldGenerationSizeMb: HEAP_MB } })
-    w.on('message', (answer: WorkerAnswer) => {
+  function spawn (): ChildProcess {
+    // `serialization: 'advanced'`: the bytes and the answer's strings cross as structured clones, not JSON.
+    const w = fork(WORKER_FILE, [], { serialization: 'advanced', execArgv: [...process.execArgv, `--max-old-space-size=${HEAP_MB}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    try {
+      if (w.pid !== undefined) setPriority(w.pid, NICENESS)
+    } catch {} // not allowed here: it runs at the server's priority
+    w.on('message', (message: WorkerAnswer | WorkerPart) => {
       const job = current
+      if ('part' in message) {
+        if (message.part === 'operations') job?.operations.push(...message.rows)
+        else if (message.part === 'schemas') job?.schemas.push(...message.rows)
+        else job?.text.push(message.text)
+        return
+      }
       finish()
       if (job === null) return
-      if (answer.ok) job.resolve(answer)
-      else job.reject(new DocumentProblem(answer.message, answer.pointer, answer.line))
+      if (!message.ok) job.reject(new DocumentProblem(message.message, message.pointer, message.line))
+      else if ('yaml' in message) job.resolve({ ok: true, yaml: job.text.join('') })
+      else job.resolve({ ok: true, document: { ...message.document, operations: job.operations, schemas: job.schemas, gatewayJson: job.text.join('') } })
     })
-    w.on('error', (err: Error & { code?: string }) => {
+    w.on('exit', (code, signal) => {
+      if (worker === w) worker = null
       const job = current
-      worker = null
+      if (job === null || closed) return
       finish()
-      job?.reject(new DocumentProblem(err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? 'the document needs more memory to read than Portico allows. Split it into several APIs, or simplify its schemas.'
-        : `the document could not be read: ${err.message.split('\n')[0].slice(0, 300)}`))
+      // Ended with a job in hand: out of memory (V8 aborts), or killed.
+      job.reject(new DocumentProblem(signal === 'SIGKILL' && code === null
+        ? 'the document took too long to read. Split it into several APIs, or simplify its schemas.'
+        : 'the document needs more memory to read than Portico allows. Split it into several APIs, or simplify its schemas.'))
     })
-    w.on('exit', () => { if (worker === w) worker = null })
+    w.on('error', () => { /* reported by 'exit' */ })
     return w
   }
 
@@ -58,7 +84,7 @@ export function createDocumentWorkers () {
     const job = queue.shift()
     if (job === undefined) {
       if (idle === null && worker !== null) {
-        idle = setTimeout(() => { idle = null; void worker?.terminate(); worker = null }, IDLE_MS)
+        idle = setTimeout(() => { idle = null; worker?.kill(); worker = null }, IDLE_MS)
         idle.unref()
       }
       return
@@ -69,13 +95,13 @@ export function createDocumentWorkers () {
     timeout = setTimeout(() => {
       const w = worker
       worker = null
-      void w?.terminate()
+      w?.kill('SIGKILL')
       const stuck = current
       finish()
       stuck?.reject(new DocumentProblem('the document took too long to read. Split it into several APIs, or simplify its schemas.'))
     }, JOB_TIMEOUT_MS)
     timeout.unref()
-    worker.postMessage(job.job, [job.job.bytes.buffer])
+    worker.send(job.job)
   }
 
   async function run (kind: WorkerJob['kind'], text: string): Promise<WorkerAnswer & { ok: true }> {
@@ -83,7 +109,7 @@ export function createDocumentWorkers () {
     const buffer = new ArrayBuffer(Buffer.byteLength(text))
     Buffer.from(buffer).write(text)
     return await new Promise((resolve, reject) => {
-      queue.push({ job: { kind, bytes: new Uint8Array(buffer) }, resolve, reject })
+      queue.push({ job: { kind, bytes: new Uint8Array(buffer) }, resolve, reject, operations: [], schemas: [], text: [] })
       next()
     })
   }
@@ -111,7 +137,11 @@ export function createDocumentWorkers () {
     current = null
     const w = worker
     worker = null
-    await w?.terminate()
+    if (w !== null && w.exitCode === null && w.signalCode === null) {
+      const exited = new Promise((resolve) => w.once('exit', resolve))
+      w.kill()
+      await exited
+    }
   }
 
   return { prepare, yaml, close }
