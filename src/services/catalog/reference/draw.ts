@@ -130,6 +130,9 @@ const NODES_PER_USE = 250
 // Examples of one operation, in all: more are left out (the document has them).
 const EXAMPLES_PER_OPERATION = 200_000
 const TEXT_MAX = 20_000
+// The longest tag and schema name stored (their columns' sizes); longer ones get no page of their own.
+const TAG_MAX = 500
+const SCHEMA_NAME_MAX = 1000
 
 function text (value: Json | undefined, max = TEXT_MAX): string {
   if (typeof value !== 'string') return ''
@@ -155,7 +158,7 @@ export function drawReference (document: JsonObject, importedAs: string | null =
   const components = own(document, 'components')
   const namedSchemas = isObject(components) ? own(components, 'schemas') : undefined
   const schemaNames = new Map<string, string>()
-  if (isObject(namedSchemas)) for (const name of Object.keys(namedSchemas)) schemaNames.set(schemaRef(name), name)
+  if (isObject(namedSchemas)) for (const name of Object.keys(namedSchemas)) if (name.length <= SCHEMA_NAME_MAX) schemaNames.set(schemaRef(name), name)
 
   /** Non-schema objects (parameters, responses, bodies, examples): follow `$ref`s to the object. */
   function deref (value: Json | undefined): JsonObject | undefined {
@@ -381,11 +384,13 @@ export function drawReference (document: JsonObject, importedAs: string | null =
       const responses = own(op, 'responses')
       const operationId = text(own(op, 'operationId'), 200)
       const upper = method.toUpperCase()
-      let key = operationId !== '' && !keys.has(operationId) ? operationId : `${upper} ${path}`
-      if (keys.has(key)) key = `${upper} ${path} ${operations.length + 1}`
+      // Keys fit their column (2,200): an absurdly long path is cut, with the position to keep it unique.
+      const byPath = path.length > 2000 ? `${upper} ${path.slice(0, 2000)}… ${operations.length + 1}` : `${upper} ${path}`
+      let key = operationId !== '' && !keys.has(operationId) ? operationId : byPath
+      if (keys.has(key)) key = `${byPath} ${operations.length + 1}`
       keys.add(key)
       const rawTags = own(op, 'tags')
-      const tags = Array.isArray(rawTags) ? [...new Set(rawTags.filter((t): t is string => typeof t === 'string' && t !== ''))].slice(0, 20) : []
+      const tags = Array.isArray(rawTags) ? [...new Set(rawTags.filter((t): t is string => typeof t === 'string' && t !== '' && t.length <= TAG_MAX))].slice(0, 20) : []
       if (tags.length === 0) tags.push(UNTAGGED)
       const view: OperationView = {
         key,
@@ -433,8 +438,9 @@ export function drawReference (document: JsonObject, importedAs: string | null =
     return { mediaType: preferred.mediaType, value: exampleText(made) }
   }
 
+  // A name longer than its column (1,000) is drawn where it is used, without a page of its own.
   const schemas: DrawnSchema[] = isObject(namedSchemas)
-    ? Object.keys(namedSchemas).map((name, i) => ({
+    ? Object.keys(namedSchemas).filter((name) => name.length <= SCHEMA_NAME_MAX).map((name, i) => ({
       name, position: i + 1, view: JSON.stringify(expand(namedSchemas[name], [schemaRef(name)], 0, { left: NODES_PER_USE * 4, examples: EXAMPLES_PER_OPERATION }, name))
     }))
     : []

@@ -171,3 +171,17 @@ t.test('references that multiply at every level: refused at once when huge, draw
   const prepared = await prepareDocument(ladder(12))
   t.ok(JSON.stringify(prepared.reference).length < 500_000, 'the reference stays small')
 })
+
+t.test('names longer than their columns: an operation keeps a key that fits, a tag or a schema name past its size gets no page', async (t) => {
+  const long = `/${'a'.repeat(2500)}`
+  const document = {
+    openapi: '3.1.0', info: { title: 'Long', version: '1' },
+    paths: { [long]: { get: { tags: ['t'.repeat(600)], responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: `#/components/schemas/${'S'.repeat(1200)}` } } } } } } } },
+    components: { schemas: { ['S'.repeat(1200)]: { type: 'string' }, Short: { type: 'integer' } } }
+  }
+  const { reference } = await prepareDocument(JSON.stringify(document))
+  t.ok(reference.operations[0].key.length <= 2200, `a key of ${reference.operations[0].key.length} characters`)
+  t.same(reference.operations[0].tags, ['default'])
+  t.same(reference.schemas.map((s) => s.name), ['Short'])
+  t.match(parseOperation(reference.operations[0].view).responses[0].contents[0].schema, { label: /\(string\)$/, ref: undefined }, 'the long-named schema drawn where it is used, without a link')
+})
