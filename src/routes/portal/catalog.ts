@@ -62,8 +62,9 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
   // Portico's own management API, drawn from /api/v1/openapi.json like any imported API: for administrators.
   let management: Promise<ReferenceContext['source']> | null = null
   const managementSource = async (): Promise<ReferenceContext['source']> => {
-    const document = (await app.inject({ url: `${API_PREFIX}/openapi.json` })).body
-    management ??= app.services.documentWorkers.prepare(document).then(memorySource, (err: unknown) => { management = null; throw err })
+    management ??= app.inject({ url: `${API_PREFIX}/openapi.json` })
+      .then(async (res) => await app.services.documentWorkers.prepare(res.body))
+      .then(memorySource, (err: unknown) => { management = null; throw err })
     return await management
   }
   await app.register(referencePages, {
