@@ -27,6 +27,11 @@ export class Invalid extends DomainError {
   }
 }
 
+/** The one way a check's field messages become a refusal: nothing when there are none. */
+export function throwIfInvalid (errors: FieldErrors): void {
+  if (Object.keys(errors).length > 0) throw new Invalid(errors)
+}
+
 /** A clash with what exists, such as a taken email: 409, shown beside the field. */
 export class Conflict extends Invalid {
   constructor (field: string, message: string) {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from './audit'
 import { isoNow, type Clock } from './clock'
-import { Invalid, type FieldErrors } from './errors'
+import { throwIfInvalid, type FieldErrors } from './errors'
 import { nameProblem } from './text-rules'
 
 export interface PortalSettings {
@@ -57,7 +57,7 @@ export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock
     const orgNameError = nameProblem('organisation name', orgNameValue, ORG_NAME_MAX)
     if (orgNameError !== null) errors.orgName = orgNameError
     if (input.termsOfUse.length > TERMS_MAX) errors.termsOfUse = `The terms can be at most ${TERMS_MAX} characters.`
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     const next: PortalSettings = { signupEnabled: input.signupEnabled, termsOfUse: input.termsOfUse.replace(/\r\n/g, '\n').trim(), orgName: orgNameValue }
     return await db.transaction(async (trx) => {
       const before = await getSettings(trx)

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { DomainError, Invalid, NotFound, Refused } from '../errors'
+import { DomainError, NotFound, Refused, throwIfInvalid } from '../errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-rules'
 import { deleteAccount as removeAccount, findAccount, insertAccount, updateAccount, type Account } from './account-store'
@@ -53,7 +53,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   /** Validates first, then hashes outside any transaction: a slow hash must not hold the database. */
   async function validatedHash (input: NewAccountInput): Promise<string> {
     const errors = newAccountErrors(input)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await hasher.hash(input.password)
   }
 

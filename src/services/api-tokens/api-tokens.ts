@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
 import { recordAudit, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Invalid, NotFound, Refused, type FieldErrors } from '../errors'
+import { NotFound, Refused, throwIfInvalid, type FieldErrors } from '../errors'
 import { hashToken } from '../random-tokens'
 import { nameProblem } from '../text-rules'
 import { signedInColumns, toSignedIn, type SignedInRow } from '../accounts/account-store'
@@ -88,7 +88,7 @@ export function createApiTokens ({ db, clock, defaultDays }: { db: Knex, clock: 
   /** A new token: the secret is returned once, here; only its SHA-256 is kept. */
   async function createToken (input: TokenInput, actor: Actor & { id: number }): Promise<{ token: string, apiToken: ApiToken }> {
     const { errors, days } = inputErrors(input)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url')
     const now = clock.now()
     return await db.transaction(async (trx) => {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid, NotFound, type FieldErrors } from '../errors'
+import { Conflict, Invalid, NotFound, throwIfInvalid, type FieldErrors } from '../errors'
 import { nameProblem } from '../text-rules'
 import { isUniqueViolation } from '../../db/knex'
 import { importOpenApi, type ImportedDocument, type OpenApiFormat } from './openapi-import'
@@ -128,7 +128,7 @@ export function createApis ({ db, clock, workers, references, openapiMaxBytes }:
         Object.assign(errors, err.fields)
       }
     }
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return imported
   }
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from '../errors'
+import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../errors'
 import { nameProblem } from '../text-rules'
 import { isUniqueViolation } from '../../db/knex'
 import { API_COLUMNS, toApi, type Api } from './apis'
@@ -153,7 +153,7 @@ export function checkProduct (input: ProductInput): ProductValues {
   else if (errors.quotaCalls === undefined && (numbers.quotaCalls === null) !== (quotaPeriod === '')) {
     errors[numbers.quotaCalls === null ? 'quotaCalls' : 'quotaPeriod'] = 'A quota needs both the number of calls and the period, or neither.'
   }
-  if (Object.keys(errors).length > 0) throw new Invalid(errors)
+  throwIfInvalid(errors)
   return {
     name: input.name.trim(),
     description: input.description.trim(),

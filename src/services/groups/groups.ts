@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid, NotFound, Refused, type FieldErrors } from '../errors'
+import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../errors'
 import { ACCOUNT_COLUMNS, findAccount, findStoredAccount, toAccount, type Account } from '../accounts/account-store'
 import { keepAnActiveAdministrator } from '../accounts/administrators'
 import { likePattern, pageOf, type Page } from '../../db/paging'
@@ -90,7 +90,7 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
 
   async function createGroup (input: GroupInput, actor: Actor): Promise<Group> {
     const errors = groupErrors(input)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       await checkName(trx, input.name, null)
       const [row] = await trx('groups').insert({ ...groupColumns(input), created_at: isoNow(clock) }).returning(['id', 'name', 'description', 'system_key', 'created_at']).catch((err: unknown) => {
@@ -104,7 +104,7 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
 
   async function updateGroup (id: number, input: GroupInput, actor: Actor): Promise<Group> {
     const errors = groupErrors(input)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       const group = await findGroup(trx, id)
       if (group.systemKey !== null) throw new Refused(`${group.name} is a system group: it cannot be renamed or changed.`)

@@ -4,7 +4,7 @@ import type { Knex } from 'knex'
 import { viewsDir } from '../../paths'
 import { recordAudit, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Invalid, NotFound } from '../errors'
+import { NotFound, throwIfInvalid } from '../errors'
 
 export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
   'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created'] as const
@@ -197,7 +197,7 @@ export function createTemplates ({ db, clock }: { db: Knex, clock: Clock }) {
         errors[field] = `Unknown placeholder${unknown.length > 1 ? 's' : ''}: ${unknown.map((p) => `$${p}`).join(', ')}. This template knows ${TEMPLATE_INFO[template.name].placeholders.map((p) => `$${p}`).join(', ')}.`
       }
     }
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     await store(template.name, { subject, body, enabled: input.enabled }, actor, 'template.edited')
     return await getTemplate(template.name)
   }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, recordAudits, type Actor } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid, type FieldErrors } from '../errors'
+import { Conflict, throwIfInvalid, type FieldErrors } from '../errors'
 import type { PasswordHasher } from '../accounts/passwords'
 import { emailProblem, hashNewPassword, nameErrors, type NameInput } from '../accounts/account-rules'
 import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccounts, normalizeEmail, toAccount, type Account, type AccountRow } from '../accounts/account-store'
@@ -112,7 +112,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
   /** Invite: a pending account, a link, an email. Inviting a pending email again resends. */
   async function inviteDeveloper (input: InviteInput, actor: Actor): Promise<InviteResult> {
     const errors = inviteErrors(input)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       const { account, outcome, expiresAt } = await inviteIn(trx, input, actor, 'resend')
       if (outcome === 'exists' || expiresAt === null) {

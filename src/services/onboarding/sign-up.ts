@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import type { AccountFlowDeps } from '../account-flows'
 import { recordAudit, selfAction } from '../audit'
 import { isoNow } from '../clock'
-import { Invalid, NotFound, type FieldErrors } from '../errors'
+import { NotFound, throwIfInvalid, type FieldErrors } from '../errors'
 import { newAccountErrors, requireEmail, type NewAccountInput } from '../accounts/account-rules'
 import { findStoredAccount, insertAccount, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
 import { createAccountTokens, type TokenMessages } from './single-use-links'
@@ -48,7 +48,7 @@ export function createSignUp ({ db, hasher, clock, outbox, mailBudget, settings,
     if (!current.signupEnabled) throw new NotFound()
     const errors: FieldErrors = newAccountErrors(input)
     if (current.termsOfUse !== '' && !input.acceptTerms) errors.acceptTerms = 'Agree to the terms of use to sign up.'
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     await mailBudget.reserve(input.email)
     const passwordHash = await hasher.hash(input.password)
     await db.transaction(async (trx) => {

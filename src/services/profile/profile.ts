@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import type { AccountFlowDeps } from '../account-flows'
 import { recordAudit, selfAction } from '../audit'
 import { isoNow } from '../clock'
-import { Conflict, Invalid, NotFound } from '../errors'
+import { Conflict, Invalid, NotFound, throwIfInvalid } from '../errors'
 import type { PasswordChecks } from '../accounts/password-checks'
 import { hashNewPassword, nameErrors, requireEmail, type NameInput } from '../accounts/account-rules'
 import { deleteAccount, findStoredAccount, normalizeEmail, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
@@ -26,7 +26,7 @@ export function createProfile ({ db, hasher, passwordChecks, clock, outbox, mail
 
   async function updateName (id: number, input: NameInput): Promise<void> {
     const errors = nameErrors(input)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     await updateAccount(db, { id }, { name: input }, isoNow(clock))
   }
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { recordAudit, selfAction, type Actor, type AuditAction } from '../audit'
 import { isoNow, type Clock } from '../clock'
-import { Invalid, NotFound, Refused, type FieldErrors } from '../errors'
+import { Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../errors'
 import { nameProblem } from '../text-rules'
 import { isPostgres } from '../../db/knex'
 import { likePattern, pageOf, type Page } from '../../db/paging'
@@ -181,7 +181,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     const errors = displayNameErrors(input.displayName)
     const product = await products.findVisible(productId, viewer)
     if (product.terms !== '' && !input.acceptTerms) errors.acceptTerms = 'Tick the box to accept the terms of use.'
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       const visible = await products.findVisible(productId, viewer, trx)
       const subscription = await insertSubscription(trx, viewer, visible, input.displayName, visible.approvalRequired ? 'submitted' : 'active')
@@ -194,7 +194,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
   /** An administrator subscribes a developer: active at once (the administrator approves it by doing so); the owner is mailed. */
   async function subscribeOnBehalf (developerId: number, input: { productId: number, displayName: string }, actor: Actor): Promise<Subscription> {
     const errors = displayNameErrors(input.displayName)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       const owner = await findAccount(trx, developerId)
       if (owner.state === 'pending') throw new Refused(`${owner.email} has not accepted their invitation yet: subscribe them once they have.`)
@@ -247,7 +247,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
 
   async function rename (ownerId: number, id: number, displayName: string, actor: Actor): Promise<Subscription> {
     const errors = displayNameErrors(displayName)
-    if (Object.keys(errors).length > 0) throw new Invalid(errors)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       const before = await findOwn(ownerId, id, trx)
       await trx('subscriptions').where('id', id).update({ display_name: displayName.trim(), updated_at: isoNow(clock) })

@@ -1,4 +1,4 @@
-import { Invalid, type FieldErrors } from '../../errors'
+import { throwIfInvalid, type FieldErrors } from '../../errors'
 import type { OperationView } from './draw'
 import { pathSegment } from './samples'
 
@@ -69,7 +69,7 @@ export function buildTryRequest (operation: OperationView, form: TryForm): TryRe
   if (operation.requestBody?.required === true && body === '') errors.body = 'Enter the request body: this operation requires one.'
   if (hasBody && !MEDIA_TYPE.test(contentType)) errors.contentType = 'Enter a media type, such as application/json.'
   if (Buffer.byteLength(body) > TRY_BODY_MAX) errors.body = 'The body can be at most 1 MB here.'
-  if (Object.keys(errors).length > 0) throw new Invalid(errors)
+  throwIfInvalid(errors)
   const search = query.toString()
   return {
     method: operation.method,
