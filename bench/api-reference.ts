@@ -23,7 +23,7 @@ import fastify from 'fastify'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import { run, withApp } from './lib/app'
-import { percentile } from './lib/http'
+import { percentile, sessionPage, sessionRequest, type Session } from './lib/http'
 import type { LoadPlan, LoadResult } from './lib/reference-load'
 import { viewsDir } from '../src/paths'
 import { formatDate, textBlocks } from '../src/format'
@@ -35,24 +35,6 @@ import { githubDocument } from '../test/fixtures/openapi'
 const ADMIN = { firstName: 'Bench', lastName: 'Admin', email: 'bench-admin@example.com', password: 'benchmarks are not tests' }
 const ACTOR = { id: null, label: 'bench', ip: null }
 const READERS = 10
-
-interface Session { cookie: string, csrf: string }
-
-async function fetchPage (base: string, session: Session, path: string, init: RequestInit = {}): Promise<Response> {
-  const res = await fetch(`${base}${path}`, { redirect: 'manual', ...init, headers: { cookie: session.cookie, ...(init.headers ?? {}) } })
-  const cookies = new Map(session.cookie.split('; ').filter((c) => c !== '').map((c) => c.split('=', 2) as [string, string]))
-  for (const set of res.headers.getSetCookie()) {
-    const [name, value] = set.split(';')[0].split('=', 2)
-    cookies.set(name, value)
-  }
-  session.cookie = [...cookies].map(([n, v]) => `${n}=${v}`).join('; ')
-  return res
-}
-
-async function csrfOf (base: string, session: Session, path: string): Promise<void> {
-  const html = await (await fetchPage(base, session, path)).text()
-  session.csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? session.csrf
-}
 
 /** The RSS of this process's children (the document worker), in bytes. */
 async function childrenRss (): Promise<number> {
@@ -101,9 +83,9 @@ async function main (): Promise<void> {
     await app.services.products.addGroup(product.id, guests, ACTOR)
 
     const admin: Session = { cookie: '', csrf: '' }
-    await csrfOf(base, admin, '/signin')
-    await fetchPage(base, admin, '/signin', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: admin.csrf, email: ADMIN.email, password: ADMIN.password }).toString() })
-    await csrfOf(base, admin, '/admin/apis/new')
+    await sessionPage(base, admin, '/signin')
+    await sessionRequest(base, admin, '/signin', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: admin.csrf, email: ADMIN.email, password: ADMIN.password }).toString() })
+    await sessionPage(base, admin, '/admin/apis/new')
     const document = githubDocument()
     const fields = { name: 'GitHub', path: 'github', serviceUrl: backendUrl, description: '' }
     const idle = await measured({ base, gatewayPath: '/gateway/ping/x', pages: [], readers: 0, durationMs: 5000, save: null })
@@ -152,7 +134,7 @@ async function main (): Promise<void> {
 
     // Ten readers paging through the reference; then the same while the administrator saves the document again.
     const reading = await measured({ base, gatewayPath: '/gateway/ping/x', pages, readers: READERS, durationMs: 8000, save: null })
-    await csrfOf(base, admin, `/admin/apis/${api.id}`)
+    await sessionPage(base, admin, `/admin/apis/${api.id}`)
     const busy = await measured({ base, gatewayPath: '/gateway/ping/x', pages, readers: READERS, durationMs: 0, save: { path: `/admin/apis/${api.id}`, cookie: admin.cookie, csrf: admin.csrf, fields, document } })
     if (busy.saveStatus !== 303) throw new Error(`the second save answered ${String(busy.saveStatus)}`)
 

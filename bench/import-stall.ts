@@ -11,33 +11,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { buildApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { run } from './lib/app'
-import { percentile } from './lib/http'
+import { percentile, sessionPage, sessionRequest, type Session } from './lib/http'
 import { temporaryStore } from './lib/store'
 
 const POSTGRES = process.env.BENCH_POSTGRES ?? ''
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000)
 const ADMIN = { firstName: 'Bench', lastName: 'Admin', email: 'bench-admin@example.com', password: 'benchmarks are not tests' }
-
-interface Session { cookie: string, csrf: string }
-
-/** A browser-like session over fetch: cookies kept, the last page's CSRF token remembered. */
-async function request (base: string, session: Session, path: string, init: RequestInit = {}): Promise<Response> {
-  const res = await fetch(`${base}${path}`, { redirect: 'manual', ...init, headers: { cookie: session.cookie, ...(init.headers ?? {}) } })
-  const cookies = new Map(session.cookie.split('; ').filter((c) => c !== '').map((c) => c.split('=', 2) as [string, string]))
-  for (const set of res.headers.getSetCookie()) {
-    const [pair] = set.split(';')
-    const [name, value] = pair.split('=', 2)
-    cookies.set(name, value)
-  }
-  session.cookie = [...cookies].map(([n, v]) => `${n}=${v}`).join('; ')
-  return res
-}
-
-async function page (base: string, session: Session, path: string): Promise<string> {
-  const html = await (await request(base, session, path)).text()
-  session.csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? session.csrf
-  return html
-}
 
 async function main (): Promise<void> {
   const store = await temporaryStore(POSTGRES)
@@ -47,8 +26,8 @@ async function main (): Promise<void> {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     const session: Session = { cookie: '', csrf: '' }
-    await page(base, session, '/signin')
-    await request(base, session, '/signin', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, email: ADMIN.email, password: ADMIN.password }).toString() })
+    await sessionPage(base, session, '/signin')
+    await sessionRequest(base, session, '/signin', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, email: ADMIN.email, password: ADMIN.password }).toString() })
 
     /** Probes /healthz every 20 ms and watches the event loop while `work` runs. */
     async function measure (work: () => Promise<void>): Promise<{ stallMs: number, healthP50: number, healthP99: number, healthMax: number, seconds: number }> {
@@ -83,19 +62,19 @@ async function main (): Promise<void> {
       const file = Buffer.from(lines.join('\r\n') + '\r\n')
       let id = ''
       print(`${ROWS.toLocaleString('en')} rows, ${mode}: upload and preview`, await measure(async () => {
-        await page(base, session, '/admin/developers/import')
+        await sessionPage(base, session, '/admin/developers/import')
         const form = new FormData()
         form.append('_csrf', session.csrf)
         form.append('mode', mode)
         form.append('file', new Blob([file]), 'people.csv')
-        const html = await (await request(base, session, '/admin/developers/import', { method: 'POST', body: form })).text()
+        const html = await (await sessionRequest(base, session, '/admin/developers/import', { method: 'POST', body: form })).text()
         id = /name="importId" value="(\d+)"/.exec(html)?.[1] ?? ''
         if (id === '') throw new Error('no preview')
       }))
       print(`${ROWS.toLocaleString('en')} rows, ${mode}: run, followed on its page`, await measure(async () => {
-        await page(base, session, '/admin/developers/import')
-        await request(base, session, '/admin/developers/import', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, importId: id }).toString() })
-        while (!(await page(base, session, `/admin/developers/import/${id}`)).includes('Import done')) await new Promise((resolve) => setTimeout(resolve, 250))
+        await sessionPage(base, session, '/admin/developers/import')
+        await sessionRequest(base, session, '/admin/developers/import', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, importId: id }).toString() })
+        while (!(await sessionPage(base, session, `/admin/developers/import/${id}`)).includes('Import done')) await new Promise((resolve) => setTimeout(resolve, 250))
       }))
     }
   } finally {

@@ -31,3 +31,24 @@ export function percentile (values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))]
 }
+
+/** A browser-like session over fetch: cookies kept, the last page's CSRF token remembered. */
+export interface Session { cookie: string, csrf: string }
+
+export async function sessionRequest (base: string, session: Session, path: string, init: RequestInit = {}): Promise<Response> {
+  const res = await fetch(`${base}${path}`, { redirect: 'manual', ...init, headers: { cookie: session.cookie, ...(init.headers ?? {}) } })
+  const cookies = new Map(session.cookie.split('; ').filter((c) => c !== '').map((c) => c.split('=', 2) as [string, string]))
+  for (const set of res.headers.getSetCookie()) {
+    const [name, value] = set.split(';')[0].split('=', 2)
+    cookies.set(name, value)
+  }
+  session.cookie = [...cookies].map(([n, v]) => `${n}=${v}`).join('; ')
+  return res
+}
+
+/** Loads a page in the session and keeps its CSRF token; answers its HTML. */
+export async function sessionPage (base: string, session: Session, path: string): Promise<string> {
+  const html = await (await sessionRequest(base, session, path)).text()
+  session.csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? session.csrf
+  return html
+}

@@ -1,23 +1,13 @@
-import type { DrawnReference, OperationView, ReferenceOverview, SchemaView } from './draw'
+import type { DrawnOperation, DrawnReference, DrawnSchema, OperationView, ReferenceOverview, SchemaView } from './draw'
 import type { OpenApiFormat, PreparedDocument } from './prepare'
 
 /**
  * A prepared document as the database keeps it, and as the worker thread hands it over: views as
  * JSON text, so taking it in costs the request thread a copy of strings, not a walk of objects.
  */
-export interface StoredOperation {
-  key: string
-  position: number
-  method: string
-  path: string
-  summary: string
-  operationId: string
-  tags: string[]
-  searchText: string
-  view: string
-}
-
-export interface StoredSchema { name: string, position: number, view: string }
+/** An operation and a schema as stored: the drawn rows themselves (their views are already JSON text). */
+export type StoredOperation = DrawnOperation
+export type StoredSchema = DrawnSchema
 
 export interface StoredDocument {
   format: OpenApiFormat
