@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { identifierKey } from '../src/services/text-rules'
+import { identifierKey } from '../src/services/kernel/text-rules'
 
 /**
  * Emails and group names are compared by identifierKey (issue 20): NFKC with case folding, and

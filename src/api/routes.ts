@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { actorOf } from '../plugins/auth'
 import type { Account as StoredAccount } from '../services/accounts/account-store'
-import { Invalid, NotFound, Refused } from '../services/errors'
+import { Invalid, NotFound, Refused } from '../services/kernel/errors'
 import { ADMIN_ACTION_NAMES, type Subscription as StoredSubscription } from '../services/subscriptions/subscriptions'
 import * as S from './schemas'
 

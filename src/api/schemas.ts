@@ -6,7 +6,7 @@ import { GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX } from '../services/groups/groups
 import { SUBSCRIPTION_STATES } from '../services/subscriptions/subscription-states'
 import { DISPLAY_NAME_MAX, REASON_MAX } from '../services/subscriptions/subscriptions'
 import { QUOTA_PERIODS } from '../services/catalog/products'
-import { KEY_SLOTS } from '../services/subscriptions/keys'
+import { KEY_SLOTS } from '../services/subscriptions/key-store'
 
 /**
  * The management API's JSON Schemas: they check every request, shape every answer (nothing a

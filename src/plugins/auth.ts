@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SignedInAccount } from '../services/accounts/sign-in'
-import { Forbidden } from '../services/errors'
-import type { Actor } from '../services/audit'
+import { Forbidden } from '../services/kernel/errors'
+import type { Actor } from '../services/audit/audit-log'
 
 export const SESSION_COOKIE = 'portico_session'
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Busy, DomainError, TooManyRequests } from '../services/errors'
+import { Busy, DomainError, TooManyRequests } from '../services/kernel/errors'
 
 const TITLES: Record<number, string> = {
   400: 'That request could not be read',

@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
 import csrf from '@fastify/csrf-protection'
 import rateLimit from '@fastify/rate-limit'
-import { Forbidden, TooManyRequests } from '../services/errors'
-import { inputProblem, UnsafeInput } from '../services/input-rules'
+import { Forbidden, TooManyRequests } from '../services/kernel/errors'
+import { inputProblem, UnsafeInput } from '../services/kernel/input-rules'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -3,9 +3,9 @@ import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import { viewsDir } from '../paths'
-import type { FieldErrors } from '../services/errors'
+import type { FieldErrors } from '../services/kernel/errors'
 import { formatDate, textBlocks } from '../format'
-import type { Settings } from '../services/settings'
+import type { Settings } from '../services/settings/settings'
 import { csrfUserInfo } from './security'
 
 declare module 'fastify' {

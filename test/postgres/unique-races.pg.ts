@@ -4,7 +4,7 @@ import t from 'tap'
 import { DEV, createAdmin, createDeveloper, makeApp } from '../helpers'
 import { insertAccount } from '../../src/services/accounts/account-store'
 import { unsealBodies } from '../../src/services/mail/outbox'
-import { DomainError } from '../../src/services/errors'
+import { DomainError } from '../../src/services/kernel/errors'
 
 const actor = { id: null, label: 'test', ip: '127.0.0.1' }
 

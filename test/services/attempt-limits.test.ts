@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createAttemptLimits } from '../../src/services/attempt-limits'
+import { createAttemptLimits } from '../../src/services/kernel/attempt-limits'
 import { makeApp } from '../helpers'
 import { TestClock } from '../clock'
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { NotFound } from '../../services/errors'
+import { NotFound } from '../../services/kernel/errors'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
 import { startSession } from '../../plugins/auth'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
-import { TooManyRequests } from '../../services/errors'
+import { TooManyRequests } from '../../services/kernel/errors'
 import type { SignedInAccount } from '../../services/accounts/sign-in'
 import { SESSION_COOKIE, startSession } from '../../plugins/auth'
 import { Type } from '@sinclair/typebox'

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { rateLimited } from '../../plugins/security'
-import { NotFound } from '../../services/errors'
+import { NotFound } from '../../services/kernel/errors'
 import { afterResponse, checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { tokenParams } from '../shared/params'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf, requireAccount, signedIn } from '../../plugins/auth'
-import { KEY_SLOTS } from '../../services/subscriptions/keys'
+import { KEY_SLOTS } from '../../services/subscriptions/key-store'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { Type } from '@sinclair/typebox'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { FieldErrors } from '../../services/errors'
+import type { FieldErrors } from '../../services/kernel/errors'
 import { DAY_MS, MAX_RANGE_DAYS, dayString, parseDay, type UsageFilter, type UsageReport } from '../../services/usage/usage-reports'
 import type { Outcome } from '../../services/usage/usage-recorder'
 import { barChart } from '../shared/charts'

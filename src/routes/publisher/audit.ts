@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { AUDIT_ACTIONS, type AuditEvent, type AuditFilter } from '../../services/audit'
+import { AUDIT_ACTIONS, type AuditEvent, type AuditFilter } from '../../services/audit/audit-log'
 import { pageProperty, pagedTitle, querySchema } from '../shared/params'
 import { sendCsv } from '../shared/csv'
 

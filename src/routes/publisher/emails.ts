@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { NotFound } from '../../services/errors'
+import { NotFound } from '../../services/kernel/errors'
 import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 
 export default async function emailRoutes (app: FastifyInstance): Promise<void> {

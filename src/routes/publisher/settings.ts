@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { actorOf } from '../../plugins/auth'
-import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings'
+import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings/settings'
 import { checkbox, formSchema, showFormErrors, type FormBody } from '../shared/forms'
 
 const settingsForm = formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: checkbox() })

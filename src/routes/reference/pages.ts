@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { NotFound } from '../../services/errors'
+import { NotFound } from '../../services/kernel/errors'
 import type { Api } from '../../services/catalog/apis'
 import type { ReferenceSource } from '../../services/catalog/reference/reference-store'
 import type { OperationView, ReferenceOverview } from '../../services/catalog/reference/draw'

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify'
 import { Type, type Static, type TLiteral, type TOptional, type TProperties, type TSchema, type TString } from '@sinclair/typebox'
-import type { Deferred } from '../../services/background'
-import { Invalid, Refused } from '../../services/errors'
+import type { Deferred } from '../../services/kernel/background-work'
+import { Invalid, Refused } from '../../services/kernel/errors'
 
 // Form fields: every value a bounded string. Checkboxes send "on" or nothing.
 const CSRF_FIELD = Type.Optional(Type.String({ maxLength: 200 }))

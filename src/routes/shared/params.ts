@@ -1,4 +1,4 @@
-import { NotFound } from '../../services/errors'
+import { NotFound } from '../../services/kernel/errors'
 
 /** Params of a page about one record; the id is parsed with `parseId` (anything odd is a 404). */
 export const idParams = {

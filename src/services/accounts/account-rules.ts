@@ -1,7 +1,7 @@
 import { domainToASCII } from 'node:url'
 import { passwordProblem, type PasswordHasher } from './passwords'
-import { Invalid, type FieldErrors } from '../errors'
-import { hasControlCharacters, nameProblem } from '../text-rules'
+import { Invalid, type FieldErrors } from '../kernel/errors'
+import { hasControlCharacters, nameProblem } from '../kernel/text-rules'
 
 export const NAME_MAX_LENGTH = 100
 export const EMAIL_MAX_LENGTH = 254

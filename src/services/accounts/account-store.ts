@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
 import { isPostgres, isUniqueViolation } from '../../db/knex'
-import { Conflict, NotFound } from '../errors'
+import { Conflict, NotFound } from '../kernel/errors'
 import { cancelSubscriptionsOf } from '../subscriptions/subscription-states'
-import { canonicalText, identifierKey } from '../text-rules'
+import { canonicalText, identifierKey } from '../kernel/text-rules'
 
 /**
  * The account store: the one path to the `developers` table. Every function takes the database or

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { isPostgres } from '../../db/knex'
-import { Refused } from '../errors'
+import { Refused } from '../kernel/errors'
 import { displayName, type Account } from './account-store'
 
 type Db = Knex | Knex.Transaction

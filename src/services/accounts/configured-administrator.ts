@@ -1,7 +1,7 @@
 import type { Config } from '../../config'
 import { ConfigError } from '../../config'
-import type { Accounts } from './account-admin'
-import { Invalid } from '../errors'
+import type { Accounts } from './accounts'
+import { Invalid } from '../kernel/errors'
 
 /** ADMIN_EMAIL / ADMIN_PASSWORD: the headless first-run setup, done only while no administrator exists. */
 export async function ensureConfiguredAdministrator (accounts: Accounts, config: Config): Promise<void> {

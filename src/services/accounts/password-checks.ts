@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
-import type { AttemptLimits } from '../attempt-limits'
+import type { AttemptLimits } from '../kernel/attempt-limits'
 import { normalizeEmail } from './account-store'
-import { TooManyRequests } from '../errors'
+import { TooManyRequests } from '../kernel/errors'
 import type { PasswordHasher } from './passwords'
 
 export interface PasswordChecksDeps {

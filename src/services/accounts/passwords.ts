@@ -2,7 +2,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { rootDir } from '../../paths'
-import { Busy } from '../errors'
+import { Busy } from '../kernel/errors'
 
 export const PASSWORD_MIN_LENGTH = 15
 export const PASSWORD_MAX_LENGTH = 256

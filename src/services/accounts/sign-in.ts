@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from '../clock'
+import { isoNow, type Clock } from '../kernel/clock'
 import type { PasswordChecks } from './password-checks'
 import { findActiveAccountWithRole, findStoredAccount, recordSignIn, type Account } from './account-store'
 import { isAdministrator } from './administrators'

@@ -1,4 +1,4 @@
-import { Invalid, TooLarge } from '../errors'
+import { Invalid, TooLarge } from '../kernel/errors'
 import { DocumentProblem, type OpenApiFormat } from './reference/problem'
 import type { StoredDocument } from './reference/stored'
 import type { DocumentWorkers } from './reference/worker-pool'

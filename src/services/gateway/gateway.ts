@@ -1,11 +1,11 @@
 import type { Knex } from 'knex'
-import type { Clock } from '../clock'
+import type { Clock } from '../kernel/clock'
 import type { Outbox } from '../mail/outbox'
 import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
 import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
 import { createConcurrencyLimiter, createQuotaCounter, hhmmss, type QuotaCrossing } from './limits'
-import { createRateLimiter } from '../rate-limiter'
-import { isWellFormedKey, keyDigest } from '../subscriptions/keys'
+import { createRateLimiter } from '../kernel/rate-limiter'
+import { isWellFormedKey, keyDigest } from '../subscriptions/key-store'
 
 /** The reference product's words, as the contract gives them. */
 export const MESSAGES = {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { Invalid } from '../errors'
+import { Invalid } from '../kernel/errors'
 
 export type SystemGroupKey = 'administrators' | 'developers' | 'guests'
 

@@ -1,14 +1,14 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor, type AuditAction } from '../audit'
-import { isoNow, type Clock } from '../clock'
-import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../errors'
+import { recordAudit, type Actor, type AuditAction } from '../audit/audit-log'
+import { isoNow, type Clock } from '../kernel/clock'
+import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { ACCOUNT_COLUMNS, findAccount, findStoredAccount, toAccount, type Account } from '../accounts/account-store'
 import { keepAnActiveAdministrator } from '../accounts/administrators'
 import { likePattern, pageOf, type Page } from '../../db/paging'
 import { GUESTS_TAKE_NO_MEMBERS, groupsOf, listGroupSummaries, takesMembers, type GroupSummary, type SystemGroupKey } from './group-lookups'
 import { emailProblem } from '../accounts/account-rules'
 import { isUniqueViolation } from '../../db/knex'
-import { canonicalText, identifierKey, nameProblem } from '../text-rules'
+import { canonicalText, identifierKey, nameProblem } from '../kernel/text-rules'
 
 export const GROUP_NAME_MAX = 100
 export const GROUP_DESCRIPTION_MAX = 1000

@@ -1,6 +1,6 @@
-import type { AttemptLimits } from '../attempt-limits'
+import type { AttemptLimits } from '../kernel/attempt-limits'
 import { normalizeEmail } from '../accounts/account-store'
-import { TooManyRequests } from '../errors'
+import { TooManyRequests } from '../kernel/errors'
 
 const HOUR_MS = 3_600_000
 

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from '../clock'
-import { Refused } from '../errors'
+import { isoNow, type Clock } from '../kernel/clock'
+import { Refused } from '../kernel/errors'
 import { pageOf, type Page } from '../../db/paging'
-import type { Settings } from '../settings'
+import type { Settings } from '../settings/settings'
 import { displayName } from '../accounts/account-store'
-import type { Sealer } from '../sealed'
+import type { Sealer } from '../kernel/sealer'
 import { escapeHtml, renderTemplate, TEMPLATE_INFO, type TemplateName, type TemplateValues, type Templates } from './templates'
 
 export interface Recipient {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import nodemailer from 'nodemailer'
-import { isoNow, type Clock } from '../clock'
-import type { Sealer } from '../sealed'
+import { isoNow, type Clock } from '../kernel/clock'
+import type { Sealer } from '../kernel/sealer'
 import { unsealBodies } from './outbox'
 
 export const MAX_ATTEMPTS = 10

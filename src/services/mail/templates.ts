@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Knex } from 'knex'
 import { viewsDir } from '../../paths'
-import { recordAudit, type Actor, type AuditAction } from '../audit'
-import { isoNow, type Clock } from '../clock'
-import { NotFound, throwIfInvalid } from '../errors'
+import { recordAudit, type Actor, type AuditAction } from '../audit/audit-log'
+import { isoNow, type Clock } from '../kernel/clock'
+import { NotFound, throwIfInvalid } from '../kernel/errors'
 
 export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
   'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created'] as const

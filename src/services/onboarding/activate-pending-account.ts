@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from '../clock'
+import { isoNow, type Clock } from '../kernel/clock'
 import { recordSignIn, updateAccount, type Account } from '../accounts/account-store'
 import { groupIdsForNewAccount } from '../groups/group-lookups'
 import type { Outbox } from '../mail/outbox'

@@ -1,11 +1,11 @@
-import type { AccountFlowDeps } from '../account-flows'
-import { recordAudit, selfAction } from '../audit'
-import { isoNow } from '../clock'
+import type { AccountFlowDeps } from './account-flows'
+import { recordAudit, selfAction } from '../audit/audit-log'
+import { isoNow } from '../kernel/clock'
 import type { PasswordChecks } from '../accounts/password-checks'
 import { hashNewPassword, requireEmail } from '../accounts/account-rules'
 import { findStoredAccount, updateAccount, type Account } from '../accounts/account-store'
-import { createAccountTokens, type TokenMessages } from './single-use-links'
-import type { Deferred } from '../background'
+import { createAccountTokens, type TokenMessages } from './account-tokens'
+import type { Deferred } from '../kernel/background-work'
 
 export interface PasswordResetDeps extends AccountFlowDeps {
   passwordChecks: PasswordChecks

@@ -1,14 +1,14 @@
 import type { Knex } from 'knex'
-import type { AccountFlowDeps } from '../account-flows'
-import { recordAudit, selfAction } from '../audit'
-import { isoNow } from '../clock'
-import { NotFound, throwIfInvalid, type FieldErrors } from '../errors'
+import type { AccountFlowDeps } from './account-flows'
+import { recordAudit, selfAction } from '../audit/audit-log'
+import { isoNow } from '../kernel/clock'
+import { NotFound, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { newAccountErrors, requireEmail, type NewAccountInput } from '../accounts/account-rules'
 import { findStoredAccount, insertAccount, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
-import { createAccountTokens, type TokenMessages } from './single-use-links'
+import { createAccountTokens, type TokenMessages } from './account-tokens'
 import { activatePendingAccount } from './activate-pending-account'
-import type { Deferred } from '../background'
-import type { Settings } from '../settings'
+import type { Deferred } from '../kernel/background-work'
+import type { Settings } from '../settings/settings'
 
 export interface SignUpDeps extends AccountFlowDeps {
   settings: Settings

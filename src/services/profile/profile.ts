@@ -1,14 +1,14 @@
 import type { Knex } from 'knex'
-import type { AccountFlowDeps } from '../account-flows'
-import { recordAudit, selfAction } from '../audit'
-import { isoNow } from '../clock'
-import { Conflict, Invalid, NotFound, throwIfInvalid } from '../errors'
+import type { AccountFlowDeps } from '../onboarding/account-flows'
+import { recordAudit, selfAction } from '../audit/audit-log'
+import { isoNow } from '../kernel/clock'
+import { Conflict, Invalid, NotFound, throwIfInvalid } from '../kernel/errors'
 import type { PasswordChecks } from '../accounts/password-checks'
 import { hashNewPassword, nameErrors, requireEmail, type NameInput } from '../accounts/account-rules'
 import { deleteAccount, findStoredAccount, normalizeEmail, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
 import { keepAnActiveAdministrator } from '../accounts/administrators'
-import { createAccountTokens, type TokenMessages } from '../onboarding/single-use-links'
-import type { Deferred } from '../background'
+import { createAccountTokens, type TokenMessages } from '../onboarding/account-tokens'
+import type { Deferred } from '../kernel/background-work'
 
 export interface ProfileDeps extends AccountFlowDeps {
   passwordChecks: PasswordChecks

@@ -1,15 +1,15 @@
 import type { Knex } from 'knex'
-import { recordAudit, selfAction, type Actor, type AuditAction } from '../audit'
-import { isoNow, type Clock } from '../clock'
-import { Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../errors'
-import { nameProblem } from '../text-rules'
+import { recordAudit, selfAction, type Actor, type AuditAction } from '../audit/audit-log'
+import { isoNow, type Clock } from '../kernel/clock'
+import { Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
+import { nameProblem } from '../kernel/text-rules'
 import { isPostgres } from '../../db/knex'
 import { likePattern, pageOf, type Page } from '../../db/paging'
 import { findAccount, type Account } from '../accounts/account-store'
 import type { Outbox, Recipient } from '../mail/outbox'
 import type { Products, Product, Viewer } from '../catalog/products'
 import { LIVE_STATES, SUBSCRIPTION_STATES, type SubscriptionState } from './subscription-states'
-import type { KeySlot, KeyStore, SubscriptionKeys } from './keys'
+import type { KeySlot, KeyStore, SubscriptionKeys } from './key-store'
 
 export const DISPLAY_NAME_MAX = 100
 export const REASON_MAX = 1000

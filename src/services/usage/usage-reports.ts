@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Clock } from '../clock'
+import type { Clock } from '../kernel/clock'
 import { likePattern } from '../../db/paging'
 import { periodEnd, periodStart } from '../gateway/limits'
 import type { QuotaPeriod } from '../catalog/products'

@@ -3,9 +3,9 @@ import t from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
 import { createSignIn } from '../../../src/services/accounts/sign-in'
 import { createPasswordHasher } from '../../../src/services/accounts/passwords'
-import { systemClock } from '../../../src/services/clock'
+import { systemClock } from '../../../src/services/kernel/clock'
 import { createPasswordChecks } from '../../../src/services/accounts/password-checks'
-import { createAttemptLimits } from '../../../src/services/attempt-limits'
+import { createAttemptLimits } from '../../../src/services/kernel/attempt-limits'
 
 const REFUSED = /The email or password is not right, or this account cannot sign in\./
 

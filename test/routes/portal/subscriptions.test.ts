@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
-import type { Actor } from '../../../src/services/audit'
-import { keyDigest } from '../../../src/services/subscriptions/keys'
+import type { Actor } from '../../../src/services/audit/audit-log'
+import { keyDigest } from '../../../src/services/subscriptions/key-store'
 import { productFor } from '../../fixtures/catalog'
 
 const SYSTEM: Actor = { id: null, label: 'test', ip: null }

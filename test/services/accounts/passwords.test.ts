@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createPasswordHasher, createWorkLimiter, passwordProblem } from '../../../src/services/accounts/passwords'
-import { Busy } from '../../../src/services/errors'
+import { Busy } from '../../../src/services/kernel/errors'
 
 t.test('policy: 15 to 256 characters, no composition rules', async (t) => {
   t.match(passwordProblem('fourteen chars'), /at least 15/)

@@ -1,7 +1,7 @@
 import { validate, type ParserOptions } from '@readme/openapi-parser'
 import { parseDocument } from 'yaml'
 import { convertObj } from 'swagger2openapi'
-import { inputProblem } from '../../input-rules'
+import { inputProblem } from '../../kernel/input-rules'
 import { drawReference, METHODS, type DrawnReference } from './draw'
 import { gatewayText } from './gateway-document'
 import { isObject, own, pointerOf, resolvePointer, type Json, type JsonObject } from './json'

@@ -1,4 +1,4 @@
-import { throwIfInvalid, type FieldErrors } from '../../errors'
+import { throwIfInvalid, type FieldErrors } from '../../kernel/errors'
 import type { OperationView } from './draw'
 import { pathSegment } from './samples'
 

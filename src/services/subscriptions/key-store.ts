@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
-import type { Sealer } from '../sealed'
+import type { Sealer } from '../kernel/sealer'
 
 export const KEY_SLOTS = ['primary', 'secondary'] as const
 export type KeySlot = typeof KEY_SLOTS[number]

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
-import { isoNow, type Clock } from './clock'
-import { likePattern, pageOf, type Page } from '../db/paging'
-import { keysChanged } from './gateway/changes'
+import { isoNow, type Clock } from '../kernel/clock'
+import { likePattern, pageOf, type Page } from '../../db/paging'
+import { keysChanged } from '../gateway/changes'
 
 /** Who did something, and from where: every admin action records one. */
 export interface Actor {

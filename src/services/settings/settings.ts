@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from './audit'
-import { isoNow, type Clock } from './clock'
-import { throwIfInvalid, type FieldErrors } from './errors'
-import { nameProblem } from './text-rules'
+import { recordAudit, type Actor } from '../audit/audit-log'
+import { isoNow, type Clock } from '../kernel/clock'
+import { throwIfInvalid, type FieldErrors } from '../kernel/errors'
+import { nameProblem } from '../kernel/text-rules'
 
 export interface PortalSettings {
   signupEnabled: boolean

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
-import { ConfigError } from '../config'
-import { createSealer } from './sealed'
+import { ConfigError } from '../../config'
+import { createSealer } from './sealer'
 
 const PURPOSE = 'key-secret-check'
 const PLAIN = 'portico key secret check'

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
-import type { Clock } from './clock'
-import type { PasswordHasher } from './accounts/passwords'
-import type { MailBudget } from './mail/mail-budget'
-import type { Outbox } from './mail/outbox'
+import type { Clock } from '../kernel/clock'
+import type { PasswordHasher } from '../accounts/passwords'
+import type { MailBudget } from '../mail/mail-budget'
+import type { Outbox } from '../mail/outbox'
 
 /** What every flow that emails an account a link needs: sign-up, password reset, profile changes. */
 export interface AccountFlowDeps {
