@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SignedInAccount } from '../services/accounts/sign-in'
 import { Forbidden } from '../services/kernel/errors'
-import type { Actor } from '../services/audit/audit-log'
+import type { Actor } from '../services/kernel/events'
 
 export const SESSION_COOKIE = 'portico_session'
 

@@ -16,7 +16,9 @@ import { countEmailProblems, createOutbox, findEmail, listEmails } from './mail/
 import { createMailSender, createTransport } from './mail/sender'
 import { createMailBudget } from './mail/mail-budget'
 import { createSettings } from './settings/settings'
-import { auditEvents, listAudit, type AuditFilter } from './audit/audit-log'
+import { auditEvents, auditWriter, listAudit, type AuditFilter } from './audit/audit-log'
+import { createEvents } from './kernel/events'
+import { GATEWAY_EVENTS, createGatewayChanges } from './gateway/changes'
 import { createAttemptLimits } from './kernel/attempt-limits'
 import { createBackgroundWork } from './kernel/background-work'
 import { createSealer } from './kernel/sealer'
@@ -45,42 +47,49 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   const hasher = createPasswordHasher(config.passwordHashCost, {
     concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue, maxWaitMs: PASSWORD_HASH_MAX_WAIT_MS
   })
+  // Every change is recorded as an event in its own transaction; these hear them there.
+  const events = createEvents()
+  events.subscribe('audit log', 'every', auditWriter(clock))
+  const gatewayChanges = createGatewayChanges()
+  events.subscribe('gateway', GATEWAY_EVENTS, async (trx) => { await gatewayChanges.changed(trx) })
   const limits = createAttemptLimits({ db, clock })
   const passwordChecks = createPasswordChecks({ limits, hasher, limit: config.signInFailureLimit, windowMinutes: config.signInFailureWindowMinutes })
   const mailBudget = createMailBudget({ limits, perHour: config.emailsPerAddressPerHour })
   const background = createBackgroundWork((err) => { report(err, 'background work failed') })
   const linkSealer = createSealer(config.keySecret, 'outbox links')
-  const templates = createTemplates({ db, clock })
-  const settings = createSettings({ db, clock, orgName: config.orgName })
+  const templates = createTemplates({ db, clock, events })
+  const settings = createSettings({ db, clock, events, orgName: config.orgName })
   const mailSender = createMailSender({
     db, clock, transport: createTransport(config.smtpUrl), from: config.mailFrom, sealer: linkSealer, onError: (err) => { report(err, 'mail sender failed') }
   })
   const outbox = createOutbox({ clock, templates, settings, publicUrl: config.publicUrl, sealer: linkSealer, onQueued: mailSender.poke })
   const { publicUrl } = config
   const confirmationTtlHours = config.invitationTtlHours
-  const products = createProducts({ db, clock })
+  const products = createProducts({ db, clock, events })
   const keySealer = createSealer(config.keySecret, 'subscription keys')
   // OpenAPI documents are read, validated and drawn in a worker thread; pages read what it drew.
   const documentWorkers = createDocumentWorkers()
-  const invitations = createInvitations({ db, hasher, clock, outbox, publicUrl, ttlHours: config.invitationTtlHours })
+  const accounts = createAccounts({ db, hasher, clock, events, outbox, publicUrl, linkTtlHours: config.invitationTtlHours })
+  const groups = createGroups({ db, clock, events })
+  const invitations = createInvitations({ accounts, db, hasher, clock, events, outbox, publicUrl, ttlHours: config.invitationTtlHours })
 
   return {
-    accounts: createAccounts({ db, hasher, clock, outbox }),
+    accounts,
     signIn: createSignIn({ db, clock, passwordChecks }),
     developers: createDeveloperList(readDb),
     invitations,
-    csvImport: createCsvImport({ db, clock, outbox, invitations, publicUrl, linkTtlHours: config.invitationTtlHours, report }),
-    signUp: createSignUp({ db, hasher, clock, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
-    passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }),
-    profile: createProfile({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }),
-    groups: createGroups({ db, clock }),
-    apis: createApis({ db, clock, workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes }),
+    csvImport: createCsvImport({ db, clock, outbox, accounts, groups, invitations, report }),
+    signUp: createSignUp({ accounts, db, hasher, clock, events, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
+    passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl }),
+    profile: createProfile({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl, confirmationTtlHours }),
+    groups,
+    apis: createApis({ db, clock, events, workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes }),
     documentWorkers,
     products,
-    subscriptions: createSubscriptions({ db, clock, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
-    gateway: createGateway({ db, readDb, clock, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
+    subscriptions: createSubscriptions({ db, clock, events, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
+    gateway: createGateway({ db, readDb, clock, changes: gatewayChanges, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
     usage: createUsageReports({ db, clock }),
-    apiTokens: createApiTokens({ db, clock, defaultDays: config.apiTokenTtlDays }),
+    apiTokens: createApiTokens({ db, clock, events, defaultDays: config.apiTokenTtlDays }),
     templates,
     outbox,
     mailSender,
@@ -95,6 +104,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
       events: (filter: AuditFilter) => auditEvents(db, filter)
     },
     settings,
+    events,
     limits,
     background,
     linkSealer,

@@ -5,7 +5,7 @@ import { validate } from '@readme/openapi-parser'
 import { ADMIN, DEV, Client, countOf, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
 import { productFor } from '../fixtures/catalog'
 import { TestClock } from '../clock'
-import type { Actor } from '../../src/services/audit/audit-log'
+import type { Actor } from '../../src/services/kernel/events'
 
 interface World {
   app: FastifyInstance

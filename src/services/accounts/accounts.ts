@@ -1,19 +1,44 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from '../audit/audit-log'
+import type { Actor, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { DomainError, NotFound, Refused, throwIfInvalid } from '../kernel/errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-rules'
-import { deleteAccount as removeAccount, findAccount, insertAccount, updateAccount, type Account } from './account-store'
+import { INSERT_BATCH, deleteAccount as removeAccount, findAccount, insertAccounts, recordSignIn, updateAccount, type Account, type AccountRecord } from './account-store'
+import { createAccountTokens } from './account-tokens'
+import { formatDate } from '../../format'
 import { administratorExists, keepAnActiveAdministrator } from './administrators'
-import { groupIdsForNewAccount, toGroupSummary, type GroupSummary } from '../groups/group-lookups'
+import { groupIdsForNewAccounts, toGroupSummary, type GroupSummary } from '../groups/group-lookups'
 import type { Outbox } from '../mail/outbox'
 
 export interface AccountsDeps {
   db: Knex
   hasher: PasswordHasher
   clock: Clock
+  events: Events
   outbox: Outbox
+  /** Base of the links in the emails. */
+  publicUrl: string
+  /** How long the link to choose a first password is valid (INVITATION_TTL_HOURS). */
+  linkTtlHours: number
+}
+
+/** One account to create: its fields, the groups chosen for it (besides Developers), what its event records besides. */
+export interface NewActiveAccount {
+  input: AccountRecord
+  groupIds: number[]
+  details?: Record<string, unknown>
+}
+
+export interface NewActiveOptions {
+  actor: Actor
+  /** Given to every account; null (the default): no password yet. */
+  passwordHash?: string | null
+  /** 'welcome' (it has a password), 'password-link' (a link to choose one), or none. */
+  mail: 'welcome' | 'password-link' | null
+  action?: 'developer.created' | 'administrator.created'
+  /** The account is its own actor (first-run setup): the event names it. */
+  actorIsAccount?: boolean
 }
 
 export interface AccountDetails {
@@ -36,18 +61,58 @@ export interface BulkOutcome {
   reason: string | null
 }
 
-export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
+export function createAccounts ({ db, hasher, clock, events, outbox, publicUrl, linkTtlHours }: AccountsDeps) {
+  const tokens = createAccountTokens(clock)
+
   function auditTarget (account: Pick<Account, 'id' | 'email'>) {
     return { type: 'developer', id: account.id, label: account.email }
   }
 
-  /** Inserts an active account in the given groups; the caller holds the transaction. */
-  // A taken email (in any case) is refused by the unique index; insertAccount turns that into a 409.
-  async function insertActiveAccount (trx: Knex.Transaction, input: NewAccountInput, passwordHash: string, groupIds: number[]): Promise<Account> {
+  /**
+   * The one way an active account comes to be, in the caller's transaction: Add user, first-run
+   * setup, a CSV import (many at once, in few statements) and every later flow. Each account joins
+   * Developers plus its chosen groups (groupIdsForNewAccounts: unknown groups and Guests refused),
+   * is mailed as `mail` says and recorded as `action`. A taken email (in any case) is refused by
+   * the unique index; insertAccounts turns that into a 409.
+   */
+  async function createActiveIn (trx: Knex.Transaction, news: NewActiveAccount[], options: NewActiveOptions): Promise<Account[]> {
+    const { actor, mail, passwordHash = null } = options
+    const groupIds = await groupIdsForNewAccounts(trx, news.map((n) => n.groupIds))
     const now = isoNow(clock)
-    const account = await insertAccount(trx, input, 'active', passwordHash, now)
-    await trx('developer_groups').insert(groupIds.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now })))
-    return account
+    const accounts = await insertAccounts(trx, news.map((n) => n.input), 'active', passwordHash, now)
+    const memberships = accounts.flatMap((account, i) => groupIds[i].map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now })))
+    for (let i = 0; i < memberships.length; i += INSERT_BATCH) await trx('developer_groups').insert(memberships.slice(i, i + INSERT_BATCH))
+    if (mail === 'welcome') {
+      await outbox.queueEmails(trx, 'welcome', accounts.map((to) => ({ to })))
+    } else if (mail === 'password-link') {
+      // No password yet: a link to choose one, like a reset's, valid as long as an invitation.
+      const links = await tokens.issueFirstTokens(trx, accounts.map((a) => a.id), 'password-reset', { ttlMs: linkTtlHours * 3_600_000, createdBy: actor.id })
+      await outbox.queueRequiredEmails(trx, 'account-created', accounts.map((to, i) => ({
+        to, values: { ConfirmUrl: `${publicUrl}/password-reset/${links[i].token}`, ExpiresAt: formatDate(links[i].expiresAt), DevEmail: to.email }
+      })))
+    }
+    await events.record(trx, accounts.map((account, i) => ({
+      actor: options.actorIsAccount === true ? { ...actor, id: account.id, label: account.email } : actor,
+      action: options.action ?? 'developer.created',
+      target: auditTarget(account),
+      details: options.action === 'administrator.created' ? undefined : { groupIds: news[i].groupIds, ...news[i].details }
+    })))
+    return accounts
+  }
+
+  /**
+   * A pending account becomes active (an accepted invitation, a confirmed sign-up): it joins
+   * Developers and gets the welcome email, in the caller's transaction.
+   */
+  async function activatePendingIn (trx: Knex.Transaction, account: Account, options: { passwordHash?: string, signIn?: boolean } = {}): Promise<Account> {
+    const now = isoNow(clock)
+    await updateAccount(trx, { id: account.id, state: 'pending' }, { state: 'active', ...(options.passwordHash === undefined ? {} : { passwordHash: options.passwordHash }) }, now)
+    if (options.signIn === true) await recordSignIn(trx, account.id, now)
+    const [groups] = await groupIdsForNewAccounts(trx, [[]])
+    await trx('developer_groups').insert(groups.map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now }))).onConflict(['developer_id', 'group_id']).ignore()
+    const active: Account = { ...account, state: 'active', updatedAt: now, lastSignInAt: options.signIn === true ? now : account.lastSignInAt }
+    await outbox.queueEmail(trx, 'welcome', active)
+    return active
   }
 
   /** Validates first, then hashes outside any transaction: a slow hash must not hold the database. */
@@ -60,12 +125,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
   /** Add user: active at once, always in Developers, plus any other groups ticked. */
   async function createAccount (input: NewAccountInput, groupIds: number[], actor: Actor): Promise<Account> {
     const passwordHash = await validatedHash(input)
-    return await db.transaction(async (trx) => {
-      const account = await insertActiveAccount(trx, input, passwordHash, await groupIdsForNewAccount(trx, groupIds))
-      await outbox.queueEmail(trx, 'welcome', account)
-      await recordAudit(trx, clock, { actor, action: 'developer.created', target: auditTarget(account), details: { groupIds } })
-      return account
-    })
+    return await db.transaction(async (trx) => (await createActiveIn(trx, [{ input, groupIds }], { actor, passwordHash, mail: 'welcome' }))[0])
   }
 
   // Once there is an administrator there always is one (the last cannot leave), so a yes is kept.
@@ -82,8 +142,8 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     return await db.transaction(async (trx) => {
       if (await administratorExists(trx)) throw new NotFound()
       const adminGroup = await trx('groups').where('system_key', 'administrators').first('id')
-      const account = await insertActiveAccount(trx, input, passwordHash, await groupIdsForNewAccount(trx, [adminGroup.id]))
-      await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'administrator.created', target: auditTarget(account) })
+      const actor = { id: null, label: input.email, ip }
+      const [account] = await createActiveIn(trx, [{ input, groupIds: [adminGroup.id] }], { actor, actorIsAccount: true, passwordHash, mail: null, action: 'administrator.created' })
       return account
     })
   }
@@ -120,7 +180,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     if (account.state === 'blocked') return { account, changed: false }
     await updateAccount(trx, { id }, { state: 'blocked' }, isoNow(clock))
     await trx('sessions').where('account_id', id).del()
-    await recordAudit(trx, clock, { actor, action: 'developer.blocked', target: auditTarget(account) })
+    await events.record(trx, { actor, action: 'developer.blocked', target: auditTarget(account) })
     return { account: { ...account, state: 'blocked' }, changed: true }
   }
 
@@ -129,7 +189,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     if (account.state === 'pending') throw new Refused('This account has a pending invitation: it becomes active when the developer accepts it.')
     if (account.state === 'active') return { account, changed: false }
     await updateAccount(trx, { id }, { state: 'active' }, isoNow(clock))
-    await recordAudit(trx, clock, { actor, action: 'developer.activated', target: auditTarget(account) })
+    await events.record(trx, { actor, action: 'developer.activated', target: auditTarget(account) })
     return { account: { ...account, state: 'active' }, changed: true }
   }
 
@@ -138,7 +198,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     const account = await loadForRemoval(trx, id, actor)
     if (account.state !== 'pending') await outbox.queueEmail(trx, 'farewell', account)
     await removeAccount(trx, { id }, isoNow(clock))
-    await recordAudit(trx, clock, { actor, action: 'developer.deleted', target: auditTarget(account) })
+    await events.record(trx, { actor, action: 'developer.deleted', target: auditTarget(account) })
     return { account, changed: true }
   }
 
@@ -173,7 +233,7 @@ export function createAccounts ({ db, hasher, clock, outbox }: AccountsDeps) {
     })
   }
 
-  return { createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount, changeMany }
+  return { createActiveIn, activatePendingIn, createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount, changeMany }
 }
 
 export type Accounts = ReturnType<typeof createAccounts>

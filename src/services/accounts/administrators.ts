@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { isPostgres } from '../../db/knex'
 import { Refused } from '../kernel/errors'
-import { displayName, type Account } from './account-store'
+import { ACCOUNT_COLUMNS, displayName, toAccount, type Account } from './account-store'
 
 type Db = Knex | Knex.Transaction
 
@@ -14,35 +14,33 @@ export async function lockAdministrators (trx: Knex.Transaction): Promise<void> 
   if (isPostgres(trx)) await trx('groups').where('system_key', 'administrators').forUpdate().first('id')
 }
 
-/** Accounts in the Administrators group that are active, other than `exceptId`. */
-export async function countOtherActiveAdministrators (trx: Db, exceptId: number): Promise<number> {
-  const row = await trx('developer_groups')
+/** The Administrators group's memberships, joined to their accounts: every question about administrators starts here. */
+function administrators (q: Db): Knex.QueryBuilder {
+  return q('developer_groups')
     .join('groups', 'groups.id', 'developer_groups.group_id')
     .join('developers', 'developers.id', 'developer_groups.developer_id')
     .where('groups.system_key', 'administrators')
-    .where('developers.state', 'active')
-    .whereNot('developers.id', exceptId)
-    .count({ n: '*' })
-    .first()
+}
+
+/** Accounts in the Administrators group that are active, other than `exceptId`. */
+export async function countOtherActiveAdministrators (trx: Db, exceptId: number): Promise<number> {
+  const row = await administrators(trx).where('developers.state', 'active').whereNot('developers.id', exceptId).count({ n: '*' }).first()
   return Number(row?.n ?? 0)
 }
 
+/** The active administrators (those mailed when a developer asks for a product that needs approval). */
+export async function activeAdministrators (q: Db): Promise<Account[]> {
+  const rows = await administrators(q).where('developers.state', 'active').orderBy('developers.id').select(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
+  return rows.map(toAccount)
+}
+
 export async function isAdministrator (trx: Db, accountId: number): Promise<boolean> {
-  const row = await trx('developer_groups')
-    .join('groups', 'groups.id', 'developer_groups.group_id')
-    .where('groups.system_key', 'administrators')
-    .where('developer_groups.developer_id', accountId)
-    .first('developer_groups.developer_id')
-  return row !== undefined
+  return await administrators(trx).where('developers.id', accountId).first('developers.id') !== undefined
 }
 
 /** Whether any account is in the Administrators group (first-run setup ends once one is). */
 export async function administratorExists (trx: Db): Promise<boolean> {
-  const row = await trx('developer_groups')
-    .join('groups', 'groups.id', 'developer_groups.group_id')
-    .where('groups.system_key', 'administrators')
-    .first('developer_groups.developer_id')
-  return row !== undefined
+  return await administrators(trx).first('developers.id') !== undefined
 }
 
 /** The one message of the one rule below. */

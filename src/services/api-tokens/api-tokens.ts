@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from '../audit/audit-log'
+import type { Actor, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { hashToken } from '../kernel/random-tokens'
@@ -56,7 +56,7 @@ export const TOKEN_MESSAGES = {
   notAdmin: 'This token\'s account is no longer an administrator, so the token may not use the management API.'
 }
 
-export function createApiTokens ({ db, clock, defaultDays }: { db: Knex, clock: Clock, defaultDays: number }) {
+export function createApiTokens ({ db, clock, events, defaultDays }: { db: Knex, clock: Clock, events: Events, defaultDays: number }) {
   function toToken (row: TokenRow, now: string): ApiToken {
     return {
       id: row.id,
@@ -102,7 +102,7 @@ export function createApiTokens ({ db, clock, defaultDays }: { db: Knex, clock: 
       }).returning('id')
       const id: number = typeof row === 'object' ? row.id : row
       const apiToken = toToken(await withCreator(trx).where('api_tokens.id', id).first() as TokenRow, isoNow(clock))
-      await recordAudit(trx, clock, { actor, action: 'api-token.created', target: { type: 'api-token', id, label: apiToken.name }, details: { expiresAt: apiToken.expiresAt } })
+      await events.record(trx, { actor, action: 'api-token.created', target: { type: 'api-token', id, label: apiToken.name }, details: { expiresAt: apiToken.expiresAt } })
       return { token, apiToken }
     })
   }
@@ -120,7 +120,7 @@ export function createApiTokens ({ db, clock, defaultDays }: { db: Knex, clock: 
       const now = isoNow(clock)
       const changed = await trx('api_tokens').where('id', id).whereNull('revoked_at').update({ revoked_at: now })
       if (changed === 0) throw new Refused('This token was already revoked.')
-      await recordAudit(trx, clock, { actor, action: 'api-token.revoked', target: { type: 'api-token', id, label: row.name } })
+      await events.record(trx, { actor, action: 'api-token.revoked', target: { type: 'api-token', id, label: row.name } })
       return toToken({ ...row, revoked_at: now }, now)
     })
   }

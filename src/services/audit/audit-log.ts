@@ -1,76 +1,32 @@
 import type { Knex } from 'knex'
 import { isoNow, type Clock } from '../kernel/clock'
 import { likePattern, pageOf, type Page } from '../../db/paging'
-import { keysChanged } from '../gateway/changes'
+import { EVENT_ACTIONS, type EventHandler } from '../kernel/events'
 
-/** Who did something, and from where: every admin action records one. */
-export interface Actor {
-  id: number | null
-  label: string
-  ip: string | null
-}
-
-export interface AuditTarget {
-  type: string
-  id: number | null
-  label: string
-}
-
-/** Every action the log knows: the filter offers these, and recordAudit takes no other. */
-export const AUDIT_ACTIONS = [
-  'administrator.created', 'developer.created', 'developer.invited', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
-  'developer.blocked', 'developer.activated', 'developer.deleted', 'group.created', 'group.edited', 'group.deleted',
-  'group.member-added', 'group.member-removed', 'template.edited', 'template.reset', 'settings.changed',
-  'developer.signed-up', 'developer.confirmed', 'developer.email-changed', 'developer.password-reset', 'developer.closed-account',
-  'api.created', 'api.edited', 'api.deleted', 'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted',
-  'product.api-added', 'product.api-removed', 'product.group-added', 'product.group-removed',
-  'subscription.created', 'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated',
-  'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated', 'api-token.created', 'api-token.revoked'
-] as const
-
-export type AuditAction = typeof AUDIT_ACTIONS[number]
+/** The audit log records every event: its filter offers every action. */
+export const AUDIT_ACTIONS = EVENT_ACTIONS
 
 /**
- * Actions that can end a key or change what the gateway serves. Every way to do them is audited,
- * so recording one is also where the gateway hears of it (in the same transaction).
+ * The audit log's subscriber: one row per event, written in the transaction of the change so both
+ * land or neither does (a bulk change's many in few statements).
  */
-const GATEWAY_ACTIONS: ReadonlySet<AuditAction> = new Set<AuditAction>([
-  'developer.blocked', 'developer.activated', 'developer.deleted', 'developer.closed-account',
-  'api.created', 'api.edited', 'api.deleted',
-  'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted', 'product.api-added', 'product.api-removed',
-  'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated', 'subscription.cancelled',
-  'subscription.key-regenerated'
-])
-
-export interface AuditEntry {
-  actor: Actor
-  action: AuditAction
-  target?: AuditTarget
-  details?: Record<string, unknown>
-}
-
-/** Writes one audit event; pass the transaction of the change so both land or neither does. */
-export async function recordAudit (trx: Knex | Knex.Transaction, clock: Clock, entry: AuditEntry): Promise<void> {
-  await recordAudits(trx, clock, [entry])
-}
-
-/** Writes many audit events in few statements (a bulk change: one event per account). */
-export async function recordAudits (trx: Knex | Knex.Transaction, clock: Clock, entries: AuditEntry[]): Promise<void> {
-  const now = isoNow(clock)
-  for (let i = 0; i < entries.length; i += 500) {
-    await trx('audit_events').insert(entries.slice(i, i + 500).map((entry) => ({
-      created_at: now,
-      actor_id: entry.actor.id,
-      actor_label: entry.actor.label,
-      action: entry.action,
-      target_type: entry.target?.type ?? null,
-      target_id: entry.target?.id ?? null,
-      target_label: entry.target?.label ?? null,
-      ip: entry.actor.ip,
-      details: entry.details === undefined ? null : JSON.stringify(entry.details)
-    })))
+export function auditWriter (clock: Clock): EventHandler {
+  return async (trx, events) => {
+    const now = isoNow(clock)
+    for (let i = 0; i < events.length; i += 500) {
+      await trx('audit_events').insert(events.slice(i, i + 500).map((event) => ({
+        created_at: now,
+        actor_id: event.actor.id,
+        actor_label: event.actor.label,
+        action: event.action,
+        target_type: event.target?.type ?? null,
+        target_id: event.target?.id ?? null,
+        target_label: event.target?.label ?? null,
+        ip: event.actor.ip,
+        details: event.details === undefined ? null : JSON.stringify(event.details)
+      })))
+    }
   }
-  if (entries.some((entry) => GATEWAY_ACTIONS.has(entry.action))) await keysChanged(trx)
 }
 
 export interface AuditEvent {
@@ -151,9 +107,4 @@ export async function * auditEvents (db: Knex, filter: AuditFilter, batch = 500)
     if (rows.length < batch) return
     before = rows[rows.length - 1].id
   }
-}
-
-/** An action someone takes on their own account: they are both the actor and the target. */
-export function selfAction (account: { id: number, email: string }, ip: string | null): { actor: Actor, target: AuditTarget } {
-  return { actor: { id: account.id, label: account.email, ip }, target: { type: 'developer', id: account.id, label: account.email } }
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor, type AuditAction } from '../audit/audit-log'
+import type { Actor, EventAction, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { Conflict, Invalid, NotFound, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { nameProblem } from '../kernel/text-rules'
@@ -91,11 +91,11 @@ export function apiErrors (input: ApiInput): FieldErrors {
   return errors
 }
 
-export interface ApisDeps { db: Knex, clock: Clock, workers: DocumentWorkers, references: ReferenceStore, openapiMaxBytes: number }
+export interface ApisDeps { db: Knex, clock: Clock, events: Events, workers: DocumentWorkers, references: ReferenceStore, openapiMaxBytes: number }
 
-export function createApis ({ db, clock, workers, references, openapiMaxBytes }: ApisDeps) {
-  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, api: { id: number, name: string }, details?: Record<string, unknown>) =>
-    recordAudit(trx, clock, { actor, action, target: { type: 'api', id: api.id, label: api.name }, details })
+export function createApis ({ db, clock, events, workers, references, openapiMaxBytes }: ApisDeps) {
+  const audit = (trx: Knex.Transaction, actor: Actor, action: EventAction, api: { id: number, name: string }, details?: Record<string, unknown>) =>
+    events.record(trx, { actor, action, target: { type: 'api', id: api.id, label: api.name }, details })
 
   async function findApi (id: number, q: Knex | Knex.Transaction = db): Promise<Api> {
     const row: ApiRow | undefined = await q('apis').where('id', id).first(API_COLUMNS)

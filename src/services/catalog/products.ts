@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor, type AuditAction } from '../audit/audit-log'
+import type { Actor, EventAction, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { nameProblem } from '../kernel/text-rules'
@@ -205,9 +205,9 @@ export function visibleProducts (db: Knex | Knex.Transaction, viewer: Viewer | n
   })
 }
 
-export function createProducts ({ db, clock }: { db: Knex, clock: Clock }) {
-  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, product: { id: number, name: string }, details?: Record<string, unknown>) =>
-    recordAudit(trx, clock, { actor, action, target: { type: 'product', id: product.id, label: product.name }, details })
+export function createProducts ({ db, clock, events }: { db: Knex, clock: Clock, events: Events }) {
+  const audit = (trx: Knex.Transaction, actor: Actor, action: EventAction, product: { id: number, name: string }, details?: Record<string, unknown>) =>
+    events.record(trx, { actor, action, target: { type: 'product', id: product.id, label: product.name }, details })
 
   async function findProduct (id: number, q: Knex | Knex.Transaction = db): Promise<Product> {
     const row: ProductRow | undefined = await q('products').where('id', id).first(PRODUCT_COLUMNS)

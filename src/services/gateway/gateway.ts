@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import type { Clock } from '../kernel/clock'
+import type { GatewayChanges } from './changes'
 import type { Outbox } from '../mail/outbox'
 import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
 import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
@@ -46,6 +47,8 @@ export interface GatewayDeps {
   /** Where keys and the catalog are read (SQLite's read connections); the writer when not given. */
   readDb?: Knex
   clock: Clock
+  /** Where this instance hears of changes at once (the counter is polled for the others). */
+  changes: GatewayChanges
   outbox: Outbox
   report: (err: unknown, what: string) => void
   /** GATEWAY_CONCURRENT_CALLS: calls one subscription (or one client without a key) may have in progress at once. */
@@ -56,7 +59,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
   const { db, clock, outbox, report } = deps
   // Keys and the catalog are read on SQLite's read connections, which never wait for a writer
   // (another process's included): a call whose key must be looked up is not held behind a write.
-  const keys = createKeyCache(db, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') }, deps.readDb)
+  const keys = createKeyCache(deps.changes, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') }, deps.readDb ?? db)
   const rates = createRateLimiter()
   const maxConcurrent = deps.concurrentCalls
   const concurrency = createConcurrencyLimiter(maxConcurrent)

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { QuotaPeriod } from '../catalog/products'
-import { keysVersion, onKeyChange } from './changes'
+import type { GatewayChanges } from './changes'
 
 /** An API as the gateway routes it. */
 export interface GatewayApi {
@@ -69,8 +69,7 @@ function originOf (url: string): string {
  * `pollMs` reads for the other instances. A look-up that began before a change is used for its
  * own request but not kept.
  */
-export function createKeyCache (writer: Knex, pollMs: number, onError: (err: unknown) => void, reader: Knex = writer) {
-  const db = reader
+export function createKeyCache (changes: GatewayChanges, pollMs: number, onError: (err: unknown) => void, db: Knex) {
   let generation = 0
   let catalog: { generation: number, value: Promise<Catalog>, loaded: Catalog | null } | null = null
   let keys = new Map<string, GatewayKey | null>()
@@ -83,8 +82,7 @@ export function createKeyCache (writer: Knex, pollMs: number, onError: (err: unk
     catalog = null
     keys = new Map()
   }
-  // Changes are announced on the writer's connections (its transactions), and heard there.
-  const stopListening = onKeyChange(writer, invalidate)
+  const stopListening = changes.listen(invalidate)
 
   async function loadCatalog (): Promise<Catalog> {
     const [apiRows, links, open] = await Promise.all([
@@ -183,7 +181,7 @@ export function createKeyCache (writer: Knex, pollMs: number, onError: (err: unk
   }
 
   async function poll (): Promise<void> {
-    const version = await keysVersion(db)
+    const version = await changes.version(db)
     if (seenVersion !== null && version !== seenVersion) invalidate()
     seenVersion = version
   }

@@ -38,19 +38,22 @@ export async function listGroupSummaries (db: Knex | Knex.Transaction): Promise<
 }
 
 /**
- * The groups a new active account joins: always Developers (it holds everyone who can sign in to
- * the portal), plus the chosen ones. A chosen group that does not exist, or Guests (which takes
- * no members), is refused by name, beside the `groups` field: never dropped without a word.
+ * The groups each new active account joins: always Developers (it holds everyone who can sign in
+ * to the portal), plus the chosen ones. A chosen group that does not exist, or Guests (which takes
+ * no members), is refused by name, beside the `groups` field: never dropped without a word. One
+ * query for many accounts (a CSV import's slice).
  */
-export async function groupIdsForNewAccount (trx: Knex.Transaction, chosen: number[]): Promise<number[]> {
+export async function groupIdsForNewAccounts (trx: Knex.Transaction, chosen: number[][]): Promise<number[][]> {
+  const wanted = [...new Set(chosen.flat())]
   const rows: GroupRow[] = await trx('groups')
-    .where((q) => { void q.whereIn('id', chosen).orWhere('system_key', 'developers') })
+    .where((q) => { void q.whereIn('id', wanted).orWhere('system_key', 'developers') })
     .select('id', 'name', 'system_key')
-  const groups = rows.map(toGroupSummary)
-  const unknown = [...new Set(chosen)].filter((id) => !groups.some((group) => group.id === id))
+  const groups = new Map(rows.map((row) => [row.id, toGroupSummary(row)]))
+  const unknown = wanted.filter((id) => !groups.has(id))
   if (unknown.length > 0) throw new Invalid({ groups: `There is no group with the id ${unknown.join(', ')}.` })
-  if (groups.some((group) => !takesMembers(group) && chosen.includes(group.id))) throw new Invalid({ groups: GUESTS_TAKE_NO_MEMBERS })
-  return groups.map((group) => group.id)
+  if (wanted.some((id) => !takesMembers(groups.get(id) as GroupSummary))) throw new Invalid({ groups: GUESTS_TAKE_NO_MEMBERS })
+  const developers = rows.find((row) => row.system_key === 'developers')
+  return chosen.map((ids) => [...new Set([...(developers === undefined ? [] : [developers.id]), ...ids])])
 }
 
 /** The groups of each of these accounts (id and name, by name), in one query. */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor, type AuditAction } from '../audit/audit-log'
+import type { Actor, EventAction, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { ACCOUNT_COLUMNS, findAccount, findStoredAccount, toAccount, type Account } from '../accounts/account-store'
@@ -48,22 +48,27 @@ function toGroup (row: GroupRow): Group {
 
 const EVERYONE_IN_DEVELOPERS = 'Every account is in Developers: it holds everyone who can sign in to the portal. Block an account to stop its access.'
 
+/** The rule for a group's name (null when it passes): the Groups page's and a CSV import's. */
+export function groupNameProblem (name: string): string | null {
+  return nameProblem('group name', name, GROUP_NAME_MAX)
+}
+
 function groupErrors (input: GroupInput): FieldErrors {
   const errors: FieldErrors = {}
-  const name = nameProblem('group name', input.name, GROUP_NAME_MAX)
+  const name = groupNameProblem(input.name)
   if (name !== null) errors.name = name
   if ([...input.description].length > GROUP_DESCRIPTION_MAX) errors.description = `The description can be at most ${GROUP_DESCRIPTION_MAX} characters.`
   return errors
 }
 
 /** A group's columns as kept: its name in NFC and its comparison key (look-alikes are the same name). */
-export function groupColumns (input: GroupInput): { name: string, name_normalized: string, description: string } {
+function groupColumns (input: GroupInput): { name: string, name_normalized: string, description: string } {
   return { name: canonicalText(input.name), name_normalized: identifierKey(input.name), description: canonicalText(input.description) }
 }
 
-export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
-  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, group: { id: number, name: string }, details?: Record<string, unknown>) =>
-    recordAudit(trx, clock, { actor, action, target: { type: 'group', id: group.id, label: group.name }, details })
+export function createGroups ({ db, clock, events }: { db: Knex, clock: Clock, events: Events }) {
+  const audit = (trx: Knex.Transaction, actor: Actor, action: EventAction, group: { id: number, name: string }, details?: Record<string, unknown>) =>
+    events.record(trx, { actor, action, target: { type: 'group', id: group.id, label: group.name }, details })
 
   async function findGroup (trx: Knex | Knex.Transaction, id: number): Promise<Group> {
     const row: GroupRow | undefined = await trx('groups').where('id', id).first()
@@ -88,18 +93,28 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
     if (clash !== undefined) throw new Conflict('name', 'A group with this name already exists.')
   }
 
-  async function createGroup (input: GroupInput, actor: Actor): Promise<Group> {
-    const errors = groupErrors(input)
-    throwIfInvalid(errors)
-    return await db.transaction(async (trx) => {
+  /**
+   * Creates groups in the caller's transaction (the Groups page, a CSV import): each name checked
+   * against the others (look-alikes are the same name), each recorded as `group.created`.
+   */
+  async function createIn (trx: Knex.Transaction, inputs: GroupInput[], actor: Actor, details?: Record<string, unknown>): Promise<Group[]> {
+    const created: Group[] = []
+    for (const input of inputs) {
       await checkName(trx, input.name, null)
       const [row] = await trx('groups').insert({ ...groupColumns(input), created_at: isoNow(clock) }).returning(['id', 'name', 'description', 'system_key', 'created_at']).catch((err: unknown) => {
         throw isUniqueViolation(err) ? new Conflict('name', 'A group with this name already exists.') : err
       })
       const group = toGroup(row as GroupRow)
-      await audit(trx, actor, 'group.created', group)
-      return group
-    })
+      await audit(trx, actor, 'group.created', group, details)
+      created.push(group)
+    }
+    return created
+  }
+
+  async function createGroup (input: GroupInput, actor: Actor): Promise<Group> {
+    const errors = groupErrors(input)
+    throwIfInvalid(errors)
+    return await db.transaction(async (trx) => (await createIn(trx, [input], actor))[0])
   }
 
   async function updateGroup (id: number, input: GroupInput, actor: Actor): Promise<Group> {
@@ -229,7 +244,7 @@ export function createGroups ({ db, clock }: { db: Knex, clock: Clock }) {
     return (await listGroupSummaries(db)).filter((group) => group.takesMembers && !memberOf.some((m) => m.id === group.id))
   }
 
-  return { listSummaries, joinableGroups, groupsOf: async (ids: number[]) => await groupsOf(db, ids), addMembersById, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
+  return { createIn, listSummaries, joinableGroups, groupsOf: async (ids: number[]) => await groupsOf(db, ids), addMembersById, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
 }
 
 export type Groups = ReturnType<typeof createGroups>

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Knex } from 'knex'
 import { viewsDir } from '../../paths'
-import { recordAudit, type Actor, type AuditAction } from '../audit/audit-log'
+import type { Actor, EventAction, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { NotFound, throwIfInvalid } from '../kernel/errors'
 
@@ -150,7 +150,7 @@ interface TemplateRow {
   updated_at: string
 }
 
-export function createTemplates ({ db, clock }: { db: Knex, clock: Clock }) {
+export function createTemplates ({ db, clock, events }: { db: Knex, clock: Clock, events: Events }) {
   function fromRow (name: TemplateName, row: TemplateRow | undefined): EmailTemplate {
     const defaults = DEFAULTS[name]
     return {
@@ -173,11 +173,11 @@ export function createTemplates ({ db, clock }: { db: Knex, clock: Clock }) {
     return TEMPLATE_NAMES.map((name) => fromRow(name, rows.find((row) => row.name === name)))
   }
 
-  async function store (name: TemplateName, fields: Partial<TemplateRow>, actor: Actor, action: AuditAction): Promise<void> {
+  async function store (name: TemplateName, fields: Partial<TemplateRow>, actor: Actor, action: EventAction): Promise<void> {
     await db.transaction(async (trx) => {
       const row = { ...fields, name, updated_at: isoNow(clock), updated_by: actor.id }
       await trx('email_templates').insert({ enabled: true, ...row }).onConflict('name').merge(Object.keys(row))
-      await recordAudit(trx, clock, { actor, action, target: { type: 'email-template', id: null, label: name } })
+      await events.record(trx, { actor, action, target: { type: 'email-template', id: null, label: name } })
     })
   }
 

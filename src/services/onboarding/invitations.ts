@@ -1,12 +1,12 @@
 import type { Knex } from 'knex'
-import { recordAudit, recordAudits, type Actor } from '../audit/audit-log'
+import type { Actor, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { Conflict, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import type { PasswordHasher } from '../accounts/passwords'
 import { emailProblem, hashNewPassword, nameErrors, type NameInput } from '../accounts/account-rules'
 import { ACCOUNT_COLUMNS, deleteAccount, findAccount, findStoredAccount, insertAccounts, normalizeEmail, toAccount, type Account, type AccountRow } from '../accounts/account-store'
-import { activatePendingAccount } from './activate-pending-account'
-import { createAccountTokens } from './account-tokens'
+import type { Accounts } from '../accounts/accounts'
+import { createAccountTokens } from '../accounts/account-tokens'
 import type { Outbox } from '../mail/outbox'
 import { formatDate } from '../../format'
 import type { EmailStatus } from '../mail/outbox'
@@ -19,6 +19,8 @@ export interface InvitationsDeps {
   db: Knex
   hasher: PasswordHasher
   clock: Clock
+  events: Events
+  accounts: Accounts
   outbox: Outbox
   publicUrl: string
   ttlHours: number
@@ -69,7 +71,7 @@ export function inviteErrors (input: InviteInput): FieldErrors {
   return errors
 }
 
-export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHours }: InvitationsDeps) {
+export function createInvitations ({ db, hasher, clock, events, accounts, outbox, publicUrl, ttlHours }: InvitationsDeps) {
   const tokens = createAccountTokens(clock)
 
   /** Ends the account's open links and issues a new one, with its email, in the caller's transaction. */
@@ -93,7 +95,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     if (existing === undefined) return (await inviteNew(trx, [input], actor))[0]
     if (existing.state !== 'pending' || pending === 'skip') return { account: existing, outcome: 'exists', expiresAt: null }
     const expiresAt = await issueInvitation(trx, existing, actor)
-    await recordAudit(trx, clock, { actor, action: 'invitation.resent', target: { type: 'developer', id: existing.id, label: existing.email } })
+    await events.record(trx, { actor, action: 'invitation.resent', target: { type: 'developer', id: existing.id, label: existing.email } })
     return { account: existing, outcome: 'resent', expiresAt }
   }
 
@@ -105,7 +107,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     const accounts = await insertAccounts(trx, inputs, 'pending', null, isoNow(clock))
     const links = await tokens.issueFirstTokens(trx, accounts.map((a) => a.id), PURPOSE, { ttlMs: ttlHours * 3_600_000, createdBy: actor.id })
     await outbox.queueRequiredEmails(trx, 'invitation', accounts.map((to, i) => ({ to, values: { ConfirmUrl: `${publicUrl}/invitations/${links[i].token}`, ExpiresAt: formatDate(links[i].expiresAt) } })))
-    await recordAudits(trx, clock, accounts.map((account) => ({ actor, action: 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })))
+    await events.record(trx, accounts.map((account) => ({ actor, action: 'developer.invited', target: { type: 'developer', id: account.id, label: account.email } })))
     return accounts.map((account, i) => ({ account, outcome: 'invited', expiresAt: links[i].expiresAt }))
   }
 
@@ -149,7 +151,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     return await db.transaction(async (trx) => {
       const account = await pendingAccount(trx, id)
       const expiresAt = await issueInvitation(trx, account, actor)
-      await recordAudit(trx, clock, { actor, action: 'invitation.resent', target: { type: 'developer', id: account.id, label: account.email } })
+      await events.record(trx, { actor, action: 'invitation.resent', target: { type: 'developer', id: account.id, label: account.email } })
       return { account, resent: true, expiresAt }
     })
   }
@@ -159,7 +161,7 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     return await db.transaction(async (trx) => {
       const account = await pendingAccount(trx, id)
       await deleteAccount(trx, { id, state: 'pending' }, isoNow(clock))
-      await recordAudit(trx, clock, { actor, action: 'invitation.revoked', target: { type: 'developer', id: account.id, label: account.email } })
+      await events.record(trx, { actor, action: 'invitation.revoked', target: { type: 'developer', id: account.id, label: account.email } })
       return account
     })
   }
@@ -211,8 +213,8 @@ export function createInvitations ({ db, hasher, clock, outbox, publicUrl, ttlHo
     const passwordHash = await hashNewPassword(hasher, password, account.email)
     return await db.transaction(async (trx) => {
       await tokens.spendToken(trx, token, PURPOSE, MESSAGES)
-      const active = await activatePendingAccount(trx, clock, outbox, account, { passwordHash, signIn: true })
-      await recordAudit(trx, clock, { actor: { id: account.id, label: account.email, ip }, action: 'invitation.accepted', target: { type: 'developer', id: account.id, label: account.email } })
+      const active = await accounts.activatePendingIn(trx, account, { passwordHash, signIn: true })
+      await events.record(trx, { actor: { id: account.id, label: account.email, ip }, action: 'invitation.accepted', target: { type: 'developer', id: account.id, label: account.email } })
       return active
     })
   }

@@ -1,10 +1,10 @@
 import type { AccountFlowDeps } from './account-flows'
-import { recordAudit, selfAction } from '../audit/audit-log'
+import { selfAction } from '../kernel/events'
 import { isoNow } from '../kernel/clock'
 import type { PasswordChecks } from '../accounts/password-checks'
 import { hashNewPassword, requireEmail } from '../accounts/account-rules'
 import { findStoredAccount, updateAccount, type Account } from '../accounts/account-store'
-import { createAccountTokens, type TokenMessages } from './account-tokens'
+import { createAccountTokens, type TokenMessages } from '../accounts/account-tokens'
 import type { Deferred } from '../kernel/background-work'
 
 export interface PasswordResetDeps extends AccountFlowDeps {
@@ -18,7 +18,7 @@ const RESET: TokenMessages = {
 }
 
 /** "Forgot your password": a one-hour, single-use link by email; using it ends every session. */
-export function createPasswordReset ({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl }: PasswordResetDeps) {
+export function createPasswordReset ({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl }: PasswordResetDeps) {
   const tokens = createAccountTokens(clock)
 
   /**
@@ -54,7 +54,7 @@ export function createPasswordReset ({ db, hasher, passwordChecks, clock, outbox
       await tokens.endTokens(trx, account.id, 'email-change')
       // The owner proved themselves by email: earlier failed guesses no longer count.
       await passwordChecks.succeeded(account.email, trx)
-      await recordAudit(trx, clock, { ...selfAction(account, ip), action: 'developer.password-reset' })
+      await events.record(trx, { ...selfAction(account, ip), action: 'developer.password-reset' })
       return account
     })
   }

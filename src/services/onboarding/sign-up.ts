@@ -1,17 +1,18 @@
 import type { Knex } from 'knex'
 import type { AccountFlowDeps } from './account-flows'
-import { recordAudit, selfAction } from '../audit/audit-log'
+import { selfAction } from '../kernel/events'
 import { isoNow } from '../kernel/clock'
 import { NotFound, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { newAccountErrors, requireEmail, type NewAccountInput } from '../accounts/account-rules'
 import { findStoredAccount, insertAccount, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
-import { createAccountTokens, type TokenMessages } from './account-tokens'
-import { activatePendingAccount } from './activate-pending-account'
+import { createAccountTokens, type TokenMessages } from '../accounts/account-tokens'
+import type { Accounts } from '../accounts/accounts'
 import type { Deferred } from '../kernel/background-work'
 import type { Settings } from '../settings/settings'
 
 export interface SignUpDeps extends AccountFlowDeps {
   settings: Settings
+  accounts: Accounts
   confirmationTtlHours: number
 }
 
@@ -30,7 +31,7 @@ function isUnconfirmedSignUp (account: StoredAccount): boolean {
 }
 
 /** Self sign-up, its confirmation link and the resend of that link. */
-export function createSignUp ({ db, hasher, clock, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }: SignUpDeps) {
+export function createSignUp ({ db, hasher, clock, events, outbox, mailBudget, settings, accounts, publicUrl, confirmationTtlHours }: SignUpDeps) {
   const tokens = createAccountTokens(clock)
 
   async function sendConfirmation (trx: Knex.Transaction, account: Account): Promise<void> {
@@ -64,7 +65,7 @@ export function createSignUp ({ db, hasher, clock, outbox, mailBudget, settings,
       }
       const account = await insertAccount(trx, input, 'pending', passwordHash, isoNow(clock))
       await sendConfirmation(trx, account)
-      await recordAudit(trx, clock, { ...selfAction(account, ip), action: 'developer.signed-up' })
+      await events.record(trx, { ...selfAction(account, ip), action: 'developer.signed-up' })
     })
   }
 
@@ -92,8 +93,8 @@ export function createSignUp ({ db, hasher, clock, outbox, mailBudget, settings,
     return await db.transaction(async (trx) => {
       const { account: pending } = await tokens.findTokenAccount(trx, token, 'signup-confirmation', 'pending', CONFIRM)
       await tokens.spendToken(trx, token, 'signup-confirmation', CONFIRM)
-      const account = await activatePendingAccount(trx, clock, outbox, pending)
-      await recordAudit(trx, clock, { ...selfAction(account, ip), action: 'developer.confirmed' })
+      const account = await accounts.activatePendingIn(trx, pending)
+      await events.record(trx, { ...selfAction(account, ip), action: 'developer.confirmed' })
       return account
     })
   }

@@ -1,13 +1,13 @@
 import type { Knex } from 'knex'
 import type { AccountFlowDeps } from '../onboarding/account-flows'
-import { recordAudit, selfAction } from '../audit/audit-log'
+import { selfAction } from '../kernel/events'
 import { isoNow } from '../kernel/clock'
 import { Conflict, Invalid, NotFound, throwIfInvalid } from '../kernel/errors'
 import type { PasswordChecks } from '../accounts/password-checks'
 import { hashNewPassword, nameErrors, requireEmail, type NameInput } from '../accounts/account-rules'
 import { deleteAccount, findStoredAccount, normalizeEmail, updateAccount, type Account, type StoredAccount } from '../accounts/account-store'
 import { keepAnActiveAdministrator } from '../accounts/administrators'
-import { createAccountTokens, type TokenMessages } from '../onboarding/account-tokens'
+import { createAccountTokens, type TokenMessages } from '../accounts/account-tokens'
 import type { Deferred } from '../kernel/background-work'
 
 export interface ProfileDeps extends AccountFlowDeps {
@@ -21,7 +21,7 @@ const EMAIL_CHANGE: TokenMessages = {
 }
 
 /** What signed-in developers do with their own account: name, email, password, closing it. */
-export function createProfile ({ db, hasher, passwordChecks, clock, outbox, mailBudget, publicUrl, confirmationTtlHours }: ProfileDeps) {
+export function createProfile ({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl, confirmationTtlHours }: ProfileDeps) {
   const tokens = createAccountTokens(clock)
 
   async function updateName (id: number, input: NameInput): Promise<void> {
@@ -80,7 +80,7 @@ export function createProfile ({ db, hasher, passwordChecks, clock, outbox, mail
       await updateAccount(trx, { id: account.id }, { email: newEmail }, isoNow(clock)).catch((err: unknown) => { throw err instanceof Conflict ? taken : err })
       // Reset links went to the old address: they end with it.
       await tokens.endTokens(trx, account.id, 'password-reset')
-      await recordAudit(trx, clock, { ...selfAction(account, ip), action: 'developer.email-changed', details: { from: account.email, to: newEmail } })
+      await events.record(trx, { ...selfAction(account, ip), action: 'developer.email-changed', details: { from: account.email, to: newEmail } })
       return { ...account, email: newEmail }
     })
   }
@@ -103,7 +103,7 @@ export function createProfile ({ db, hasher, passwordChecks, clock, outbox, mail
       await keepAnActiveAdministrator(trx, account)
       await outbox.queueEmail(trx, 'farewell', account)
       await deleteAccount(trx, { id }, isoNow(clock))
-      await recordAudit(trx, clock, { ...selfAction(account, ip), action: 'developer.closed-account' })
+      await events.record(trx, { ...selfAction(account, ip), action: 'developer.closed-account' })
       return account
     })
   }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { recordAudit, type Actor } from '../audit/audit-log'
+import type { Actor, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { nameProblem } from '../kernel/text-rules'
@@ -24,7 +24,7 @@ type Key = keyof PortalSettings
 export const CHROME_SETTINGS_MS = 1000
 
 /** Portal settings from the database, with ORG_NAME and "sign-up on" as defaults. */
-export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock, orgName: string }) {
+export function createSettings ({ db, clock, events, orgName }: { db: Knex, clock: Clock, events: Events, orgName: string }) {
   const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName }
 
   async function getSettings (trx: Knex | Knex.Transaction = db): Promise<PortalSettings> {
@@ -65,7 +65,7 @@ export function createSettings ({ db, clock, orgName }: { db: Knex, clock: Clock
       const rows = (Object.keys(next) as Key[]).map((key) => ({ key, value: String(next[key]), updated_at: now }))
       await trx('settings').insert(rows).onConflict('key').merge()
       const changed = (Object.keys(next) as Key[]).filter((key) => before[key] !== next[key])
-      await recordAudit(trx, clock, { actor, action: 'settings.changed', target: { type: 'settings', id: null, label: changed.join(', ') || 'no change' } })
+      await events.record(trx, { actor, action: 'settings.changed', target: { type: 'settings', id: null, label: changed.join(', ') || 'no change' } })
       return next
     }).finally(() => { chrome = null })
   }

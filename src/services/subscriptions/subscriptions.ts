@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
-import { recordAudit, selfAction, type Actor, type AuditAction } from '../audit/audit-log'
+import { activeAdministrators } from '../accounts/administrators'
+import { selfAction, type Actor, type EventAction, type Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { nameProblem } from '../kernel/text-rules'
@@ -42,7 +43,7 @@ export const ADMIN_ACTIONS = {
   suspend: { from: ['active'], to: 'suspended', audit: 'subscription.suspended', done: 'suspended' },
   activate: { from: ['suspended'], to: 'active', audit: 'subscription.activated', done: 'activated' },
   cancel: { from: ['submitted', 'active', 'suspended'], to: 'cancelled', audit: 'subscription.cancelled', done: 'cancelled' }
-} as const satisfies Record<string, { from: readonly SubscriptionState[], to: SubscriptionState, audit: AuditAction, done: string }>
+} as const satisfies Record<string, { from: readonly SubscriptionState[], to: SubscriptionState, audit: EventAction, done: string }>
 export type AdminAction = keyof typeof ADMIN_ACTIONS
 export const ADMIN_ACTION_NAMES = Object.keys(ADMIN_ACTIONS) as AdminAction[]
 
@@ -94,13 +95,14 @@ function displayNameErrors (displayName: string): FieldErrors {
 interface Deps {
   db: Knex
   clock: Clock
+  events: Events
   outbox: Outbox
   products: Products
   keys: KeyStore
   publicUrl: string
 }
 
-export function createSubscriptions ({ db, clock, outbox, products, keys, publicUrl }: Deps) {
+export function createSubscriptions ({ db, clock, events, outbox, products, keys, publicUrl }: Deps) {
   const base = (q: Knex | Knex.Transaction): Knex.QueryBuilder => q('subscriptions')
     .join('products', 'products.id', 'subscriptions.product_id')
     .leftJoin('developers', 'developers.id', 'subscriptions.developer_id')
@@ -118,8 +120,8 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
     return subscription
   }
 
-  const audit = (trx: Knex.Transaction, actor: Actor, action: AuditAction, subscription: Subscription, details?: Record<string, unknown>) =>
-    recordAudit(trx, clock, {
+  const audit = (trx: Knex.Transaction, actor: Actor, action: EventAction, subscription: Subscription, details?: Record<string, unknown>) =>
+    events.record(trx, {
       actor,
       action,
       target: { type: 'subscription', id: subscription.id, label: `${subscription.displayName} (${subscription.productName}, ${subscription.owner?.email ?? 'deleted account'})` },
@@ -130,13 +132,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
 
   /** Tells the administrators a developer asks for a product that needs approval. */
   async function mailAdministrators (trx: Knex.Transaction, subscription: Subscription, owner: Recipient): Promise<void> {
-    const admins: Recipient[] = (await trx('developers')
-      .join('developer_groups', 'developer_groups.developer_id', 'developers.id')
-      .join('groups', 'groups.id', 'developer_groups.group_id')
-      .where({ 'groups.system_key': 'administrators', 'developers.state': 'active' })
-      .select('developers.id', 'developers.email', 'developers.first_name', 'developers.last_name'))
-      .map((r) => ({ id: r.id, email: r.email, firstName: r.first_name, lastName: r.last_name }))
-    for (const admin of admins) {
+    for (const admin of await activeAdministrators(trx)) {
       await outbox.queueEmail(trx, 'subscription-request', admin, {
         ...mailValues(subscription),
         DevFirstName: owner.firstName,
@@ -186,7 +182,7 @@ export function createSubscriptions ({ db, clock, outbox, products, keys, public
       const visible = await products.findVisible(productId, viewer, trx)
       const subscription = await insertSubscription(trx, viewer, visible, input.displayName, visible.approvalRequired ? 'submitted' : 'active')
       if (subscription.state === 'submitted') await mailAdministrators(trx, subscription, viewer)
-      await recordAudit(trx, clock, { ...selfAction(viewer, ip), action: 'subscription.created', details: { subscriptionId: subscription.id, product: visible.name, state: subscription.state } })
+      await events.record(trx, { ...selfAction(viewer, ip), action: 'subscription.created', details: { subscriptionId: subscription.id, product: visible.name, state: subscription.state } })
       return subscription
     })
   }

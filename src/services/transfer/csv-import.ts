@@ -2,17 +2,16 @@ import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
 import { parse } from 'csv-parse'
-import { recordAudit, recordAudits, type Actor } from '../audit/audit-log'
+import type { Actor } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { Invalid, NotFound, Refused } from '../kernel/errors'
-import { INSERT_BATCH, accountStatesByEmail, insertAccounts, normalizeEmail, type Account } from '../accounts/account-store'
+import { INSERT_BATCH, accountStatesByEmail, normalizeEmail } from '../accounts/account-store'
+import type { Accounts } from '../accounts/accounts'
 import { inviteErrors, type Invitations } from '../onboarding/invitations'
-import { createAccountTokens } from '../onboarding/account-tokens'
 import type { Outbox } from '../mail/outbox'
-import { formatDate } from '../../format'
-import { GROUP_NAME_MAX, groupColumns } from '../groups/groups'
+import { groupNameProblem, type Groups } from '../groups/groups'
 import { GUESTS_TAKE_NO_MEMBERS, type SystemGroupKey } from '../groups/group-lookups'
-import { identifierKey, nameProblem } from '../kernel/text-rules'
+import { identifierKey } from '../kernel/text-rules'
 import { createSlicer, yieldToOthers } from '../kernel/slices'
 
 export type ImportMode = 'create' | 'invite'
@@ -188,9 +187,9 @@ interface Deps {
   db: Knex
   clock: Clock
   outbox: Outbox
+  accounts: Accounts
+  groups: Groups
   invitations: Invitations
-  publicUrl: string
-  linkTtlHours: number
   /** Where a run's failure is reported (it runs beside the requests). */
   report: (err: unknown, what: string) => void
 }
@@ -202,8 +201,7 @@ interface Deps {
  * account are skipped, so running a file again changes nothing new; a run that stopped halfway
  * goes on from its last slice. Only its creator may run an import or follow it.
  */
-export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, linkTtlHours, report }: Deps) {
-  const tokens = createAccountTokens(clock)
+export function createCsvImport ({ db, clock, outbox, accounts, groups: groupService, invitations, report }: Deps) {
   const running = new Map<number, Promise<ImportResult>>()
   let stopping = false
 
@@ -241,7 +239,7 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
         if (group?.system_key === 'guests') errors.push(GUESTS_TAKE_NO_MEMBERS)
         else if (group?.system_key === 'administrators') errors.push(NO_ADMINISTRATORS)
         else if (group === undefined) {
-          const nameError = nameProblem('group name', name, GROUP_NAME_MAX)
+          const nameError = groupNameProblem(name)
           if (nameError !== null) errors.push(nameError)
         }
       }
@@ -310,22 +308,6 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
     return { id, mode, fileName, rows: previewed, counts, newGroups: [...fresh.values()], ignoredColumns }
   }
 
-  /** Active accounts with no password, in their groups (Developers always), each mailed a link to choose one. */
-  async function createAccounts (trx: Knex.Transaction, rows: PreviewRow[], groupIds: (row: ImportRow) => number[], actor: Actor): Promise<Account[]> {
-    const now = isoNow(clock)
-    const accounts = await insertAccounts(trx, rows, 'active', null, now)
-    const memberships = accounts.flatMap((account, i) => groupIds(rows[i]).map((groupId) => ({ developer_id: account.id, group_id: groupId, created_at: now })))
-    for (let i = 0; i < memberships.length; i += 500) await trx('developer_groups').insert(memberships.slice(i, i + 500))
-    const links = await tokens.issueFirstTokens(trx, accounts.map((a) => a.id), 'password-reset', { ttlMs: linkTtlHours * 3_600_000, createdBy: actor.id })
-    await outbox.queueRequiredEmails(trx, 'account-created', accounts.map((to, i) => ({
-      to, values: { ConfirmUrl: `${publicUrl}/password-reset/${links[i].token}`, ExpiresAt: formatDate(links[i].expiresAt), DevEmail: to.email }
-    })))
-    await recordAudits(trx, clock, accounts.map((account, i) => ({
-      actor, action: 'developer.created', target: { type: 'developer', id: account.id, label: account.email }, details: { groupIds: groupIds(rows[i]), imported: true }
-    })))
-    return accounts
-  }
-
   /** The import, if it exists and is this administrator's (anyone else is told it does not exist). */
   async function ownImport (id: number, actor: Actor): Promise<StoredImport> {
     const kept: StoredImport | undefined = await db('csv_imports').where('id', id).first()
@@ -367,16 +349,15 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
       }
       if (fresh.size > 0) {
         await db.transaction(async (trx) => {
-          for (const name of fresh.values()) {
-            const [row] = await trx('groups').insert({ ...groupColumns({ name, description: '' }), created_at: isoNow(clock) }).returning(['id', 'name', 'name_normalized', 'system_key'])
-            groups.set(row.name_normalized, row)
-            await recordAudit(trx, clock, { actor, action: 'group.created', target: { type: 'group', id: row.id, label: row.name }, details: { imported: true } })
-          }
+          const created = await groupService.createIn(trx, [...fresh.values()].map((name) => ({ name, description: '' })), actor, { imported: true })
+          const keys = [...fresh.keys()]
+          created.forEach((group, i) => { groups.set(keys[i], { id: group.id, name: group.name, name_normalized: keys[i], system_key: null }) })
         })
       }
     }
     const developers = [...groups.values()].find((g) => g.system_key === 'developers')
     if (developers === undefined) throw new Refused('The Developers group is missing.')
+    // Every group a row names exists by now (checked in the preview, created above).
     const groupIds = (row: ImportRow): number[] => [...new Set([developers.id, ...row.groups.map((name) => groups.get(identifierKey(name))?.id ?? developers.id)])]
 
     for (;;) {
@@ -390,7 +371,9 @@ export function createCsvImport ({ db, clock, outbox, invitations, publicUrl, li
         const existing = await existingAccounts(trx, rows, async () => {})
         const outcomes = rows.map((row, i) => outcomeOf(row, slice[i].problem, mode, existing))
         const toWrite = outcomes.filter((row) => row.outcome === mode)
-        if (mode === 'create') await createAccounts(trx, toWrite, groupIds, actor)
+        if (mode === 'create') {
+          await accounts.createActiveIn(trx, toWrite.map((row) => ({ input: row, groupIds: groupIds(row), details: { imported: true } })), { actor, mail: 'password-link' })
+        }
         else await invitations.inviteNew(trx, toWrite, actor)
         const done = await trx('csv_imports').where({ id, run_token: token }).update({
           done_line: doneLine,

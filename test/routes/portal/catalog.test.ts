@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, countOf, Client, DEV, createAdmin, createDeveloper, makeApp, makeAppWithMail, signedInClient } from '../../helpers'
 import { LIBRARY_JSON } from '../../fixtures/openapi'
-import type { Actor } from '../../../src/services/audit/audit-log'
+import type { Actor } from '../../../src/services/kernel/events'
 
 const SYSTEM: Actor = { id: null, label: 'test', ip: null }
 

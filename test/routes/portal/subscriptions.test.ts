@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
-import type { Actor } from '../../../src/services/audit/audit-log'
+import type { Actor } from '../../../src/services/kernel/events'
 import { keyDigest } from '../../../src/services/subscriptions/key-store'
 import { productFor } from '../../fixtures/catalog'
 

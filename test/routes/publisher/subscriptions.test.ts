@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { ADMIN, DEV, createDeveloper, makeAppWithMail, signedInClient } from '../../helpers'
-import type { Actor } from '../../../src/services/audit/audit-log'
+import type { Actor } from '../../../src/services/kernel/events'
 import { productFor } from '../../fixtures/catalog'
 
 const SYSTEM: Actor = { id: null, label: 'test', ip: null }

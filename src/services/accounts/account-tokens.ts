@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { isoNow, type Clock } from '../kernel/clock'
 import { DomainError, NotFound } from '../kernel/errors'
 import { hashToken, looksLikeToken, newToken } from '../kernel/random-tokens'
-import { findAccount, type Account, type AccountState } from '../accounts/account-store'
+import { findAccount, type Account, type AccountState } from './account-store'
 
 export type TokenPurpose = 'invitation' | 'signup-confirmation' | 'password-reset' | 'email-change'
 
