@@ -16,7 +16,7 @@ import { systemClock, type Clock } from './services/kernel/clock'
 import { createServices, type Services } from './services'
 import { checkKeySecret } from './services/kernel/secret-check'
 import security from './plugins/security'
-import auth, { SESSION_COOKIE } from './plugins/auth'
+import auth from './plugins/auth'
 import views from './plugins/views'
 import errors from './plugins/errors'
 import { ensureConfiguredAdministrator } from './services/accounts/configured-administrator'
@@ -33,8 +33,10 @@ import catalogRoutes from './routes/portal/catalog'
 import subscriptionRoutes from './routes/portal/subscriptions'
 import gatewayPlugin from './gateway/plugin'
 import { createBackendSlots } from './gateway/backend-slots'
-import apiPlugin, { API_PREFIX } from './api/plugin'
+import apiPlugin from './api/plugin'
+import { API_PREFIX } from './http/mounts'
 import { MESSAGES, type GatewayOptions } from './services/gateway/gateway'
+import { SESSION_COOKIE } from './http/cookies'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -171,7 +173,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 async function portalPlugins (app: FastifyInstance, config: Config, services: Services): Promise<void> {
   // Cookies are Secure when the portal is served over https.
   const secureCookies = config.publicUrl.startsWith('https:')
-  const sessionStore = new KnexSessionStore(app.db, app.readDb, (err) => app.log.error({ err }, 'session store callback failed'))
+  const sessionStore = new KnexSessionStore(app.db, app.readDb, app.services.signIn.sessionAccounts, (err) => app.log.error({ err }, 'session store callback failed'))
   const pruner = setInterval(() => { sessionStore.prune().catch((err) => app.log.error({ err }, 'session prune failed')) }, PRUNE_EVERY_MS)
   pruner.unref()
   app.addHook('onClose', async () => { clearInterval(pruner) })

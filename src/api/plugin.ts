@@ -5,6 +5,7 @@ import rateLimit from '@fastify/rate-limit'
 import { DomainError, Invalid, TooManyRequests } from '../services/kernel/errors'
 import { requireSafeInput } from '../services/kernel/input-rules'
 import { createRateLimiter } from '../services/kernel/rate-limiter'
+import '../http/request-account'
 import { ErrorBody } from './schemas'
 import managementRoutes from './routes'
 
@@ -24,7 +25,6 @@ declare module 'fastify' {
   }
 }
 
-export const API_PREFIX = '/api/v1'
 
 interface JsonError { statusCode: number, error: string, message: string, fields?: Record<string, string> }
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { actorOf } from '../plugins/auth'
 import type { Account as StoredAccount } from '../services/accounts/account-store'
 import { Invalid, NotFound, Refused } from '../services/kernel/errors'
 import { ADMIN_ACTION_NAMES, type Subscription as StoredSubscription } from '../services/subscriptions/subscriptions'
 import * as S from './schemas'
+import { actorOf } from '../http/request-account'
 
 type Body<T extends TSchema> = Static<T>
 type UserRecord = Static<typeof S.Account>

@@ -1,27 +1,7 @@
 import type { Session } from 'fastify'
+import '../http/session-data'
 import type { SessionStore } from '@fastify/session'
 import type { Knex } from 'knex'
-import { signedInColumns, toSignedIn, type SignedInRow } from '../services/accounts/account-store'
-import type { SignedInAccount } from '../services/accounts/sign-in'
-
-/** One bulk action's outcome, account by account. */
-export interface BulkReport {
-  title: string
-  items: Array<{ id: number, name: string, email: string, done: boolean, reason: string | null }>
-}
-
-declare module 'fastify' {
-  interface Session {
-    /** The signed-in account; everything else about it is reloaded from the database per request. */
-    accountId?: number
-    /** A one-time message for the next page. */
-    flash?: string
-    /** What a bulk action on the Developers list did, for the page it redirects to (shown once). */
-    bulkResult?: BulkReport
-    /** @fastify/csrf-protection's secret. */
-    _csrf?: string
-  }
-}
 
 type Callback = (err?: Error) => void
 
@@ -47,23 +27,32 @@ const DAY_MS = 24 * 60 * 60 * 1000
 const SID = '\u0000sid'
 const NOW = '\u0000now'
 
-type SessionRow = { data: string, account_id: number | null } & (SignedInRow | { [K in keyof SignedInRow]: null })
+/**
+ * How a session's account is read with it, from the accounts' side: the join and columns it adds
+ * to the session's query, and the account it makes of the row (null: gone or no longer active).
+ * The store knows sessions only; what an account is stays with the accounts.
+ */
+export interface SessionAccounts<A> {
+  attach: (query: Knex.QueryBuilder, accountIdColumn: string) => Knex.QueryBuilder
+  fromRow: (row: Record<string, unknown>) => A | null
+}
+
+type SessionRow = { data: string, account_id: number | null } & Record<string, unknown>
 
 /**
  * Sessions in the database, so they survive restarts and are shared by several instances.
  * Expiry runs on real time, like the cookie @fastify/session sets, not on the app's injectable clock.
  */
-export class KnexSessionStore implements SessionStore {
+export class KnexSessionStore<A> implements SessionStore {
   /** The session with its account, in one query (compiled once). */
   private readonly read: { sql: string, bindings: readonly unknown[] }
   /** The signed-in account read with each session, until the auth hook takes it (by session id). */
-  private readonly accounts = new Map<string, SignedInAccount | null>()
+  private readonly accounts = new Map<string, A | null>()
 
   /** `readDb`: where sessions are read (a read-only pool on SQLite); `db` writes them. */
-  constructor (private readonly db: Knex, private readonly readDb: Knex, private readonly onCallbackError: (err: unknown) => void) {
-    const { sql, bindings } = readDb('sessions').leftJoin('developers', 'developers.id', 'sessions.account_id')
-      .where('sessions.sid', SID).where('sessions.expires_at', '>', NOW)
-      .first(['sessions.data', 'sessions.account_id', ...signedInColumns(readDb)]).toSQL()
+  constructor (private readonly db: Knex, private readonly readDb: Knex, private readonly sessionAccounts: SessionAccounts<A>, private readonly onCallbackError: (err: unknown) => void) {
+    const query = readDb('sessions').where('sessions.sid', SID).where('sessions.expires_at', '>', NOW).select('sessions.data', 'sessions.account_id')
+    const { sql, bindings } = sessionAccounts.attach(query, 'sessions.account_id').first().toSQL()
     this.read = { sql, bindings }
   }
 
@@ -71,7 +60,7 @@ export class KnexSessionStore implements SessionStore {
    * The account read with this session a moment ago (null: gone or no longer active), once; undefined
    * when there is none to take (then the caller reads it itself).
    */
-  takeAccount (sid: string): SignedInAccount | null | undefined {
+  takeAccount (sid: string): A | null | undefined {
     const account = this.accounts.get(sid)
     this.accounts.delete(sid)
     return account
@@ -94,7 +83,7 @@ export class KnexSessionStore implements SessionStore {
           // Entries live from here to the auth hook of the same request; a request that ends in
           // between (a dropped connection) leaves one behind, so the map is kept small.
           if (this.accounts.size >= 1000) this.accounts.clear()
-          this.accounts.set(sid, toSignedIn(row.id === null ? undefined : row))
+          this.accounts.set(sid, this.sessionAccounts.fromRow(row))
         }
         return JSON.parse(row.data) as Session
       })

@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { CSRF_COOKIE } from '../plugins/security'
-import { SESSION_COOKIE } from '../plugins/auth'
+import { SESSION_COOKIE, CSRF_COOKIE } from '../http/cookies'
 
 export const KEY_HEADER = 'ocp-apim-subscription-key'
 export const KEY_QUERY = 'subscription-key'

@@ -2,16 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SignedInAccount } from '../services/accounts/sign-in'
 import { Forbidden } from '../services/kernel/errors'
-import type { Actor } from '../services/kernel/events'
-
-export const SESSION_COOKIE = 'portico_session'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The signed-in, active account, reloaded from the database on every request; null when signed out. */
-    account: SignedInAccount | null
-  }
-}
+import '../http/request-account'
 
 /** Where a signed-out visitor is sent, with the page to come back to (the sign-in page then says why). */
 export function signInRedirect (request: FastifyRequest): string {
@@ -33,18 +24,6 @@ export async function requireAdmin (request: FastifyRequest, reply: FastifyReply
     return
   }
   if (!request.account.isAdmin) throw new Forbidden('This page is for administrators of the publisher portal.')
-}
-
-/** The signed-in account, on a route whose requireAccount guard has made sure there is one. */
-export function signedIn (request: FastifyRequest): SignedInAccount {
-  if (request.account === null) throw new Error(`${request.routeOptions.url ?? request.url}: no account; is the route missing requireAccount?`)
-  return request.account
-}
-
-/** The signed-in account as the actor of an audited action. */
-export function actorOf (request: FastifyRequest): Actor {
-  const account = request.account
-  return { id: account?.id ?? null, label: account?.email ?? 'anonymous', ip: request.ip }
 }
 
 export interface AuthOptions {

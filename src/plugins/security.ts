@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
 import csrf from '@fastify/csrf-protection'
 import rateLimit from '@fastify/rate-limit'
+import { CSRF_COOKIE } from '../http/cookies'
 import { Forbidden, TooManyRequests } from '../services/kernel/errors'
 import { inputProblem, UnsafeInput } from '../services/kernel/input-rules'
 
@@ -21,7 +22,6 @@ export interface SecurityOptions {
   secureCookies: boolean
 }
 
-export const CSRF_COOKIE = 'portico_csrf'
 
 function isSafeMethod (method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS'

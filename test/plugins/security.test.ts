@@ -114,12 +114,12 @@ t.test('TRUST_PROXY as a list of proxies: only their X-Forwarded-For is believed
 t.test('an exception in a session store callback is reported, never an unhandled rejection', async (t) => {
   const app = await makeApp(t)
   const reported: unknown[] = []
-  const store = new KnexSessionStore(app.db, app.readDb, (err) => reported.push(err))
+  const store = new KnexSessionStore(app.db, app.readDb, app.services.signIn.sessionAccounts, (err) => reported.push(err))
   let unhandled = 0
   const onUnhandled = (): void => { unhandled++ }
   process.on('unhandledRejection', onUnhandled)
   t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
-  const session = { cookie: { expires: new Date(Date.now() + 60_000) } } as unknown as Parameters<KnexSessionStore['set']>[1]
+  const session = { cookie: { expires: new Date(Date.now() + 60_000) } } as unknown as Parameters<KnexSessionStore<unknown>['set']>[1]
   await new Promise<void>((resolve) => { store.set('sid-1', session, () => { resolve(); throw new Error('header write failed') }) })
   await new Promise<void>((resolve) => { store.get('sid-1', () => { resolve(); throw new Error('get callback failed') }) })
   await new Promise<void>((resolve) => { store.destroy('sid-1', () => { resolve(); throw new Error('destroy callback failed') }) })

@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { requireAccount, signedIn } from '../../plugins/auth'
+import { requireAccount } from '../../plugins/auth'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { LIVE_STATES } from '../../services/subscriptions/subscription-states'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId, querySchema } from '../shared/params'
 import { NotFound } from '../../services/kernel/errors'
 import { memorySource } from '../../services/catalog/reference/reference-store'
-import { API_PREFIX } from '../../api/plugin'
 import { gatewayPaths } from '../../config'
 import referencePages, { apiReferenceContext, type ReferenceContext } from '../reference/pages'
+import { signedIn } from '../../http/request-account'
+import { API_PREFIX } from '../../http/mounts'
 
 const MANAGEMENT_DESCRIPTION = 'Users, invitations, groups, products and subscriptions, for automation. Each call acts as the administrator who created its token, with the same rules, audit entries and emails as the publisher portal. Create a token on /admin/api-tokens.'
 

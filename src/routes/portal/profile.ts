@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { requireAccount, SESSION_COOKIE, signedIn as me, startSession } from '../../plugins/auth'
+import { requireAccount, startSession } from '../../plugins/auth'
+import { signedIn as me } from '../../http/request-account'
 import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
 import { afterResponse, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { tokenParams } from '../shared/params'
 import { rateLimited } from '../../plugins/security'
 import { ACCOUNT_FIELDS } from '../shared/account-fields'
+import { SESSION_COOKIE } from '../../http/cookies'
 
 
 const nameForm = formSchema({ firstName: ACCOUNT_FIELDS.firstName, lastName: ACCOUNT_FIELDS.lastName })

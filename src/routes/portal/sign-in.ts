@@ -2,10 +2,11 @@ import type { FastifyInstance } from 'fastify'
 import { rateLimited } from '../../plugins/security'
 import { TooManyRequests } from '../../services/kernel/errors'
 import type { SignedInAccount } from '../../services/accounts/sign-in'
-import { SESSION_COOKIE, startSession } from '../../plugins/auth'
+import { startSession } from '../../plugins/auth'
 import { Type } from '@sinclair/typebox'
 import { formSchema, safeNext, type FormBody } from '../shared/forms'
 import { querySchema } from '../shared/params'
+import { SESSION_COOKIE } from '../../http/cookies'
 
 const signInForm = formSchema({ email: 1000, password: 1024 }, { next: Type.Optional(Type.String({ maxLength: 2000 })) })
 

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf, requireAccount, signedIn } from '../../plugins/auth'
+import { requireAccount } from '../../plugins/auth'
 import { KEY_SLOTS } from '../../services/subscriptions/key-store'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { Type } from '@sinclair/typebox'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
+import { actorOf, signedIn } from '../../http/request-account'
 
 const regenerateForm = formSchema({}, { key: Type.Union(KEY_SLOTS.map((slot) => Type.Literal(slot))) })
 const renameForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 })

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf, signedIn } from '../../plugins/auth'
 import { TOKEN_NAME_MAX } from '../../services/api-tokens/api-tokens'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
-import { API_PREFIX } from '../../api/plugin'
+import { actorOf, signedIn } from '../../http/request-account'
+import { API_PREFIX } from '../../http/mounts'
 
 const tokenForm = formSchema({ name: TOKEN_NAME_MAX * 4, expiresInDays: 20 })
 

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { actorOf } from '../../plugins/auth'
 import { API_NAME_MAX, API_PATH_MAX, DESCRIPTION_MAX, SERVICE_URL_MAX, type ApiInput } from '../../services/catalog/apis'
 import { documentFromBytes, tooLargeMessage } from '../../services/catalog/openapi-import'
 import { Invalid, TooLarge } from '../../services/kernel/errors'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
 import referencePages, { apiReferenceContext } from '../reference/pages'
+import { actorOf } from '../../http/request-account'
 
 // The document comes pasted (text) or uploaded (a file, multipart): `openapi` may be either, and
 // the page's file input is `openapiFile`. Sizes are checked here and by the service (413 past

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf } from '../../plugins/auth'
 import { BODY_MAX_LENGTH, SUBJECT_MAX_LENGTH, TEMPLATE_INFO, renderTemplate, sampleValues, type EmailTemplate } from '../../services/mail/templates'
 import { checkbox, formSchema, showFormErrors, type FormBody } from '../shared/forms'
+import { actorOf } from '../../http/request-account'
 
 const nameParams = { params: { type: 'object', properties: { name: { type: 'string', maxLength: 40 } }, required: ['name'] } }
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf } from '../../plugins/auth'
 import { displayName } from '../../services/accounts/account-store'
 import { BULK_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX, type MemberResult } from '../../services/groups/groups'
 import { EMAIL_MAX_LENGTH } from '../../services/accounts/account-rules'
 import { Type } from '@sinclair/typebox'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+import { actorOf } from '../../http/request-account'
 
 const groupForm = formSchema({ name: GROUP_NAME_MAX * 10, description: GROUP_DESCRIPTION_MAX * 4 })
 // One address, or many (one a line): the page has both forms.

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf } from '../../plugins/auth'
 import { displayName } from '../../services/accounts/account-store'
 import { formatDate } from '../../format'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
@@ -7,6 +6,7 @@ import { ACCOUNT_FIELDS } from '../shared/account-fields'
 import { idParams, parseId } from '../shared/params'
 import { Type } from '@sinclair/typebox'
 import type { InviteInput, ManyInvited } from '../../services/onboarding/invitations'
+import { actorOf } from '../../http/request-account'
 
 /** At most this many lines in one paste. */
 const PASTE_MAX_LINES = 1000

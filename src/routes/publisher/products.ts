@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf } from '../../plugins/auth'
 import { PRODUCT_DESCRIPTION_MAX, PRODUCT_NAME_MAX, QUOTA_PERIODS, TERMS_MAX, productInput, type ProductInput } from '../../services/catalog/products'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { formId, idParams, parseId } from '../shared/params'
+import { actorOf } from '../../http/request-account'
 
 const NUMBER_TEXT = 40
 const productForm = formSchema({

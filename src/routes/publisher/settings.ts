@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf } from '../../plugins/auth'
 import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings/settings'
 import { checkbox, formSchema, showFormErrors, type FormBody } from '../shared/forms'
+import { actorOf } from '../../http/request-account'
 
 const settingsForm = formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: checkbox() })
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { actorOf } from '../../plugins/auth'
 import { SUBSCRIPTION_STATES } from '../../services/subscriptions/subscription-states'
 import { ADMIN_ACTIONS, ADMIN_ACTION_NAMES, REASON_MAX, type AdminAction } from '../../services/subscriptions/subscriptions'
 import { OUTCOME_LABELS } from './analytics'
 import { lastDays } from '../../services/usage/usage-reports'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { filterId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
+import { actorOf } from '../../http/request-account'
 
 const listQuery = querySchema({
   state: { type: 'string', enum: ['', ...SUBSCRIPTION_STATES] },

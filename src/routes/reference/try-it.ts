@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { requireAccount, signedIn } from '../../plugins/auth'
+import { requireAccount } from '../../plugins/auth'
 import { Invalid, TooManyRequests } from '../../services/kernel/errors'
 import { createRateLimiter } from '../../services/kernel/rate-limiter'
 import type { OperationView, ReferenceOverview } from '../../services/catalog/reference/draw'
@@ -8,6 +8,7 @@ import { buildTryRequest, TRY_BODY_MAX, type TryForm } from '../../services/cata
 import { KEY_HEADER } from '../../services/catalog/reference/gateway-names'
 import { showFormErrors } from '../shared/forms'
 import type { ReferenceContext } from './pages'
+import { signedIn } from '../../http/request-account'
 
 /** Where "Try it" sends: the developer's subscriptions covering the API, and the API's path inside this server's gateway. */
 export interface TryTarget {

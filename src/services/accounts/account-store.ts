@@ -183,6 +183,12 @@ export async function accountStatesByEmail (q: Db, normalizedEmails: string[]): 
 /** Rows written per INSERT statement by the batch writers (well under either engine's parameter limit). */
 export const INSERT_BATCH = 500
 
+/** The accounts with these ids that exist, by name (a bulk action's confirmation). */
+export async function findAccounts (q: Db, ids: number[]): Promise<Account[]> {
+  const rows = await q('developers').whereIn('id', ids).orderBy('name_normalized').orderBy('id').select(ACCOUNT_COLUMNS)
+  return rows.map(toAccount)
+}
+
 /** The account with this id (in the key's state, if given), or a 404 with `message`. */
 export async function findAccount (trx: Db, id: number, state?: AccountState, message = 'There is no developer with this id.'): Promise<Account> {
   const row = await whereKey(trx, { id, state }).first(ACCOUNT_COLUMNS)
@@ -191,25 +197,40 @@ export async function findAccount (trx: Db, id: number, state?: AccountState, me
 }
 
 /** The columns of a signed-in account: the account's and whether it is an administrator. */
-export function signedInColumns (q: Db): Array<string | Knex.Raw> {
+function signedInColumns (q: Knex.QueryBuilder): Array<string | Knex.Raw> {
   return [
     ...ACCOUNT_COLUMNS.map((c) => `developers.${c}`),
-    q.raw(
+    q.client.raw(
       'exists (select 1 from developer_groups dg join groups g on g.id = dg.group_id where dg.developer_id = developers.id and g.system_key = ?) as is_admin',
       ['administrators']
     )
   ]
 }
 
-export type SignedInRow = Pick<AccountRow, typeof ACCOUNT_COLUMNS[number]> & { is_admin: number | boolean }
+type SignedInRow = Pick<AccountRow, typeof ACCOUNT_COLUMNS[number]> & { is_admin: number | boolean }
 
 /** Null when the account is gone (no row) or no longer active: its session must end. */
-export function toSignedIn (row: SignedInRow | undefined): (Account & { isAdmin: boolean }) | null {
+function toSignedIn (row: SignedInRow | undefined): (Account & { isAdmin: boolean }) | null {
   if (row === undefined || row.id === null || row.state !== 'active') return null
   return { ...toAccount(row), isAdmin: Boolean(row.is_admin) }
 }
 
+/**
+ * How another table's query reads its account with it, in the same query (a session and its
+ * account, one query per request): the join and the signed-in columns added, the row made into the
+ * account, null when it is gone or no longer active.
+ */
+export const signedInWith = {
+  attach (query: Knex.QueryBuilder, accountIdColumn: string): Knex.QueryBuilder {
+    return query.leftJoin('developers', 'developers.id', accountIdColumn).select(signedInColumns(query))
+  },
+  fromRow (row: Record<string, unknown>): (Account & { isAdmin: boolean }) | null {
+    return toSignedIn(row.id === null ? undefined : row as unknown as SignedInRow)
+  }
+}
+
 /** Null when the account is gone or no longer active: its session must end. */
 export async function findActiveAccountWithRole (q: Db, id: number): Promise<(Account & { isAdmin: boolean }) | null> {
-  return toSignedIn(await q('developers').where('id', id).first(signedInColumns(q)) as SignedInRow | undefined)
+  const query = q('developers').where('id', id)
+  return toSignedIn(await query.first(signedInColumns(query)) as SignedInRow | undefined)
 }

@@ -4,7 +4,7 @@ import { isoNow, type Clock } from '../kernel/clock'
 import { DomainError, NotFound, Refused, throwIfInvalid } from '../kernel/errors'
 import type { PasswordHasher } from './passwords'
 import { newAccountErrors, type NewAccountInput } from './account-rules'
-import { INSERT_BATCH, deleteAccount as removeAccount, findAccount, insertAccounts, recordSignIn, updateAccount, type Account, type AccountRecord } from './account-store'
+import { INSERT_BATCH, deleteAccount as removeAccount, findAccount, findAccounts, insertAccounts, recordSignIn, updateAccount, type Account, type AccountRecord } from './account-store'
 import { createAccountTokens } from './account-tokens'
 import { formatDate } from '../../format'
 import { administratorExists, keepAnActiveAdministrator } from './administrators'
@@ -233,7 +233,7 @@ export function createAccounts ({ db, hasher, clock, events, outbox, publicUrl, 
     })
   }
 
-  return { createActiveIn, activatePendingIn, createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount, changeMany }
+  return { createActiveIn, activatePendingIn, findMany: async (ids: number[]) => await findAccounts(db, ids), createAccount, createFirstAdministrator, hasAdministrator, getDeveloper, blockAccount, activateAccount, deleteAccount, changeMany }
 }
 
 export type Accounts = ReturnType<typeof createAccounts>

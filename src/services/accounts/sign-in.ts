@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { isoNow, type Clock } from '../kernel/clock'
 import type { PasswordChecks } from './password-checks'
-import { findActiveAccountWithRole, findStoredAccount, recordSignIn, type Account } from './account-store'
+import { findActiveAccountWithRole, findStoredAccount, recordSignIn, signedInWith, type Account } from './account-store'
 import { isAdministrator } from './administrators'
 
 export interface SignInDeps {
@@ -37,7 +37,10 @@ export function createSignIn ({ db, clock, passwordChecks }: SignInDeps) {
     return await findActiveAccountWithRole(db, id)
   }
 
-  return { authenticate, findSignedInAccount }
+  // How the session store reads a session's account in the session's own query.
+  const sessionAccounts: { attach: typeof signedInWith.attach, fromRow: (row: Record<string, unknown>) => SignedInAccount | null } = signedInWith
+
+  return { authenticate, findSignedInAccount, sessionAccounts }
 }
 
 export type SignIn = ReturnType<typeof createSignIn>

@@ -5,7 +5,7 @@ import { isoNow, type Clock } from '../kernel/clock'
 import { NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { hashToken } from '../kernel/random-tokens'
 import { nameProblem } from '../kernel/text-rules'
-import { signedInColumns, toSignedIn, type SignedInRow } from '../accounts/account-store'
+import { signedInWith } from '../accounts/account-store'
 import type { SignedInAccount } from '../accounts/sign-in'
 
 export const TOKEN_NAME_MAX = 100
@@ -132,14 +132,13 @@ export function createApiTokens ({ db, clock, events, defaultDays }: { db: Knex,
   async function authenticate (token: string | undefined): Promise<TokenCheck> {
     if (token === undefined || token === '') return { ok: false, status: 401, message: TOKEN_MESSAGES.missing }
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return { ok: false, status: 401, message: TOKEN_MESSAGES.invalid }
-    const row = await db('api_tokens')
-      .join('developers', 'developers.id', 'api_tokens.created_by')
-      .where('api_tokens.token_hash', hashToken(token))
-      .first(['api_tokens.id as token_id', 'api_tokens.expires_at', 'api_tokens.revoked_at', 'api_tokens.last_used_at', ...signedInColumns(db)]) as
-      (SignedInRow & { token_id: number, expires_at: string, revoked_at: string | null, last_used_at: string | null }) | undefined
+    const query = db('api_tokens').where('api_tokens.token_hash', hashToken(token))
+      .select('api_tokens.id as token_id', 'api_tokens.expires_at', 'api_tokens.revoked_at', 'api_tokens.last_used_at')
+    const row = await signedInWith.attach(query, 'api_tokens.created_by').first() as
+      (Record<string, unknown> & { token_id: number, expires_at: string, revoked_at: string | null, last_used_at: string | null }) | undefined
     const now = clock.now()
     if (row === undefined || row.revoked_at !== null || row.expires_at <= now.toISOString()) return { ok: false, status: 401, message: TOKEN_MESSAGES.invalid }
-    const account = toSignedIn(row)
+    const account = signedInWith.fromRow(row)
     if (account === null) return { ok: false, status: 401, message: TOKEN_MESSAGES.invalid }
     if (!account.isAdmin) return { ok: false, status: 403, message: TOKEN_MESSAGES.notAdmin }
     if (row.last_used_at === null || Date.parse(row.last_used_at) <= now.getTime() - LAST_USED_EVERY_MS) {

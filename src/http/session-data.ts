@@ -1,0 +1,19 @@
+/** One bulk action's outcome, account by account. */
+export interface BulkReport {
+  title: string
+  items: Array<{ id: number, name: string, email: string, done: boolean, reason: string | null }>
+}
+
+declare module 'fastify' {
+  interface Session {
+    /** The signed-in account; everything else about it is reloaded from the database per request. */
+    accountId?: number
+    /** A one-time message for the next page. */
+    flash?: string
+    /** What a bulk action on the Developers list did, for the page it redirects to (shown once). */
+    bulkResult?: BulkReport
+    /** @fastify/csrf-protection's secret. */
+    _csrf?: string
+  }
+}
+
