@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SUBSCRIPTION_STATES } from '../../services/subscriptions/subscription-states'
 import { ADMIN_ACTIONS, ADMIN_ACTION_NAMES, REASON_MAX, type AdminAction } from '../../services/subscriptions/subscriptions'
 import { OUTCOME_LABELS } from './analytics'
@@ -64,10 +64,9 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
     return await reply.page('publisher/subscriptions/cancel', { title: `Cancel the subscription ${subscription.displayName}?`, subscription })
   })
 
-  for (const action of ADMIN_ACTION_NAMES) {
-    const schema = action === 'reject' ? rejectForm : formSchema({})
-    // Only reject takes a field (the reason); the others take none.
-    app.post<{ Params: { id: string }, Body: Partial<FormBody<typeof rejectForm>> }>(`/:id/${action}`, { schema: { ...idParams, ...schema } }, async (request, reply) => {
+  /** Approve, reject, suspend, activate, cancel: a 303 back with what happened, or the page saying why not. */
+  function stateChange (action: AdminAction) {
+    return async (request: FastifyRequest<{ Params: { id: string }, Body: Partial<FormBody<typeof rejectForm>> }>, reply: FastifyReply): Promise<FastifyReply> => {
       const id = parseId(request.params.id)
       try {
         const subscription = await subscriptions.changeState(id, action, actorOf(request), request.body.reason)
@@ -76,6 +75,13 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
       } catch (err) {
         return await showFormErrors(reply, err, 'publisher/subscriptions/show', await detailsPage(id, { values: { reason: request.body.reason } }))
       }
-    })
+    }
   }
+  // Only reject takes a field (the reason); the others take none.
+  const noFields = { schema: { ...idParams, ...formSchema({}) } }
+  app.post('/:id/approve', noFields, stateChange('approve'))
+  app.post('/:id/reject', { schema: { ...idParams, ...rejectForm } }, stateChange('reject'))
+  app.post('/:id/suspend', noFields, stateChange('suspend'))
+  app.post('/:id/activate', noFields, stateChange('activate'))
+  app.post('/:id/cancel', noFields, stateChange('cancel'))
 }

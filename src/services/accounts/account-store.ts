@@ -192,7 +192,7 @@ export async function findAccounts (q: Db, ids: number[]): Promise<Account[]> {
 /** The account with this id (in the key's state, if given), or a 404 with `message`. */
 export async function findAccount (trx: Db, id: number, state?: AccountState, message = 'There is no developer with this id.'): Promise<Account> {
   const row = await whereKey(trx, { id, state }).first(ACCOUNT_COLUMNS)
-  if (row === undefined) throw new NotFound(message)
+  if (row === undefined) throw new NotFound(message, 'account')
   return toAccount(row)
 }
 

@@ -99,7 +99,7 @@ export function createApis ({ db, clock, events, workers, references, openapiMax
 
   async function findApi (id: number, q: Knex | Knex.Transaction = db): Promise<Api> {
     const row: ApiRow | undefined = await q('apis').where('id', id).first(API_COLUMNS)
-    if (row === undefined) throw new NotFound('There is no API with this id.')
+    if (row === undefined) throw new NotFound('There is no API with this id.', 'api')
     return toApi(row)
   }
 

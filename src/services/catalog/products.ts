@@ -211,7 +211,7 @@ export function createProducts ({ db, clock, events }: { db: Knex, clock: Clock,
 
   async function findProduct (id: number, q: Knex | Knex.Transaction = db): Promise<Product> {
     const row: ProductRow | undefined = await q('products').where('id', id).first(PRODUCT_COLUMNS)
-    if (row === undefined) throw new NotFound('There is no product with this id.')
+    if (row === undefined) throw new NotFound('There is no product with this id.', 'product')
     return toProduct(row)
   }
 

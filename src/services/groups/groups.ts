@@ -72,7 +72,7 @@ export function createGroups ({ db, clock, events }: { db: Knex, clock: Clock, e
 
   async function findGroup (trx: Knex | Knex.Transaction, id: number): Promise<Group> {
     const row: GroupRow | undefined = await trx('groups').where('id', id).first()
-    if (row === undefined) throw new NotFound('There is no group with this id.')
+    if (row === undefined) throw new NotFound('There is no group with this id.', 'group')
     const counted = await trx('developer_groups').where('group_id', id).count({ n: '*' }).first()
     return toGroup({ ...row, member_count: counted?.n ?? 0 })
   }

@@ -6,9 +6,19 @@ export class DomainError extends Error {
   }
 }
 
+/** What a NotFound is about, so a caller can answer in its own words without reading the message. */
+export type Missing = 'account' | 'group' | 'product' | 'api' | 'subscription'
+
 export class NotFound extends DomainError {
-  constructor (message = 'The page or record you asked for does not exist.') {
+  constructor (message = 'The page or record you asked for does not exist.', readonly missing: Missing | null = null) {
     super(404, message)
+  }
+}
+
+/** A catch handler: a NotFound about `missing` becomes `message`; anything else goes on as it was. */
+export function whenMissing (missing: Missing, message: string): (err: unknown) => never {
+  return (err) => {
+    throw err instanceof NotFound && err.missing === missing ? new NotFound(message, missing) : err
   }
 }
 

@@ -109,14 +109,14 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
 
   async function findSubscription (id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
     const row: SubscriptionRow | undefined = await base(q).where('subscriptions.id', id).first(COLUMNS)
-    if (row === undefined) throw new NotFound('There is no subscription with this id.')
+    if (row === undefined) throw new NotFound('There is no subscription with this id.', 'subscription')
     return toSubscription(row)
   }
 
   /** One of this account's subscriptions; anyone else's is simply not found. */
   async function findOwn (ownerId: number, id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
     const subscription = await findSubscription(id, q)
-    if (subscription.owner?.id !== ownerId) throw new NotFound('There is no subscription with this id.')
+    if (subscription.owner?.id !== ownerId) throw new NotFound('There is no subscription with this id.', 'subscription')
     return subscription
   }
 
@@ -195,7 +195,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
       const owner = await findAccount(trx, developerId)
       if (owner.state === 'pending') throw new Refused(`${owner.email} has not accepted their invitation yet: subscribe them once they have.`)
       const product = await products.findProduct(input.productId, trx).catch((err: unknown) => {
-        throw err instanceof NotFound ? new Invalid({ productId: 'Choose one of the products in the list.' }) : err
+        throw err instanceof NotFound && err.missing === 'product' ? new Invalid({ productId: 'Choose one of the products in the list.' }) : err
       })
       const subscription = await insertSubscription(trx, owner, product, input.displayName, 'active')
       await outbox.queueEmail(trx, 'subscription-approved', owner, mailValues(subscription))
