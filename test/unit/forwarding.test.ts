@@ -1,0 +1,70 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import t from 'tap'
+import { KEY_HEADER, originForm, requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl } from '../../src/gateway/forwarding'
+
+// The gateway's header and URL rules as pure functions: what reaches a backend, what reaches the caller.
+
+const client = { ip: '203.0.113.9', ips: undefined, host: 'portal.example.com', protocol: 'https' }
+
+t.test('request headers: no key, no hop-by-hop headers, no portal cookies, no client claims; forwarding headers set anew', async (t) => {
+  const out = requestHeadersForBackend({
+    [KEY_HEADER]: 'secret-key',
+    connection: 'keep-alive, x-drop-me',
+    'x-drop-me': '1',
+    'keep-alive': 'timeout=5',
+    te: 'trailers',
+    'x-forwarded-for': '6.6.6.6',
+    'x-real-ip': '6.6.6.6',
+    forwarded: 'for=6.6.6.6',
+    cookie: 'portico_session=abc; theirs=1; portico_csrf=def',
+    accept: 'application/json'
+  }, client)
+  t.equal(out[KEY_HEADER], undefined, 'the key never reaches the backend')
+  for (const name of ['connection', 'x-drop-me', 'keep-alive', 'te']) t.equal(out[name], undefined, `${name} is dropped`)
+  t.equal(out.cookie, 'theirs=1', 'only the backend\'s own cookies go on')
+  t.equal(out.accept, 'application/json', 'other headers pass')
+  t.equal(out['x-forwarded-for'], '203.0.113.9', 'the client\'s claim is replaced by what the gateway believes')
+  t.equal(out['x-real-ip'], '203.0.113.9')
+  t.equal(out['x-forwarded-proto'], 'https')
+  t.equal(out['x-forwarded-host'], 'portal.example.com')
+  t.equal(out.forwarded, 'for=203.0.113.9;proto=https;host="portal.example.com"')
+})
+
+t.test('request headers: a chain of trusted proxies, IPv6 in Forwarded, a cookie header of portal cookies only', async (t) => {
+  const out = requestHeadersForBackend({ cookie: 'portico_session=abc' }, { ip: '2001:db8::1', ips: ['10.0.0.2', '10.0.0.1', '2001:db8::1'], host: undefined, protocol: 'http' })
+  t.equal(out.cookie, undefined, 'nothing left: no cookie header at all')
+  t.equal(out['x-forwarded-for'], '2001:db8::1, 10.0.0.1, 10.0.0.2', 'client first, then each proxy, ending with the peer')
+  t.equal(out.forwarded, 'for="[2001:db8::1]";proto=http')
+  t.equal(out['x-forwarded-host'], undefined)
+})
+
+t.test('response headers: no portal cookies, nameless cookies or origin-wide headers; a sandbox policy always', async (t) => {
+  const out = responseHeadersFromBackend({
+    'set-cookie': ['portico_session=stolen; Path=/', 'theirs=1; Path=/', '=nameless', 'novalue'],
+    'clear-site-data': '"cookies"',
+    'strict-transport-security': 'max-age=1',
+    'alt-svc': 'h3=":443"',
+    connection: 'close',
+    'content-security-policy': "default-src 'self'",
+    'content-type': 'text/html'
+  })
+  t.same(out['set-cookie'], ['theirs=1; Path=/'])
+  for (const name of ['clear-site-data', 'strict-transport-security', 'alt-svc', 'connection']) t.equal(out[name], undefined, `${name} is dropped`)
+  t.equal(out['content-security-policy'], "default-src 'self', sandbox")
+  t.equal(out['content-type'], 'text/html')
+  // undici hands a header sent once as a string, Set-Cookie included.
+  t.equal(responseHeadersFromBackend({ 'set-cookie': 'portico_csrf=x' } as unknown as IncomingHttpHeaders)['set-cookie'], undefined, 'a single portal cookie: no Set-Cookie left')
+  t.equal(responseHeadersFromBackend({})['content-security-policy'], 'sandbox')
+})
+
+t.test('URLs: origin form, the key taken out of the query, unsafe paths refused', async (t) => {
+  t.equal(originForm('/a?b'), '/a?b')
+  t.equal(originForm('http://host:8080/a?b'), '/a?b')
+  t.equal(originForm('http://host'), '/')
+  t.equal(originForm('*'), null)
+  t.same(splitGatewayUrl('/gateway/weather/today?city=Oslo&subscription-key=k1&x=1', '/gateway'), { segments: ['weather', 'today'], query: 'city=Oslo&x=1', queryKey: 'k1' })
+  t.same(splitGatewayUrl('/gateway/a?subscription%2Dkey=k%20two&subscription-key=second', '/gateway'), { segments: ['a'], query: '', queryKey: 'k two' }, 'an encoded name is the key; the first one counts')
+  t.equal(splitGatewayUrl('/gatewayother/a', '/gateway'), null, 'a prefix that is not a path segment is not the gateway')
+  t.ok(safePath(['weather', 'to%20day']))
+  for (const bad of [['..'], ['%2e%2e'], ['a%2F..'], ['%E0%A4%A'], ['a\\b']]) t.notOk(safePath(bad), `${bad[0]} is refused`)
+})
