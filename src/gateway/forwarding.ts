@@ -1,8 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { SESSION_COOKIE, CSRF_COOKIE } from '../http/cookies'
 
-export const KEY_HEADER = 'ocp-apim-subscription-key'
-export const KEY_QUERY = 'subscription-key'
+import { DEFAULT_KEY_HEADER, DEFAULT_KEY_QUERY } from '../services/gateway/policies'
+
+/** The key's names when an API's policy does not rename them. */
+export const KEY_HEADER = DEFAULT_KEY_HEADER
+export const KEY_QUERY = DEFAULT_KEY_QUERY
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) and those undici refuses to send: never passed on.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']
@@ -20,10 +23,8 @@ function decodeQueryPart (part: string): string | null {
 export interface GatewayUrl {
   /** The raw path after the gateway's base, split on "/". */
   segments: string[]
-  /** The query without the subscription key, as it came (undecoded), without "?". */
+  /** The query as it came (undecoded), without "?". */
   query: string
-  /** The key given in the query, if any. */
-  queryKey: string | null
 }
 
 /**
@@ -51,20 +52,28 @@ export function splitGatewayUrl (rawUrl: string, basePath: string): GatewayUrl |
   const path = q === -1 ? target : target.slice(0, q)
   if (!path.startsWith(basePath) || (path.length > basePath.length && path[basePath.length] !== '/')) return null
   const rest = path.slice(basePath.length).replace(/^\/+/, '')
-  let queryKey: string | null = null
+  return { segments: rest.split('/'), query: q === -1 ? '' : target.slice(q + 1) }
+}
+
+/**
+ * Takes a parameter (the key's, by its decoded name) out of a raw query: its first value (decoded;
+ * "" when given without one), or null, and the query without any of its occurrences, the other
+ * parts as they came.
+ */
+export function takeQueryParam (query: string, name: string): { value: string | null, rest: string } {
+  if (query === '') return { value: null, rest: '' }
+  let value: string | null = null
   const kept: string[] = []
-  if (q !== -1) {
-    for (const part of target.slice(q + 1).split('&')) {
-      if (part === '') continue
-      const eq = part.indexOf('=')
-      if (decodeQueryPart(eq === -1 ? part : part.slice(0, eq)) === KEY_QUERY) {
-        queryKey ??= eq === -1 ? '' : (decodeQueryPart(part.slice(eq + 1)) ?? '')
-      } else {
-        kept.push(part)
-      }
+  for (const part of query.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    if (decodeQueryPart(eq === -1 ? part : part.slice(0, eq)) === name) {
+      value ??= eq === -1 ? '' : (decodeQueryPart(part.slice(eq + 1)) ?? '')
+    } else {
+      kept.push(part)
     }
   }
-  return { segments: rest.split('/'), query: kept.join('&'), queryKey }
+  return { value, rest: kept.join('&') }
 }
 
 /**
@@ -113,13 +122,15 @@ function quoted (value: string): string {
 }
 
 /**
- * What the backend receives: no key, no hop-by-hop headers, no portal cookies; X-Forwarded-For,
- * -Host, -Proto, Forwarded and X-Real-IP set from what the gateway believes, whatever the client sent.
+ * What the backend receives: no key (in `keyHeader`, the API's), no hop-by-hop headers, no portal
+ * cookies; X-Forwarded-For, -Host, -Proto, Forwarded and X-Real-IP set from what the gateway
+ * believes, whatever the client sent; then the API's backend credentials, over anything the
+ * client sent in their names.
  */
-export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: CallerAddress): IncomingHttpHeaders {
+export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: CallerAddress, keyHeader = KEY_HEADER, credentials: ReadonlyArray<[string, string]> = []): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = { ...headers }
   const listed = typeof headers.connection === 'string' ? headers.connection.toLowerCase().split(',').map((h) => h.trim()) : []
-  for (const name of [...HOP_BY_HOP, ...listed, ...CLIENT_CLAIMS, KEY_HEADER]) delete out[name]
+  for (const name of [...HOP_BY_HOP, ...listed, ...CLIENT_CLAIMS, keyHeader]) delete out[name]
   if (typeof out.cookie === 'string') {
     const cookie = withoutOwnCookies(out.cookie)
     if (cookie === '') delete out.cookie
@@ -136,6 +147,7 @@ export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: 
     forwarded.push(`host=${quoted(client.host)}`)
   }
   out.forwarded = forwarded.join(';')
+  for (const [name, value] of credentials) out[name] = value
   return out
 }
 

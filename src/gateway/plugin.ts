@@ -2,11 +2,13 @@ import type { IncomingMessage } from 'node:http'
 import { Transform } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
-import type { Gateway, CallOwner } from '../services/gateway/gateway'
+import type { Gateway, CallOwner, KeyOf } from '../services/gateway/gateway'
+import type { GatewayApi } from '../services/gateway/key-cache'
 import { MESSAGES } from '../services/gateway/gateway'
 import type { Outcome } from '../services/usage/usage-recorder'
 import type { BackendSlots } from './backend-slots'
-import { KEY_HEADER, requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl } from './forwarding'
+import { requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl, takeQueryParam } from './forwarding'
+import { isPreflight, originAllowed, preflightHeaders, varyOrigin, withCors } from './cors'
 
 export interface GatewayPluginOptions {
   gateway: Gateway
@@ -37,7 +39,8 @@ const BACKEND_ERRORS = {
   unreachable: 'The API\'s backend could not be reached.',
   invalid: 'The API\'s backend answered in a way the gateway cannot pass on.',
   busy: 'The API\'s backend is busy: every connection to it is in use. Try again in a moment.',
-  bodyTimeout: 'The request body stopped arriving, so the call was ended.'
+  bodyTimeout: 'The request body stopped arriving, so the call was ended.',
+  originRefused: 'This origin may not call this API from a browser.'
 }
 
 function sendError (reply: FastifyReply, status: number, message: string): FastifyReply {
@@ -69,6 +72,19 @@ function watchedBody (raw: IncomingMessage, idleMs: number, onIdle: () => void):
   raw.once('close', () => { if (!raw.complete) watched.destroy(new Error('client went away')) })
   raw.pipe(watched)
   return watched
+}
+
+/** The gateway's own answer (a refusal, an error) carries the API's CORS headers, so a browser app can read it. */
+function corsOnOwnAnswer (reply: FastifyReply, api: GatewayApi | null, origin: string | undefined): void {
+  const cors = api?.policy.cors ?? null
+  if (cors === null) return
+  if (originAllowed(cors, origin)) void reply.header('access-control-allow-origin', origin)
+  void reply.header('vary', varyOrigin(reply.getHeader('vary') as string | undefined))
+}
+
+/** Joins two raw queries ("a=1", "b=2" → "a=1&b=2"). */
+function joinQuery (a: string, b: string): string {
+  return a === '' ? b : b === '' ? a : `${a}&${b}`
 }
 
 /** Runs `fn` once the answer is over, sent or cut short. */
@@ -126,14 +142,37 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
       return sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
     }
-    const header = request.headers[KEY_HEADER]
-    // An empty key is no key: the header first, then the query.
-    const key = typeof header === 'string' && header !== '' ? header : url.queryKey === '' ? null : url.queryKey
-    const admission = gateway.admit(url.segments, key, request.ip)
+    const origin = request.headers.origin
+    // A browser's preflight, for an API with a CORS policy: answered here, without a key, never forwarded.
+    if (isPreflight(request.method, request.headers)) {
+      const lookedUp = gateway.findApi(url.segments)
+      const found = lookedUp !== null && 'then' in lookedUp ? await lookedUp : lookedUp
+      const cors = found?.api.policy.cors ?? null
+      if (found !== null && cors !== null) {
+        const owner = { ...NOBODY, apiId: found.api.id }
+        if (!originAllowed(cors, origin)) {
+          request.gatewayCall = { owner, outcome: 'cors-refused' }
+          return sendError(reply.header('vary', 'Origin'), 403, BACKEND_ERRORS.originRefused)
+        }
+        request.gatewayCall = { owner, outcome: 'cors-preflight' }
+        return reply.code(204).headers(preflightHeaders(cors, origin)).send()
+      }
+    }
+    // The key: the API's header first, then its query parameter (an empty key is no key); the
+    // parameter never reaches the backend.
+    let query = url.query
+    const keyOf: KeyOf = (api) => {
+      const taken = takeQueryParam(url.query, api.policy.keyQuery)
+      query = taken.rest
+      const header = request.headers[api.policy.keyHeader]
+      return typeof header === 'string' && header !== '' ? header : taken.value === '' ? null : taken.value
+    }
+    const admission = gateway.admit(url.segments, keyOf, request.ip)
     const decision = 'then' in admission ? await admission : admission
     if (!decision.admitted) {
       request.gatewayCall = { owner: decision.owner, outcome: decision.outcome }
       if (decision.retryAfter !== undefined) void reply.header('retry-after', String(decision.retryAfter))
+      corsOnOwnAnswer(reply, decision.api, origin)
       return sendError(reply, decision.status, decision.message)
     }
     const call: CallState = { owner: decision.owner, outcome: 'forwarded' }
@@ -145,6 +184,8 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     })
 
     const { api } = decision
+    const { policy } = api
+    corsOnOwnAnswer(reply, api, origin)
     const slot = backendSlots.take(api.origin)
     if (slot !== true && !(await slot)) {
       call.outcome = 'backend-busy'
@@ -162,13 +203,14 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     }
     const target = decision.rest.length === 0 ? api.serviceUrl : `${api.serviceUrl}/${decision.rest.join('/')}`
     return reply.from(target, {
-      timeout: timeoutMs,
-      queryString: () => url.query,
-      rewriteRequestHeaders: (req, headers) => requestHeadersForBackend(headers, { ip: req.ip, ips: req.ips, host: req.host, protocol: req.protocol }),
+      timeout: policy.timeoutMs ?? timeoutMs,
+      queryString: () => joinQuery(query, policy.backendQuery),
+      rewriteRequestHeaders: (req, headers) => requestHeadersForBackend(headers, { ip: req.ip, ips: req.ips, host: req.host, protocol: req.protocol }, policy.keyHeader, policy.backendHeaders),
       rewriteHeaders: (headers) => {
         // Runs inside undici's callback, where a throw would end the process: this call gets a 502 instead.
         try {
-          return responseHeadersFromBackend(headers)
+          const passed = responseHeadersFromBackend(headers)
+          return policy.cors === null ? passed : withCors(passed, policy.cors, origin)
         } catch (err) {
           call.outcome = 'backend-invalid'
           request.log.warn({ err, api: api.path }, 'backend answer headers could not be passed on')

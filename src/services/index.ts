@@ -71,6 +71,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   const documentWorkers = createDocumentWorkers()
   const accounts = createAccounts({ db, hasher, clock, events, outbox, publicUrl, linkTtlHours: config.invitationTtlHours })
   const groups = createGroups({ db, clock, events })
+  const apis = createApis({ db, clock, events, secrets: createSealer(config.keySecret, 'backend credentials'), workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes })
   const invitations = createInvitations({ accounts, db, hasher, clock, events, outbox, publicUrl, ttlHours: config.invitationTtlHours })
 
   return {
@@ -83,11 +84,11 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl }),
     profile: createProfile({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl, confirmationTtlHours }),
     groups,
-    apis: createApis({ db, clock, events, workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes }),
+    apis,
     documentWorkers,
     products,
     subscriptions: createSubscriptions({ db, clock, events, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
-    gateway: createGateway({ db, readDb, clock, changes: gatewayChanges, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
+    gateway: createGateway({ db, readDb, clock, changes: gatewayChanges, openSecrets: apis.openSecrets, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
     usage: createUsageReports({ db, clock }),
     apiTokens: createApiTokens({ db, clock, events, defaultDays: config.apiTokenTtlDays }),
     templates,

@@ -12,8 +12,8 @@ const actor = { id: null, label: 'test', ip: '127.0.0.1' }
 const MUST_REACH_GATEWAY: EventAction[] = [
   // An owner who can no longer sign in can no longer call either; activating brings the keys back.
   'developer.blocked', 'developer.activated', 'developer.deleted', 'developer.closed-account',
-  // Routing: which API a path is, where it goes.
-  'api.created', 'api.edited', 'api.deleted',
+  // Routing: which API a path is, where it goes, and the policies applied on the way.
+  'api.created', 'api.edited', 'api.deleted', 'api.policy-changed',
   // What a key opens, its limits and quotas, whether the product is live, open products.
   'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted', 'product.api-added', 'product.api-removed',
   // A key's subscription changing state, and a key replaced.

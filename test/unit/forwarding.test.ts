@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import t from 'tap'
-import { KEY_HEADER, originForm, requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl } from '../../src/gateway/forwarding'
+import { KEY_HEADER, originForm, requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl, takeQueryParam } from '../../src/gateway/forwarding'
 
 // The gateway's header and URL rules as pure functions: what reaches a backend, what reaches the caller.
 
@@ -28,6 +28,13 @@ t.test('request headers: no key, no hop-by-hop headers, no portal cookies, no cl
   t.equal(out['x-forwarded-proto'], 'https')
   t.equal(out['x-forwarded-host'], 'portal.example.com')
   t.equal(out.forwarded, 'for=203.0.113.9;proto=https;host="portal.example.com"')
+})
+
+t.test('request headers: a renamed key header is removed; backend credentials are set over what the client sent', async (t) => {
+  const out = requestHeadersForBackend({ 'x-api-key': 'the-key', 'x-backend-token': 'forged', [KEY_HEADER]: 'passes: not this API\'s key header' }, client, 'x-api-key', [['x-backend-token', 's3cret']])
+  t.equal(out['x-api-key'], undefined)
+  t.equal(out['x-backend-token'], 's3cret')
+  t.equal(out[KEY_HEADER], 'passes: not this API\'s key header')
 })
 
 t.test('request headers: a chain of trusted proxies, IPv6 in Forwarded, a cookie header of portal cookies only', async (t) => {
@@ -62,8 +69,11 @@ t.test('URLs: origin form, the key taken out of the query, unsafe paths refused'
   t.equal(originForm('http://host:8080/a?b'), '/a?b')
   t.equal(originForm('http://host'), '/')
   t.equal(originForm('*'), null)
-  t.same(splitGatewayUrl('/gateway/weather/today?city=Oslo&subscription-key=k1&x=1', '/gateway'), { segments: ['weather', 'today'], query: 'city=Oslo&x=1', queryKey: 'k1' })
-  t.same(splitGatewayUrl('/gateway/a?subscription%2Dkey=k%20two&subscription-key=second', '/gateway'), { segments: ['a'], query: '', queryKey: 'k two' }, 'an encoded name is the key; the first one counts')
+  t.same(splitGatewayUrl('/gateway/weather/today?city=Oslo&subscription-key=k1&x=1', '/gateway'), { segments: ['weather', 'today'], query: 'city=Oslo&subscription-key=k1&x=1' })
+  t.same(takeQueryParam('city=Oslo&subscription-key=k1&x=1', 'subscription-key'), { value: 'k1', rest: 'city=Oslo&x=1' })
+  t.same(takeQueryParam('subscription%2Dkey=k%20two&subscription-key=second', 'subscription-key'), { value: 'k two', rest: '' }, 'an encoded name is the key; the first one counts; none is passed on')
+  t.same(takeQueryParam('api-key&x=%zz', 'api-key'), { value: '', rest: 'x=%zz' }, 'a name without a value; other parts kept as they came')
+  t.same(takeQueryParam('', 'api-key'), { value: null, rest: '' })
   t.equal(splitGatewayUrl('/gatewayother/a', '/gateway'), null, 'a prefix that is not a path segment is not the gateway')
   t.ok(safePath(['weather', 'to%20day']))
   for (const bad of [['..'], ['%2e%2e'], ['a%2F..'], ['%E0%A4%A'], ['a\\b']]) t.notOk(safePath(bad), `${bad[0]} is refused`)

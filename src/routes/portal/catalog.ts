@@ -79,6 +79,8 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
         callBase: app.config.publicUrl,
         credential: () => ['Authorization', 'Bearer YOUR_API_TOKEN'],
         portalAuth: 'management-token',
+        keyNames: { header: 'Authorization', query: '' },
+        supplied: new Set(),
         products: [],
         crumbs: [{ href: '/apis', label: 'APIs' }],
         downloads: { imported: false, gateway: false, elsewhere: `${API_PREFIX}/openapi.json` },

@@ -29,7 +29,10 @@ export const OUTCOME_LABELS: Record<Outcome, string> = {
   'backend-busy': 'Backend busy',
   'backend-unreachable': 'Backend unreachable',
   'backend-timeout': 'Backend timed out',
-  'backend-invalid': 'Backend answer unusable'
+  'backend-invalid': 'Backend answer unusable',
+  'ip-refused': 'Client address not allowed',
+  'cors-preflight': 'CORS preflight answered',
+  'cors-refused': 'CORS origin refused'
 }
 
 /** The range asked for, checked: real days, from ≤ to, at most a year; last 7 days by default. */

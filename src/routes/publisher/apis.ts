@@ -7,6 +7,7 @@ import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from 
 import { idParams, parseId } from '../shared/params'
 import referencePages, { apiReferenceContext } from '../reference/pages'
 import { actorOf } from '../../http/request-account'
+import { DEFAULT_TIMEOUT_SECONDS, TIMEOUT_MAX_SECONDS, policyInput, type ApiPolicyInput } from '../../services/gateway/policies'
 
 // The document comes pasted (text) or uploaded (a file, multipart): `openapi` may be either, and
 // the page's file input is `openapiFile`. Sizes are checked here and by the service (413 past
@@ -18,6 +19,16 @@ const apiForm = formSchema({ name: API_NAME_MAX * 4, path: API_PATH_MAX * 4, ser
   removeOpenapi: checkbox()
 })
 type ApiForm = FormBody<typeof apiForm>
+
+// The gateway's policy for the API: its own form on the API's page.
+const policyForm = formSchema({
+  corsOrigins: 40_000, corsHeaders: 10_000, keyHeader: 400, keyQuery: 400, backendHeaders: 100_000, backendQuery: 100_000, suppliedSchemes: 20_000, timeoutSeconds: 40
+}, { backendClear: checkbox() })
+type PolicyForm = FormBody<typeof policyForm>
+
+function policyFormInput (body: PolicyForm): ApiPolicyInput {
+  return { ...body, backendClear: body.backendClear === 'on', mock: false }
+}
 
 /**
  * A document of up to OPENAPI_MAX_MB, pasted (URL-encoded: up to three bytes a byte) or uploaded. A
@@ -81,7 +92,17 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
 
   async function editPage (id: number, data: Record<string, unknown> = {}) {
     const api = await apis.findApi(id)
-    return { title: `API: ${api.name}`, api, values: { name: api.name, path: api.path, serviceUrl: api.serviceUrl, description: api.description }, gatewayUrl: app.config.gatewayUrl, maxMb: maxBytes / (1024 * 1024), ...data }
+    return {
+      title: `API: ${api.name}`,
+      api,
+      values: { name: api.name, path: api.path, serviceUrl: api.serviceUrl, description: api.description },
+      policyValues: policyInput(api.policy),
+      secretNames: await apis.backendSecretNames(id),
+      timeouts: { default: DEFAULT_TIMEOUT_SECONDS, max: TIMEOUT_MAX_SECONDS },
+      gatewayUrl: app.config.gatewayUrl,
+      maxMb: maxBytes / (1024 * 1024),
+      ...data
+    }
   }
 
   app.get('/', async (_request, reply) => {
@@ -112,6 +133,20 @@ export default async function apiRoutes (app: FastifyInstance): Promise<void> {
       return await reply.code(303).redirect(`/admin/apis/${id}`)
     } catch (err) {
       return await showFormErrors(reply, besideField(err), 'publisher/apis/form', await editPage(id, { values: keptForm(request.body, maxBytes) }))
+    }
+  })
+
+  // The gateway's policy: applied from the very next call (within a second on other instances).
+  // Credentials are write-only: the page shows their names, never a value.
+  app.post<{ Params: { id: string }, Body: PolicyForm }>('/:id/gateway', { schema: { ...idParams, ...policyForm } }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const api = await apis.setPolicy(id, policyFormInput(request.body), actorOf(request))
+      request.session.flash = `The gateway policy of ${api.name} was saved. It applies from the next call.`
+      return await reply.code(303).redirect(`/admin/apis/${id}#gateway`)
+    } catch (err) {
+      // Credentials are never written back into a page, even the one that refused them.
+      return await showFormErrors(reply, err, 'publisher/apis/form', await editPage(id, { policyValues: keptValues(request.body, 'backendHeaders', 'backendQuery') }))
     }
   })
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { PRODUCT_DESCRIPTION_MAX, PRODUCT_NAME_MAX, QUOTA_PERIODS, TERMS_MAX, productInput, type ProductInput } from '../../services/catalog/products'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { formId, idParams, parseId } from '../shared/params'
@@ -15,7 +16,7 @@ const productForm = formSchema({
   rateLimitPeriod: NUMBER_TEXT,
   quotaCalls: NUMBER_TEXT,
   quotaPeriod: NUMBER_TEXT
-}, { subscriptionRequired: checkbox(), approvalRequired: checkbox() })
+}, { subscriptionRequired: checkbox(), approvalRequired: checkbox(), ipAllow: Type.Optional(Type.String({ maxLength: 100_000 })) })
 type ProductForm = FormBody<typeof productForm>
 const apiForm = formSchema({ apiId: NUMBER_TEXT })
 const groupForm = formSchema({ groupId: NUMBER_TEXT })
@@ -35,7 +36,7 @@ function formValues (values: ProductInput): Record<string, unknown> {
 
 const NEW_PRODUCT: ProductInput = {
   name: '', description: '', state: 'notPublished', subscriptionRequired: true, approvalRequired: false, subscriptionsLimit: '', terms: '',
-  rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: ''
+  rateLimitCalls: '', rateLimitPeriod: '', quotaCalls: '', quotaPeriod: '', ipAllow: ''
 }
 
 export default async function productRoutes (app: FastifyInstance): Promise<void> {

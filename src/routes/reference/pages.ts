@@ -20,6 +20,10 @@ export interface ReferenceContext {
   credential: (key: string | null) => [string, string]
   /** How to authenticate with Portico itself, said on the overview. */
   portalAuth: 'subscription-key' | 'management-token'
+  /** The header and query parameter that carry the subscription key for this API (its gateway policy). */
+  keyNames: { header: string, query: string }
+  /** The document's security schemes the gateway supplies: the pages and samples leave them out. */
+  supplied: ReadonlySet<string>
   products: Array<{ id: number, name: string }>
   /** Links above the title: where this reference is. */
   crumbs: Array<{ href: string, label: string }>
@@ -32,13 +36,16 @@ export interface ReferenceContext {
 }
 
 /** The context of an imported API's reference (the parts every mount shares). */
-export function apiReferenceContext (app: FastifyInstance, api: Api): Pick<ReferenceContext, 'api' | 'source' | 'callBase' | 'credential' | 'portalAuth' | 'downloads' | 'gatewayDocument' | 'importedDocument'> {
+export function apiReferenceContext (app: FastifyInstance, api: Api): Pick<ReferenceContext, 'api' | 'source' | 'callBase' | 'credential' | 'portalAuth' | 'keyNames' | 'supplied' | 'downloads' | 'gatewayDocument' | 'importedDocument'> {
   const { apis } = app.services
+  const keyNames = { header: api.policy.keyHeader ?? KEY_HEADER, query: api.policy.keyQuery ?? KEY_QUERY }
   return {
+    keyNames,
+    supplied: new Set(api.policy.suppliedSchemes),
     api,
     source: apis.references.source(api.id),
     callBase: `${app.config.gatewayUrl}/${api.path}`,
-    credential: subscriptionKeyHeader,
+    credential: (key) => subscriptionKeyHeader(key, keyNames.header),
     portalAuth: 'subscription-key',
     downloads: { imported: api.hasDocument, gateway: api.hasDocument },
     gatewayDocument: async (kind) => await apis.gatewayDocument(api.id, kind),
@@ -83,7 +90,8 @@ export default async function referencePages (app: FastifyInstance, options: Ref
   async function overviewOf (context: ReferenceContext): Promise<ReferenceOverview> {
     const overview = await context.source.overview()
     if (overview === null) throw new NotFound(context.api.hasDocument ? 'This API\'s reference is being drawn. Try again in a minute.' : 'This API has no reference yet.')
-    return overview
+    // What the gateway supplies is not the caller's to send: not said, not in the samples.
+    return context.supplied.size === 0 ? overview : { ...overview, securitySchemes: overview.securitySchemes.filter((s) => !context.supplied.has(s.name)) }
   }
 
   function common (request: FastifyRequest, context: ReferenceContext, overview: ReferenceOverview | null) {
@@ -101,8 +109,8 @@ export default async function referencePages (app: FastifyInstance, options: Ref
       products: context.products,
       callBase: context.callBase,
       portalAuth: context.portalAuth,
-      keyHeader: KEY_HEADER,
-      keyQuery: KEY_QUERY,
+      keyHeader: context.keyNames.header,
+      keyQuery: context.keyNames.query,
       hasKey: keys.length > 0,
       signedIn: request.account !== null
     })
@@ -129,7 +137,10 @@ export default async function referencePages (app: FastifyInstance, options: Ref
   async function operationPage (request: FastifyRequest, context: ReferenceContext, overview: ReferenceOverview, operation: OperationView, chosen: string | undefined, data: Record<string, unknown> = {}) {
     const subscriptions = context.tryIt === null ? [] : await context.tryIt.subscriptions()
     const subscription = subscriptions.find((s) => String(s.id) === chosen) ?? subscriptions[0] ?? null
-    const samples = codeSamples(sampleRequest(context.callBase, operation, overview.securitySchemes, context.credential(subscription?.primaryKey ?? null)))
+    const samples = codeSamples(sampleRequest(context.callBase, operation, overview.securitySchemes, context.credential(subscription?.primaryKey ?? null), context.supplied))
+    // A requirement the gateway meets in full asks nothing of the caller; the others without what it supplies.
+    const owed = operation.security.map((r) => r.filter((x) => !context.supplied.has(x.scheme)))
+    const security = owed.some((r) => r.length === 0) ? [] : owed
     const values: Record<string, string> = { subscription: subscription === null ? '' : String(subscription.id), contentType: operation.sampleBody?.mediaType ?? '', body: operation.sampleBody?.value ?? '' }
     for (const p of operation.parameters) values[fieldName(p.location, p.name)] = p.sample ?? ''
     // The error summary links to the try-it form's fields, whose ids are their positions.
@@ -138,8 +149,8 @@ export default async function referencePages (app: FastifyInstance, options: Ref
     return {
       ...common(request, context, overview),
       title: titled(`${operation.method} ${operation.path} · ${context.api.name}`),
-      operation,
-      schemes: overview.securitySchemes.filter((s) => operation.security.some((r) => r.some((x) => x.scheme === s.name))),
+      operation: { ...operation, security },
+      schemes: overview.securitySchemes.filter((s) => security.some((r) => r.some((x) => x.scheme === s.name))),
       samples,
       subscriptions: subscriptions.map((s) => ({ id: s.id, label: `${s.displayName} (${s.productName})` })),
       subscription: subscription === null ? null : { id: subscription.id, label: subscription.displayName },
@@ -148,7 +159,7 @@ export default async function referencePages (app: FastifyInstance, options: Ref
       fieldName,
       values,
       errorLinks,
-      keyHeader: KEY_HEADER,
+      keyHeader: context.keyNames.header,
       ...data
     }
   }

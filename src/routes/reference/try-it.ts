@@ -5,7 +5,6 @@ import { Invalid, TooManyRequests } from '../../services/kernel/errors'
 import { createRateLimiter } from '../../services/kernel/rate-limiter'
 import type { OperationView, ReferenceOverview } from '../../services/catalog/reference/draw'
 import { buildTryRequest, TRY_BODY_MAX, type TryForm } from '../../services/catalog/reference/try-request'
-import { KEY_HEADER } from '../../services/catalog/reference/gateway-names'
 import { showFormErrors } from '../shared/forms'
 import type { ReferenceContext } from './pages'
 import { signedIn } from '../../http/request-account'
@@ -72,7 +71,7 @@ export default async function tryRoutes (app: FastifyInstance, options: TryRoute
       const subscription = (await target.subscriptions()).find((s) => String(s.id) === form.subscription)
       if (subscription === undefined) throw new Invalid({ subscription: 'Choose one of your active subscriptions to a product with this API.' })
       const sent = buildTryRequest(operation, form)
-      const headers: Record<string, string> = { [KEY_HEADER]: subscription.primaryKey }
+      const headers: Record<string, string> = { [context.keyNames.header]: subscription.primaryKey }
       for (const [name, value] of sent.headers) headers[name] = value
       if (sent.contentType !== null) headers['content-type'] = sent.contentType
       const started = performance.now()
@@ -90,7 +89,7 @@ export default async function tryRoutes (app: FastifyInstance, options: TryRoute
         title: `Tried: ${operation.method} ${operation.path}`,
         sent: [
           `${sent.method} ${context.callBase}${sent.pathAndQuery}`,
-          ...[[KEY_HEADER, masked(subscription.primaryKey)], ...sent.headers, ...(sent.contentType !== null ? [['Content-Type', sent.contentType]] : [])].map(([n, v]) => `${n}: ${v}`),
+          ...[[context.keyNames.header, masked(subscription.primaryKey)], ...sent.headers, ...(sent.contentType !== null ? [['Content-Type', sent.contentType]] : [])].map(([n, v]) => `${n}: ${v}`),
           ...(sent.body !== null ? ['', sent.body] : [])
         ].join('\n'),
         answer: {

@@ -9,6 +9,8 @@ import type { ReferenceStore } from './reference/reference-store'
 import type { ReferenceOverview } from './reference/draw'
 import { parseOverview } from './reference/stored'
 import type { DocumentWorkers } from './reference/worker-pool'
+import type { Sealer } from '../kernel/sealer'
+import { checkApiPolicy, policyColumns, policyOf, type ApiPolicy, type ApiPolicyInput, type BackendSecrets, type PolicyColumns } from '../gateway/policies'
 
 export const API_NAME_MAX = 200
 export const API_PATH_MAX = 200
@@ -26,6 +28,10 @@ export interface Api {
   format: OpenApiFormat | null
   createdAt: string
   updatedAt: string
+  /** What the gateway does on this API's calls (the backend credentials apart). */
+  policy: ApiPolicy
+  /** Whether backend credentials are set (their values are never shown). */
+  hasBackendSecrets: boolean
 }
 
 export interface ApiInput {
@@ -39,7 +45,7 @@ export interface ApiInput {
   removeOpenapi?: boolean
 }
 
-interface ApiRow {
+interface ApiRow extends PolicyColumns {
   id: number
   name: string
   path: string
@@ -48,14 +54,19 @@ interface ApiRow {
   openapi_format: OpenApiFormat | null
   created_at: string
   updated_at: string
+  /** Sealed: read only to tell whether credentials are set. */
+  backend_secrets: string | null
 }
 
-export const API_COLUMNS = ['apis.id', 'apis.name', 'apis.path', 'apis.service_url', 'apis.description', 'apis.openapi_format', 'apis.created_at', 'apis.updated_at']
+export const API_COLUMNS = ['apis.id', 'apis.name', 'apis.path', 'apis.service_url', 'apis.description', 'apis.openapi_format', 'apis.created_at', 'apis.updated_at',
+  'apis.cors_origins', 'apis.cors_headers', 'apis.key_header', 'apis.key_query', 'apis.supplied_schemes', 'apis.timeout_seconds', 'apis.mock',
+  'apis.backend_secrets']
 
 export function toApi (row: ApiRow): Api {
   return {
     id: row.id, name: row.name, path: row.path, serviceUrl: row.service_url, description: row.description,
-    hasDocument: row.openapi_format !== null, format: row.openapi_format, createdAt: row.created_at, updatedAt: row.updated_at
+    hasDocument: row.openapi_format !== null, format: row.openapi_format, createdAt: row.created_at, updatedAt: row.updated_at,
+    policy: policyOf(row), hasBackendSecrets: row.backend_secrets !== null
   }
 }
 
@@ -91,9 +102,18 @@ export function apiErrors (input: ApiInput): FieldErrors {
   return errors
 }
 
-export interface ApisDeps { db: Knex, clock: Clock, events: Events, workers: DocumentWorkers, references: ReferenceStore, openapiMaxBytes: number }
+export interface ApisDeps {
+  db: Knex
+  clock: Clock
+  events: Events
+  workers: DocumentWorkers
+  references: ReferenceStore
+  openapiMaxBytes: number
+  /** Seals backend credentials (KEY_SECRET). */
+  secrets: Sealer
+}
 
-export function createApis ({ db, clock, events, workers, references, openapiMaxBytes }: ApisDeps) {
+export function createApis ({ db, clock, events, workers, references, openapiMaxBytes, secrets }: ApisDeps) {
   const audit = (trx: Knex.Transaction, actor: Actor, action: EventAction, api: { id: number, name: string }, details?: Record<string, unknown>) =>
     events.record(trx, { actor, action, target: { type: 'api', id: api.id, label: api.name }, details })
 
@@ -209,6 +229,44 @@ export function createApis ({ db, clock, events, workers, references, openapiMax
     }))
   }
 
+  /** The backend credentials of an API, opened (the gateway's use only: never shown, logged or counted). */
+  function openSecrets (sealed: string | null): BackendSecrets {
+    const plain = sealed === null ? null : secrets.open(sealed)
+    return plain === null ? { headers: [], query: [] } : JSON.parse(plain) as BackendSecrets
+  }
+
+  /** The names of the backend credentials set (what the page shows: names and "set", never a value). */
+  async function backendSecretNames (id: number): Promise<{ headers: string[], query: string[] }> {
+    const row = await db('apis').where('id', id).first('backend_secrets') as { backend_secrets: string | null } | undefined
+    if (row === undefined) throw new NotFound('There is no API with this id.', 'api')
+    const open = openSecrets(row.backend_secrets)
+    return { headers: open.headers.map(([name]) => name), query: open.query.map(([name]) => name) }
+  }
+
+  /**
+   * Saves an API's gateway policy: the gateway applies it from its very next call here and within
+   * a second elsewhere (an event the gateway hears). Credentials are sealed; blank keeps them.
+   * The event names what changed, never a credential's value.
+   */
+  async function setPolicy (id: number, input: ApiPolicyInput, actor: Actor): Promise<Api> {
+    const { policy, secrets: given } = checkApiPolicy(input)
+    return await db.transaction(async (trx) => {
+      const api = await findApi(id, trx)
+      const columns: Record<string, unknown> = { ...policyColumns(policy), updated_at: isoNow(clock) }
+      if (given !== null) columns.backend_secrets = given.headers.length === 0 && given.query.length === 0 ? null : secrets.seal(JSON.stringify(given))
+      await trx('apis').where('id', id).update(columns)
+      const changed = await findApi(id, trx)
+      const credentials = given === null ? 'kept' : given.headers.length + given.query.length === 0 ? (api.hasBackendSecrets ? 'removed' : 'none') : 'set'
+      await audit(trx, actor, 'api.policy-changed', changed, {
+        cors: policy.corsOrigins === '*' ? '*' : policy.corsOrigins.length,
+        keyHeader: policy.keyHeader, keyQuery: policy.keyQuery, timeoutSeconds: policy.timeoutSeconds, mock: policy.mock,
+        suppliedSchemes: policy.suppliedSchemes,
+        backendCredentials: credentials === 'set' ? { state: 'set', headers: given?.headers.map(([name]) => name), query: given?.query.map(([name]) => name) } : credentials
+      })
+      return changed
+    })
+  }
+
   /**
    * The catalog: each API with what its reference says of it (title, version, first paragraph,
    * operations, tags); with `q`, only those whose name, description, tags or an operation's path,
@@ -266,7 +324,7 @@ export function createApis ({ db, clock, events, workers, references, openapiMax
     return yaml
   }
 
-  return { findApi, listApis, findDocument, gatewayDocument, catalog, createApi, updateApi, deleteApi, redrawMissing, references }
+  return { findApi, listApis, findDocument, gatewayDocument, catalog, createApi, updateApi, deleteApi, setPolicy, backendSecretNames, openSecrets, redrawMissing, references }
 }
 
 export type Apis = ReturnType<typeof createApis>

@@ -5,6 +5,7 @@ import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors 
 import { nameProblem } from '../kernel/text-rules'
 import { isUniqueViolation } from '../../db/knex'
 import { API_COLUMNS, toApi, type Api } from './apis'
+import { ipAllowProblem } from '../gateway/policies'
 import { LIVE_STATES } from '../subscriptions/subscription-states'
 
 export const PRODUCT_NAME_MAX = 200
@@ -30,6 +31,8 @@ export interface Product {
   rateLimitPeriod: number | null
   quotaCalls: number | null
   quotaPeriod: QuotaPeriod | null
+  /** Client addresses and CIDR ranges allowed to use the product's keys, one a line; '' for any. */
+  ipAllow: string
   createdAt: string
   updatedAt: string
 }
@@ -47,6 +50,8 @@ export interface ProductInput {
   rateLimitPeriod: string
   quotaCalls: string
   quotaPeriod: string
+  /** Blank (or absent): any client address. */
+  ipAllow?: string
 }
 
 export interface ProductGroup { id: number, name: string, systemKey: string | null }
@@ -69,13 +74,14 @@ interface ProductRow {
   rate_limit_period: number | null
   quota_calls: number | null
   quota_period: QuotaPeriod | null
+  ip_allow: string
   created_at: string
   updated_at: string
 }
 
 export const PRODUCT_COLUMNS = ['products.id', 'products.name', 'products.description', 'products.state', 'products.subscription_required', 'products.approval_required',
   'products.subscriptions_limit', 'products.terms', 'products.rate_limit_calls', 'products.rate_limit_period', 'products.quota_calls', 'products.quota_period',
-  'products.created_at', 'products.updated_at']
+  'products.ip_allow', 'products.created_at', 'products.updated_at']
 
 export function toProduct (row: ProductRow): Product {
   return {
@@ -91,6 +97,7 @@ export function toProduct (row: ProductRow): Product {
     rateLimitPeriod: row.rate_limit_period,
     quotaCalls: row.quota_calls,
     quotaPeriod: row.quota_period,
+    ipAllow: row.ip_allow,
     createdAt: row.created_at,
     updatedAt: row.updated_at
   }
@@ -110,7 +117,8 @@ export function productInput (product: Product): ProductInput {
     rateLimitCalls: text(product.rateLimitCalls),
     rateLimitPeriod: text(product.rateLimitPeriod),
     quotaCalls: text(product.quotaCalls),
-    quotaPeriod: product.quotaPeriod ?? ''
+    quotaPeriod: product.quotaPeriod ?? '',
+    ipAllow: product.ipAllow
   }
 }
 
@@ -153,8 +161,12 @@ export function checkProduct (input: ProductInput): ProductValues {
   else if (errors.quotaCalls === undefined && (numbers.quotaCalls === null) !== (quotaPeriod === '')) {
     errors[numbers.quotaCalls === null ? 'quotaCalls' : 'quotaPeriod'] = 'A quota needs both the number of calls and the period, or neither.'
   }
+  const ipAllow = (input.ipAllow ?? '').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '').join('\n')
+  const ipProblem = ipAllowProblem(ipAllow)
+  if (ipProblem !== null) errors.ipAllow = ipProblem
   throwIfInvalid(errors)
   return {
+    ipAllow,
     name: input.name.trim(),
     description: input.description.trim(),
     state: input.state as ProductState,
@@ -182,7 +194,8 @@ function productColumns (values: ProductValues): Record<string, unknown> {
     rate_limit_calls: values.rateLimitCalls,
     rate_limit_period: values.rateLimitPeriod,
     quota_calls: values.quotaCalls,
-    quota_period: values.quotaPeriod
+    quota_period: values.quotaPeriod,
+    ip_allow: values.ipAllow
   }
 }
 

@@ -8,7 +8,7 @@ import type { EventAction } from '../kernel/events'
  */
 export const GATEWAY_EVENTS: readonly EventAction[] = [
   'developer.blocked', 'developer.activated', 'developer.deleted', 'developer.closed-account',
-  'api.created', 'api.edited', 'api.deleted',
+  'api.created', 'api.edited', 'api.deleted', 'api.policy-changed',
   'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted', 'product.api-added', 'product.api-removed',
   'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated', 'subscription.cancelled',
   'subscription.key-regenerated'

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type { Clock } from '../kernel/clock'
 import type { GatewayChanges } from './changes'
+import type { BackendSecrets } from './policies'
 import type { Outbox } from '../mail/outbox'
 import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
 import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
@@ -15,6 +16,7 @@ export const MESSAGES = {
   invalidKey: 'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
   rateLimited: (seconds: number) => `Rate limit is exceeded. Try again in ${seconds} seconds.`,
   quotaExceeded: (wait: string) => `Out of call volume quota. Quota will be replenished in ${wait}.`,
+  ipRefused: (ip: string) => `Caller IP address ${ip} is not allowed to call this API.`,
   tooManyCalls: (max: number) => `Too many calls at once: at most ${max} may be in progress for one subscription (or one client without a key). Try again when one has finished.`
 }
 
@@ -27,7 +29,11 @@ export type Caller = number | string
 export type Admission =
   /** An admitted call holds one of its caller's slots until `release(caller)`. */
   | { admitted: true, api: GatewayApi, rest: string[], owner: CallOwner, caller: Caller }
-  | { admitted: false, status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number }
+  /** A refusal names the API when one was found (its CORS policy still applies to the answer). */
+  | { admitted: false, status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number, api: GatewayApi | null }
+
+/** The key a call carries for this API (its policy names the header and the query parameter), or null. */
+export type KeyOf = (api: GatewayApi) => string | null
 
 export interface GatewayOptions {
   /** How often other instances' changes are looked for (ms). */
@@ -47,6 +53,8 @@ export interface GatewayDeps {
   /** Where keys and the catalog are read (SQLite's read connections); the writer when not given. */
   readDb?: Knex
   clock: Clock
+  /** Opens an API's sealed backend credentials. */
+  openSecrets: (sealed: string | null) => BackendSecrets
   /** Where this instance hears of changes at once (the counter is polled for the others). */
   changes: GatewayChanges
   outbox: Outbox
@@ -59,7 +67,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
   const { db, clock, outbox, report } = deps
   // Keys and the catalog are read on SQLite's read connections, which never wait for a writer
   // (another process's included): a call whose key must be looked up is not held behind a write.
-  const keys = createKeyCache(deps.changes, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') }, deps.readDb ?? db)
+  const keys = createKeyCache(deps.changes, options.pollMs ?? 250, (err) => { report(err, 'gateway: change poll failed') }, deps.readDb ?? db, deps.openSecrets)
   const rates = createRateLimiter()
   const maxConcurrent = deps.concurrentCalls
   const concurrency = createConcurrencyLimiter(maxConcurrent)
@@ -86,60 +94,69 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
     })
   }
 
-  const refuse = (status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number): Admission =>
-    ({ admitted: false, status, message, outcome, owner, retryAfter })
+  const refuse = (status: number, message: string, outcome: Outcome, owner: CallOwner, retryAfter?: number, api: GatewayApi | null = null): Admission =>
+    ({ admitted: false, status, message, outcome, owner, retryAfter, api })
 
   /**
-   * Decides one call. `segments` is the raw path after the gateway's base, split on "/"; `key` the
-   * subscription key sent (header or query), or null; `client` the caller's address.
+   * Decides one call. `segments` is the raw path after the gateway's base, split on "/"; `keyOf`
+   * reads the subscription key the call sends for the API found (header or query), or null;
+   * `client` the caller's address.
    */
-  function admit (segments: string[], key: string | null, client: string): Admission | Promise<Admission> {
+  function admit (segments: string[], keyOf: KeyOf, client: string): Admission | Promise<Admission> {
     // The fast path stays synchronous: catalog and key in memory, no promise.
     const found = keys.cachedApi(segments)
-    return found === undefined ? keys.findApi(segments).then((loaded) => decide(loaded, key, client)) : decide(found, key, client)
+    return found === undefined ? keys.findApi(segments).then((loaded) => decide(loaded, keyOf, client)) : decide(found, keyOf, client)
   }
 
-  function decide (found: FoundApi | null, key: string | null, client: string): Admission | Promise<Admission> {
+  /** The API a path is for (a preflight needs no more), from memory when it can. */
+  function findApi (segments: string[]): FoundApi | null | Promise<FoundApi | null> {
+    const found = keys.cachedApi(segments)
+    return found === undefined ? keys.findApi(segments) : found
+  }
+
+  function decide (found: FoundApi | null, keyOf: KeyOf, client: string): Admission | Promise<Admission> {
     if (found === null) return refuse(404, MESSAGES.noApi, 'no-api', NOBODY)
     const { api } = found
+    const key = keyOf(api)
     if (key === null) {
-      if (api.openProductId === null) return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id })
+      if (api.openProductId === null) return refuse(401, MESSAGES.missingKey, 'missing-key', { ...NOBODY, apiId: api.id }, undefined, api)
       const owner = { ...NOBODY, apiId: api.id, productId: api.openProductId }
       const caller = `ip:${client}`
-      if (!concurrency.take(caller)) return refuse(429, MESSAGES.tooManyCalls(maxConcurrent), 'too-many-calls', owner, 1)
+      if (!concurrency.take(caller)) return refuse(429, MESSAGES.tooManyCalls(maxConcurrent), 'too-many-calls', owner, 1, api)
       return { admitted: true, api, rest: found.rest, owner, caller }
     }
     // Not a key's shape (32 hex characters): refused before any look-up, and nothing is remembered.
-    if (!isWellFormedKey(key)) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id })
+    if (!isWellFormedKey(key)) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id }, undefined, api)
     const digest = keyDigest(key)
     const cached = keys.cachedKey(digest)
-    return cached === undefined ? keys.lookUpKey(digest).then((loaded) => judge(found, loaded)) : judge(found, cached)
+    return cached === undefined ? keys.lookUpKey(digest).then((loaded) => judge(found, loaded, client)) : judge(found, cached, client)
   }
 
-  /** The key's checks, in order: valid for this API, rate limit, quota. */
-  function judge ({ api, rest }: FoundApi, entry: GatewayKey | null): Admission | Promise<Admission> {
+  /** The key's checks, in order: valid for this API, the product's client addresses, rate limit, quota. */
+  function judge ({ api, rest }: FoundApi, entry: GatewayKey | null, client: string): Admission | Promise<Admission> {
     const now = clock.now().getTime()
-    if (entry === null) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id })
+    if (entry === null) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id }, undefined, api)
     const owner: CallOwner = { apiId: api.id, productId: entry.productId, subscriptionId: entry.subscriptionId, developerId: entry.developerId }
     if (!entry.usable || (entry.expiresAt !== null && entry.expiresAt <= now) || !entry.apiIds.has(api.id)) {
-      return refuse(401, MESSAGES.invalidKey, 'invalid-key', owner)
+      return refuse(401, MESSAGES.invalidKey, 'invalid-key', owner, undefined, api)
     }
+    if (entry.ipAllowed !== null && !entry.ipAllowed(client)) return refuse(403, MESSAGES.ipRefused(client), 'ip-refused', owner, undefined, api)
     if (entry.rateLimit !== null) {
       const wait = rates.take(entry.subscriptionId, entry.rateLimit, now)
       if (wait > 0) {
         const seconds = Math.ceil(wait / 1000)
-        return refuse(429, MESSAGES.rateLimited(seconds), 'rate-limited', owner, seconds)
+        return refuse(429, MESSAGES.rateLimited(seconds), 'rate-limited', owner, seconds, api)
       }
     }
     // Before the quota: a call refused for being one too many does not spend it.
     const caller = entry.subscriptionId
-    if (!concurrency.take(caller)) return refuse(429, MESSAGES.tooManyCalls(maxConcurrent), 'too-many-calls', owner, 1)
+    if (!concurrency.take(caller)) return refuse(429, MESSAGES.tooManyCalls(maxConcurrent), 'too-many-calls', owner, 1, api)
     const admitted: Admission = { admitted: true, api, rest, owner, caller }
     if (entry.quota === null) return admitted
     const quotaAnswer = (wait: number): Admission => {
       if (wait === 0) return admitted
       concurrency.release(caller)
-      return refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner)
+      return refuse(403, MESSAGES.quotaExceeded(hhmmss(wait)), 'quota-exceeded', owner, undefined, api)
     }
     const taken = quotas.take(entry.subscriptionId, entry.quota, now)
     if (typeof taken === 'number') return quotaAnswer(taken)
@@ -190,7 +207,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
     await flush(true)
   }
 
-  return { admit, release: concurrency.release, record, flush: async () => { await flush() }, start, stop, invalidate: keys.invalidate }
+  return { admit, findApi, release: concurrency.release, record, flush: async () => { await flush() }, start, stop, invalidate: keys.invalidate }
 }
 
 export type Gateway = ReturnType<typeof createGateway>

@@ -1,6 +1,23 @@
 import type { Knex } from 'knex'
 import type { QuotaPeriod } from '../catalog/products'
 import type { GatewayChanges } from './changes'
+import { DEFAULT_KEY_HEADER, DEFAULT_KEY_QUERY, ipAllowMatcher, policyOf, type BackendSecrets, type PolicyColumns } from './policies'
+
+/** An API's policy as the gateway applies it, ready for each call. */
+export interface GatewayPolicy {
+  /** Lower case. */
+  keyHeader: string
+  keyQuery: string
+  /** null: no CORS (an OPTIONS call is a call like any other). */
+  cors: { origins: ReadonlySet<string> | '*', allowHeaders: string } | null
+  /** null: the gateway's default. */
+  timeoutMs: number | null
+  /** Added to every forwarded request. */
+  backendHeaders: ReadonlyArray<[string, string]>
+  /** Added to every forwarded query, encoded ("a=b&c=d"), or "". */
+  backendQuery: string
+  mock: boolean
+}
 
 /** An API as the gateway routes it. */
 export interface GatewayApi {
@@ -11,6 +28,7 @@ export interface GatewayApi {
   origin: string
   /** A published product that needs no subscription holds this API: calls without a key pass (counted under it). */
   openProductId: number | null
+  policy: GatewayPolicy
 }
 
 /** What a key opens, as of the last look-up. */
@@ -24,6 +42,8 @@ export interface GatewayKey {
   apiIds: ReadonlySet<number>
   rateLimit: { calls: number, periodMs: number } | null
   quota: { calls: number, period: QuotaPeriod } | null
+  /** The product's allowed client addresses: null for any. */
+  ipAllowed: ((ip: string) => boolean) | null
 }
 
 /** An API found for a path, and the rest of the path after the API's own. */
@@ -48,6 +68,7 @@ interface KeyRow {
   rate_limit_period: number | null
   quota_calls: number | null
   quota_period: QuotaPeriod | null
+  ip_allow: string
 }
 
 // Unknown keys are remembered too (a flood of one bad key must not reach the database), up to this
@@ -69,7 +90,26 @@ function originOf (url: string): string {
  * `pollMs` reads for the other instances. A look-up that began before a change is used for its
  * own request but not kept.
  */
-export function createKeyCache (changes: GatewayChanges, pollMs: number, onError: (err: unknown) => void, db: Knex) {
+/** What the gateway applies of an API's stored policy, with its credentials opened. */
+function gatewayPolicy (row: PolicyColumns, secrets: BackendSecrets): GatewayPolicy {
+  const policy = policyOf(row)
+  const keyHeader = policy.keyHeader ?? DEFAULT_KEY_HEADER
+  const cors = policy.corsOrigins === '*' || policy.corsOrigins.length > 0
+    ? { origins: policy.corsOrigins === '*' ? '*' as const : new Set(policy.corsOrigins), allowHeaders: [...new Set([keyHeader, 'content-type', ...policy.corsHeaders])].join(', ') }
+    : null
+  return {
+    keyHeader,
+    keyQuery: policy.keyQuery ?? DEFAULT_KEY_QUERY,
+    cors,
+    timeoutMs: policy.timeoutSeconds === null ? null : policy.timeoutSeconds * 1000,
+    backendHeaders: secrets.headers,
+    backendQuery: secrets.query.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&'),
+    mock: policy.mock
+  }
+}
+
+/** `openSecrets` opens an API's sealed backend credentials (kept in this memory only, never logged). */
+export function createKeyCache (changes: GatewayChanges, pollMs: number, onError: (err: unknown) => void, db: Knex, openSecrets: (sealed: string | null) => BackendSecrets) {
   let generation = 0
   let catalog: { generation: number, value: Promise<Catalog>, loaded: Catalog | null } | null = null
   let keys = new Map<string, GatewayKey | null>()
@@ -86,7 +126,7 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
 
   async function loadCatalog (): Promise<Catalog> {
     const [apiRows, links, open] = await Promise.all([
-      db('apis').select('id', 'path', 'service_url'),
+      db('apis').select('id', 'path', 'service_url', 'cors_origins', 'cors_headers', 'key_header', 'key_query', 'supplied_schemes', 'timeout_seconds', 'mock', 'backend_secrets'),
       db('product_apis').select('product_id', 'api_id'),
       db('product_apis').join('products', 'products.id', 'product_apis.product_id')
         .where({ 'products.state': 'published', 'products.subscription_required': false })
@@ -96,9 +136,9 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
     for (const row of open as Array<{ api_id: number, product_id: number }>) if (!openProduct.has(row.api_id)) openProduct.set(row.api_id, row.product_id)
     const apis = new Map<string, GatewayApi>()
     let deepest = 1
-    for (const row of apiRows as Array<{ id: number, path: string, service_url: string }>) {
+    for (const row of apiRows as Array<{ id: number, path: string, service_url: string, backend_secrets: string | null } & PolicyColumns>) {
       const serviceUrl = row.service_url.replace(/\/+$/, '')
-      apis.set(row.path, { id: row.id, path: row.path, serviceUrl, origin: originOf(serviceUrl), openProductId: openProduct.get(row.id) ?? null })
+      apis.set(row.path, { id: row.id, path: row.path, serviceUrl, origin: originOf(serviceUrl), openProductId: openProduct.get(row.id) ?? null, policy: gatewayPolicy(row, openSecrets(row.backend_secrets)) })
       deepest = Math.max(deepest, row.path.split('/').length)
     }
     const productApis = new Map<number, Set<number>>()
@@ -149,7 +189,7 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
       .where('subscription_keys.digest', digest)
       .first('subscription_keys.subscription_id', 'subscriptions.state', 'subscriptions.expires_at', 'subscriptions.developer_id', 'subscriptions.product_id',
         'developers.state as owner_state', 'products.state as product_state', 'products.rate_limit_calls', 'products.rate_limit_period',
-        'products.quota_calls', 'products.quota_period')
+        'products.quota_calls', 'products.quota_period', 'products.ip_allow')
     if (row === undefined) return null
     return {
       subscriptionId: row.subscription_id,
@@ -159,7 +199,8 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
       expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
       apiIds: productApis.get(row.product_id) ?? NO_APIS,
       rateLimit: row.rate_limit_calls !== null && row.rate_limit_period !== null ? { calls: row.rate_limit_calls, periodMs: row.rate_limit_period * 1000 } : null,
-      quota: row.quota_calls !== null && row.quota_period !== null ? { calls: row.quota_calls, period: row.quota_period } : null
+      quota: row.quota_calls !== null && row.quota_period !== null ? { calls: row.quota_calls, period: row.quota_period } : null,
+      ipAllowed: ipAllowMatcher(row.ip_allow)
     }
   }
 

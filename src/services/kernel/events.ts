@@ -20,7 +20,7 @@ export const EVENT_ACTIONS = [
   'developer.blocked', 'developer.activated', 'developer.deleted', 'group.created', 'group.edited', 'group.deleted',
   'group.member-added', 'group.member-removed', 'template.edited', 'template.reset', 'settings.changed',
   'developer.signed-up', 'developer.confirmed', 'developer.email-changed', 'developer.password-reset', 'developer.closed-account',
-  'api.created', 'api.edited', 'api.deleted', 'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted',
+  'api.created', 'api.edited', 'api.deleted', 'api.policy-changed', 'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted',
   'product.api-added', 'product.api-removed', 'product.group-added', 'product.group-removed',
   'subscription.created', 'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated',
   'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated', 'api-token.created', 'api-token.revoked'

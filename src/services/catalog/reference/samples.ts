@@ -2,7 +2,7 @@ import type { OperationView, SecuritySchemeView } from './draw'
 import { KEY_HEADER } from './gateway-names'
 
 /** The subscription key header, with the developer's key or a placeholder. */
-export const subscriptionKeyHeader = (key: string | null): [string, string] => [KEY_HEADER, key ?? 'YOUR_SUBSCRIPTION_KEY']
+export const subscriptionKeyHeader = (key: string | null, header = KEY_HEADER): [string, string] => [header, key ?? 'YOUR_SUBSCRIPTION_KEY']
 
 export interface CodeSamples { curl: string, javascript: string, python: string }
 

@@ -1,0 +1,199 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { buildApp } from '../../src/app'
+import { loggerOptions } from '../../src/logging'
+import { productInput } from '../../src/services/catalog/products'
+import { ADMIN, makeApp, makeConfig, signedInClient } from '../helpers'
+import { SYSTEM, gatewayWorld, startBackend } from '../fixtures/gateway'
+import { startSecondInstance } from '../fixtures/instance'
+import type { ApiPolicyInput } from '../../src/services/gateway/policies'
+
+// Each gateway policy with a real recording backend: what reaches the backend, what the caller gets.
+
+const NONE: ApiPolicyInput = { corsOrigins: '', corsHeaders: '', keyHeader: '', keyQuery: '', backendHeaders: '', backendQuery: '', backendClear: false, suppliedSchemes: '', timeoutSeconds: '', mock: false }
+const APP = 'https://app.example.com'
+const SECRET = 'backend-s3cret-value-0042'
+const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
+
+t.test('CORS: a preflight is answered by the gateway (allowed origin) or refused (other origin), never forwarded; answers carry the headers', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const preflight = async (origin: string) => await app.inject({
+    method: 'OPTIONS', url: '/gateway/books/items', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'ocp-apim-subscription-key, content-type' }
+  })
+
+  t.equal((await preflight(APP)).statusCode, 401, 'without a CORS policy a preflight is a call like any other (no key: 401)')
+  await app.services.apis.setPolicy(world.apiId, { ...NONE, corsOrigins: `${APP}\nhttp://localhost:5173`, corsHeaders: 'X-Request-Id' }, SYSTEM)
+  const allowed = await preflight(APP)
+  t.equal(allowed.statusCode, 204)
+  t.equal(allowed.headers['access-control-allow-origin'], APP)
+  t.match(allowed.headers['access-control-allow-methods'], /POST/)
+  t.equal(allowed.headers['access-control-allow-headers'], 'ocp-apim-subscription-key, content-type, x-request-id', 'the key header is always allowed')
+  t.equal(allowed.headers['access-control-max-age'], '3600')
+  t.equal(allowed.headers['access-control-allow-credentials'], undefined, 'credentials never')
+  t.equal(allowed.headers.vary, 'Origin')
+  const refused = await preflight('https://evil.example')
+  t.equal(refused.statusCode, 403)
+  t.equal(refused.headers['access-control-allow-origin'], undefined, 'another origin gets no CORS headers')
+  t.match(refused.json(), { statusCode: 403, message: /origin may not call this API/ })
+  t.equal(backend.seen.length, 0, 'the backend never saw a preflight')
+
+  const call = await app.inject({ url: '/gateway/books/items', headers: { origin: APP, 'ocp-apim-subscription-key': world.primary } })
+  t.equal(call.statusCode, 200)
+  t.equal(call.headers['access-control-allow-origin'], APP, 'an actual call from an allowed origin carries the origin')
+  t.match(call.headers.vary, /Origin/)
+  const other = await app.inject({ url: '/gateway/books/items', headers: { origin: 'https://evil.example', 'ocp-apim-subscription-key': world.primary } })
+  t.equal(other.statusCode, 200, 'CORS is the browser\'s rule: the call itself is served')
+  t.equal(other.headers['access-control-allow-origin'], undefined)
+  t.match(other.headers.vary, /Origin/)
+  const noKey = await app.inject({ url: '/gateway/books/items', headers: { origin: APP } })
+  t.equal(noKey.statusCode, 401)
+  t.equal(noKey.headers['access-control-allow-origin'], APP, 'the gateway\'s own refusal is readable by the browser app')
+  t.equal(backend.seen.length, 2, 'only the two keyed calls reached the backend')
+})
+
+t.test('key names: a renamed header and query parameter work, the default ones no longer do; neither reaches the backend', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  await app.services.apis.setPolicy(world.apiId, { ...NONE, keyHeader: 'X-Api-Key', keyQuery: 'api-key' }, SYSTEM)
+  const byHeader = await app.inject({ url: '/gateway/books/items', headers: { 'x-api-key': world.primary } })
+  t.equal(byHeader.statusCode, 200)
+  t.equal(backend.seen[0].headers['x-api-key'], undefined, 'the renamed header is taken out')
+  const byQuery = await app.inject({ url: `/gateway/books/items?a=1&api-key=${world.primary}` })
+  t.equal(byQuery.statusCode, 200)
+  t.equal(backend.seen[1].url, '/v1/items?a=1', 'the renamed parameter is taken out')
+  t.equal((await app.inject({ url: '/gateway/books/items', headers: { 'ocp-apim-subscription-key': world.primary } })).statusCode, 401, 'the old header is refused')
+  t.equal((await app.inject({ url: `/gateway/books/items?subscription-key=${world.primary}` })).statusCode, 401, 'the old parameter too')
+  t.equal(backend.seen.length, 2)
+})
+
+t.test('backend credentials: added to every forwarded call, sealed at rest, never in a page, the audit log, a log line or analytics', async (t) => {
+  const backend = await startBackend(t)
+  const logs: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { logs.push(String(chunk)); done() } })
+  const app = await buildApp(await makeConfig(t), { logger: { ...loggerOptions('debug'), stream } })
+  t.teardown(async () => await app.close())
+  const world = await gatewayWorld(app, backend.url)
+  const admin = await signedInClient(app, ADMIN)
+  await admin.get(`/admin/apis/${world.apiId}`)
+  const saved = await admin.post(`/admin/apis/${world.apiId}/gateway`, {
+    corsOrigins: '', corsHeaders: '', keyHeader: '', keyQuery: '', backendHeaders: `X-Backend-Token: ${SECRET}`, backendQuery: `api_key=${SECRET}`, suppliedSchemes: 'api_key', timeoutSeconds: ''
+  })
+  t.equal(saved.statusCode, 303)
+  const call = await app.inject({ url: '/gateway/books/items?q=1', headers: { 'ocp-apim-subscription-key': world.primary, 'x-backend-token': 'forged by the caller' } })
+  t.equal(call.statusCode, 200)
+  t.equal(backend.seen[0].headers['x-backend-token'], SECRET, 'the header, over the caller\'s own')
+  t.equal(backend.seen[0].url, `/v1/items?q=1&api_key=${SECRET}`, 'the query parameter')
+  // (This recording backend echoes the request it got in its body: that is the backend's choice.)
+  t.notMatch(JSON.stringify(call.headers), SECRET, 'no answer header from the gateway carries it')
+
+  const page = await admin.get(`/admin/apis/${world.apiId}`)
+  t.match(page.body, /X-Backend-Token \(header\), api_key \(query\): set/i, 'the page names them')
+  t.notMatch(page.body, SECRET, 'and never shows a value')
+  const stored = await app.db('apis').where('id', world.apiId).first('backend_secrets')
+  t.notMatch(stored.backend_secrets, SECRET, 'sealed at rest')
+  const audit = await app.db('audit_events').where('action', 'api.policy-changed').first()
+  t.match(audit.details, /"state":"set"/)
+  t.notMatch(audit.details, SECRET, 'the audit row names what changed, not the value')
+  await app.services.gateway.flush()
+  const usage = JSON.stringify(await app.db('gateway_usage').select())
+  t.notMatch(usage, SECRET)
+  t.notMatch(logs.join(''), SECRET, 'no log line holds it')
+  for (const path of ['/admin/analytics', `/admin/apis/${world.apiId}/reference`, '/admin/audit']) t.notMatch((await admin.get(path)).body, SECRET, `${path} never shows it`)
+
+  // Blank keeps them; remove clears them.
+  await admin.post(`/admin/apis/${world.apiId}/gateway`, { corsOrigins: '', corsHeaders: '', keyHeader: '', keyQuery: '', backendHeaders: '', backendQuery: '', suppliedSchemes: '', timeoutSeconds: '' })
+  await app.inject({ url: '/gateway/books/items', headers: { 'ocp-apim-subscription-key': world.primary } })
+  t.equal(backend.seen[1].headers['x-backend-token'], SECRET, 'a save with the fields blank keeps them')
+  await admin.post(`/admin/apis/${world.apiId}/gateway`, { corsOrigins: '', corsHeaders: '', keyHeader: '', keyQuery: '', backendHeaders: '', backendQuery: '', backendClear: 'on', suppliedSchemes: '', timeoutSeconds: '' })
+  await app.inject({ url: '/gateway/books/items', headers: { 'ocp-apim-subscription-key': world.primary } })
+  t.equal(backend.seen[2].headers['x-backend-token'], undefined, 'removed')
+  t.equal(backend.seen[2].url, '/v1/items')
+})
+
+t.test('the policy form: bad fields are refused beside the field with the input kept, credentials never written back', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const admin = await signedInClient(app, ADMIN)
+  await admin.get(`/admin/apis/${world.apiId}`)
+  const res = await admin.post(`/admin/apis/${world.apiId}/gateway`, {
+    corsOrigins: 'https://app.example.com/path', corsHeaders: '', keyHeader: 'X-Api-Key', keyQuery: '', backendHeaders: `Bad line ${SECRET}`, backendQuery: '', suppliedSchemes: '', timeoutSeconds: '999'
+  })
+  t.equal(res.statusCode, 400)
+  t.match(res.body, /is not an origin/)
+  t.match(res.body, /Each line is Name: value/)
+  t.match(res.body, /from 1 to 240/)
+  t.match(res.body, /value="X-Api-Key"/, 'the other input kept')
+  t.notMatch(res.body, SECRET, 'a credential is never written back')
+  t.equal((await app.db('apis').where('id', world.apiId).first('key_header')).key_header, null, 'nothing saved')
+  const developer = await signedInClient(app, { email: 'dev@example.com', password: 'a long and quiet river bend' })
+  t.equal((await developer.post(`/admin/apis/${world.apiId}/gateway`, { corsOrigins: '' })).statusCode, 403, 'administrators only')
+})
+
+t.test('backend timeout: 504 after the API\'s own timeout', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  await app.services.apis.setPolicy(world.apiId, { ...NONE, timeoutSeconds: '1' }, SYSTEM)
+  const started = Date.now()
+  const res = await app.inject({ url: '/gateway/books/slow?ms=3000', headers: { 'ocp-apim-subscription-key': world.primary } })
+  t.equal(res.statusCode, 504)
+  t.match(res.json(), { message: /did not answer in time/ })
+  t.ok(Date.now() - started < 2900, 'answered before the backend would have')
+  t.equal((await app.inject({ url: '/gateway/books/slow?ms=200', headers: { 'ocp-apim-subscription-key': world.primary } })).statusCode, 200, 'a quicker answer passes')
+})
+
+t.test('IP filter: a key of the product used from another address is refused, also behind a trusted proxy with a spoofed X-Forwarded-For', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t, { TRUST_PROXY: '127.0.0.1' })
+  const world = await gatewayWorld(app, backend.url, { ipAllow: '203.0.113.0/24' })
+  const call = async (headers: Record<string, string>, remoteAddress = '127.0.0.1') =>
+    await app.inject({ url: '/gateway/books/items', remoteAddress, headers: { 'ocp-apim-subscription-key': world.primary, ...headers } })
+  t.equal((await call({ 'x-forwarded-for': '203.0.113.9' })).statusCode, 200, 'a client in the range, through the trusted proxy')
+  const outside = await call({ 'x-forwarded-for': '198.51.100.4' })
+  t.equal(outside.statusCode, 403)
+  t.same(outside.json(), { statusCode: 403, message: 'Caller IP address 198.51.100.4 is not allowed to call this API.' })
+  const spoofed = await call({ 'x-forwarded-for': '203.0.113.9' }, '192.0.2.50')
+  t.equal(spoofed.statusCode, 403, 'an untrusted peer claiming an allowed address is judged by its own address')
+  t.match(spoofed.json(), { message: /192\.0\.2\.50 is not allowed/ })
+  t.equal(backend.seen.length, 1, 'refused calls never reach the backend')
+  await app.services.gateway.flush()
+  t.ok(await app.db('gateway_usage').where('outcome', 'ip-refused').first(), 'counted as refused by address')
+})
+
+t.test('each policy change is seen by a second instance within a second', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const other = await startSecondInstance(t, app.config)
+  const callOther = async (headers: Record<string, string>) => (await fetch(`${other.gatewayUrl}/books/items`, { headers })).status
+  t.equal(await callOther({ 'ocp-apim-subscription-key': world.primary }), 200, 'warm: the other instance has the API and the key in memory')
+
+  async function seenWithin (change: () => Promise<unknown>, holds: () => Promise<boolean>): Promise<number> {
+    await change()
+    const started = Date.now()
+    while (!(await holds())) {
+      if (Date.now() - started > 5000) return Infinity
+      await sleep(20)
+    }
+    return Date.now() - started
+  }
+  const renamed = await seenWithin(async () => await app.services.apis.setPolicy(world.apiId, { ...NONE, keyHeader: 'X-Api-Key' }, SYSTEM),
+    async () => await callOther({ 'x-api-key': world.primary }) === 200)
+  t.ok(renamed <= 1000, `key header renamed: seen after ${renamed} ms`)
+  const cors = await seenWithin(async () => await app.services.apis.setPolicy(world.apiId, { ...NONE, corsOrigins: APP }, SYSTEM),
+    async () => (await fetch(`${other.gatewayUrl}/books/items`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET' } })).status === 204)
+  t.ok(cors <= 1000, `CORS on: seen after ${cors} ms`)
+  const credentials = await seenWithin(async () => await app.services.apis.setPolicy(world.apiId, { ...NONE, backendHeaders: `X-Backend-Token: ${SECRET}` }, SYSTEM),
+    async () => { await callOther({ 'ocp-apim-subscription-key': world.primary }); return backend.seen.at(-1)?.headers['x-backend-token'] === SECRET })
+  t.ok(credentials <= 1000, `credentials set: used after ${credentials} ms`)
+  const products = app.services.products
+  const filtered = await seenWithin(async () => {
+    const product = await products.findDetails(world.productId)
+    await products.updateProduct(world.productId, { ...productInput(product), ipAllow: '203.0.113.0/24' }, SYSTEM)
+  }, async () => await callOther({ 'ocp-apim-subscription-key': world.primary }) === 403)
+  t.ok(filtered <= 1000, `IP filter on: seen after ${filtered} ms`)
+})
