@@ -40,7 +40,8 @@ const BACKEND_ERRORS = {
   invalid: 'The API\'s backend answered in a way the gateway cannot pass on.',
   busy: 'The API\'s backend is busy: every connection to it is in use. Try again in a moment.',
   bodyTimeout: 'The request body stopped arriving, so the call was ended.',
-  originRefused: 'This origin may not call this API from a browser.'
+  originRefused: 'This origin may not call this API from a browser.',
+  noMockOperation: 'No operation of this API\'s document matches this method and path.'
 }
 
 function sendError (reply: FastifyReply, status: number, message: string): FastifyReply {
@@ -186,6 +187,19 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     const { api } = decision
     const { policy } = api
     corsOnOwnAnswer(reply, api, origin)
+    // Mock answers: from the matched operation's first 2xx example, the backend never called.
+    if (policy.mock) {
+      request.raw.resume()
+      const matched = api.operations?.match(request.method, `/${decision.rest.join('/')}`) ?? null
+      if (matched === null || matched.mock === undefined) {
+        call.outcome = 'mock-unmatched'
+        return sendError(reply, 404, BACKEND_ERRORS.noMockOperation)
+      }
+      call.outcome = 'mocked'
+      const { status, contentType, body } = matched.mock
+      if (contentType !== null) void reply.type(contentType)
+      return reply.code(status).header('cache-control', 'no-store').send(body ?? '')
+    }
     const slot = backendSlots.take(api.origin)
     if (slot !== true && !(await slot)) {
       call.outcome = 'backend-busy'

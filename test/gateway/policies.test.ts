@@ -5,6 +5,7 @@ import { loggerOptions } from '../../src/logging'
 import { productInput } from '../../src/services/catalog/products'
 import { ADMIN, makeApp, makeConfig, signedInClient } from '../helpers'
 import { SYSTEM, gatewayWorld, startBackend } from '../fixtures/gateway'
+import { PETSTORE_JSON } from '../fixtures/openapi'
 import { startSecondInstance } from '../fixtures/instance'
 import type { ApiPolicyInput } from '../../src/services/gateway/policies'
 
@@ -144,6 +145,33 @@ t.test('backend timeout: 504 after the API\'s own timeout', async (t) => {
   t.match(res.json(), { message: /did not answer in time/ })
   t.ok(Date.now() - started < 2900, 'answered before the backend would have')
   t.equal((await app.inject({ url: '/gateway/books/slow?ms=200', headers: { 'ocp-apim-subscription-key': world.primary } })).statusCode, 200, 'a quicker answer passes')
+})
+
+t.test('mock answers: a matched operation answers its first 2xx example, an unmatched path 404, the backend never called', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const api = await app.services.apis.findApi(world.apiId)
+  await t.rejects(app.services.apis.setPolicy(world.apiId, { ...NONE, mock: true }, SYSTEM), { statusCode: 400, message: /no OpenAPI document/ })
+  await app.services.apis.updateApi(world.apiId, { name: api.name, path: api.path, serviceUrl: api.serviceUrl, description: '', openapi: PETSTORE_JSON }, SYSTEM)
+  await app.services.apis.setPolicy(world.apiId, { ...NONE, mock: true }, SYSTEM)
+  const key = { 'ocp-apim-subscription-key': world.primary }
+  const pet = await app.inject({ url: '/gateway/books/pet/10', headers: key })
+  t.equal(pet.statusCode, 200)
+  t.match(pet.headers['content-type'], /application\/json/)
+  t.match(pet.json(), { id: 10, name: 'doggie' }, 'the example drawn from the document')
+  const created = await app.inject({ method: 'POST', url: '/gateway/books/pet', headers: { ...key, 'content-type': 'application/json' }, payload: '{"name":"rex"}' })
+  t.ok(created.statusCode >= 200 && created.statusCode < 300, `POST /pet answers its 2xx (${created.statusCode})`)
+  const unmatched = await app.inject({ url: '/gateway/books/no/such/path', headers: key })
+  t.equal(unmatched.statusCode, 404)
+  t.match(unmatched.json(), { statusCode: 404, message: /No operation of this API/ })
+  t.equal((await app.inject({ url: '/gateway/books/pet/10' })).statusCode, 401, 'keys still apply')
+  t.equal(backend.seen.length, 0, 'the backend was never called')
+  await app.services.gateway.flush()
+  t.ok(await app.db('gateway_usage').where('outcome', 'mocked').first(), 'counted as mocked')
+  await app.services.apis.setPolicy(world.apiId, { ...NONE, mock: false }, SYSTEM)
+  t.equal((await app.inject({ url: '/gateway/books/pet/10', headers: key })).statusCode, 200)
+  t.equal(backend.seen.length, 1, 'mock off: the backend again')
 })
 
 t.test('IP filter: a key of the product used from another address is refused, also behind a trusted proxy with a spoofed X-Forwarded-For', async (t) => {

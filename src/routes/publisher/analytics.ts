@@ -32,7 +32,9 @@ export const OUTCOME_LABELS: Record<Outcome, string> = {
   'backend-invalid': 'Backend answer unusable',
   'ip-refused': 'Client address not allowed',
   'cors-preflight': 'CORS preflight answered',
-  'cors-refused': 'CORS origin refused'
+  'cors-refused': 'CORS origin refused',
+  mocked: 'Mock answer',
+  'mock-unmatched': 'Mock: no such operation'
 }
 
 /** The range asked for, checked: real days, from ≤ to, at most a year; last 7 days by default. */

@@ -23,11 +23,11 @@ type ApiForm = FormBody<typeof apiForm>
 // The gateway's policy for the API: its own form on the API's page.
 const policyForm = formSchema({
   corsOrigins: 40_000, corsHeaders: 10_000, keyHeader: 400, keyQuery: 400, backendHeaders: 100_000, backendQuery: 100_000, suppliedSchemes: 20_000, timeoutSeconds: 40
-}, { backendClear: checkbox() })
+}, { backendClear: checkbox(), mock: checkbox() })
 type PolicyForm = FormBody<typeof policyForm>
 
 function policyFormInput (body: PolicyForm): ApiPolicyInput {
-  return { ...body, backendClear: body.backendClear === 'on', mock: false }
+  return { ...body, backendClear: body.backendClear === 'on', mock: body.mock === 'on' }
 }
 
 /**

@@ -252,6 +252,7 @@ export function createApis ({ db, clock, events, workers, references, openapiMax
     const { policy, secrets: given } = checkApiPolicy(input)
     return await db.transaction(async (trx) => {
       const api = await findApi(id, trx)
+      if (policy.mock && !api.hasDocument) throw new Invalid({ mock: 'This API has no OpenAPI document to answer from: add one first.' })
       const columns: Record<string, unknown> = { ...policyColumns(policy), updated_at: isoNow(clock) }
       if (given !== null) columns.backend_secrets = given.headers.length === 0 && given.query.length === 0 ? null : secrets.seal(JSON.stringify(given))
       await trx('apis').where('id', id).update(columns)

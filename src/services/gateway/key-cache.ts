@@ -1,6 +1,8 @@
 import type { Knex } from 'knex'
 import type { QuotaPeriod } from '../catalog/products'
 import type { GatewayChanges } from './changes'
+import { compileOperations, mockAnswerOf, type OperationEntry, type OperationRouter } from './operations'
+import { createSlicer } from '../kernel/slices'
 import { DEFAULT_KEY_HEADER, DEFAULT_KEY_QUERY, ipAllowMatcher, policyOf, type BackendSecrets, type PolicyColumns } from './policies'
 
 /** An API's policy as the gateway applies it, ready for each call. */
@@ -29,6 +31,8 @@ export interface GatewayApi {
   /** A published product that needs no subscription holds this API: calls without a key pass (counted under it). */
   openProductId: number | null
   policy: GatewayPolicy
+  /** The document's operations, compiled (null: no document). */
+  operations: OperationRouter | null
 }
 
 /** What a key opens, as of the last look-up. */
@@ -124,9 +128,29 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
   }
   const stopListening = changes.listen(invalidate)
 
+  /**
+   * Each revision's operations, compiled into a router; with their mock answers where the API
+   * answers from its document (the drawn operations read a row at a time, the event loop let run between).
+   */
+  async function loadOperations (revisions: Array<{ revision: number, mock: boolean }>): Promise<Map<number, OperationRouter>> {
+    const routers = new Map<number, OperationRouter>()
+    const pause = createSlicer()
+    for (const { revision, mock } of revisions) {
+      const rows: Array<{ key: string, method: string, path: string, view?: string }> = await db('api_operations').where('revision', revision).orderBy('position')
+        .select(mock ? ['key', 'method', 'path', 'view'] : ['key', 'method', 'path'])
+      const entries: OperationEntry[] = []
+      for (const row of rows) {
+        entries.push({ key: row.key, method: row.method, path: row.path, mock: row.view === undefined ? undefined : mockAnswerOf((JSON.parse(row.view) as { responses: Parameters<typeof mockAnswerOf>[0] }).responses) })
+        await pause()
+      }
+      routers.set(revision, compileOperations(entries))
+    }
+    return routers
+  }
+
   async function loadCatalog (): Promise<Catalog> {
     const [apiRows, links, open] = await Promise.all([
-      db('apis').select('id', 'path', 'service_url', 'cors_origins', 'cors_headers', 'key_header', 'key_query', 'supplied_schemes', 'timeout_seconds', 'mock', 'backend_secrets'),
+      db('apis').select('id', 'path', 'service_url', 'reference_revision', 'cors_origins', 'cors_headers', 'key_header', 'key_query', 'supplied_schemes', 'timeout_seconds', 'mock', 'backend_secrets'),
       db('product_apis').select('product_id', 'api_id'),
       db('product_apis').join('products', 'products.id', 'product_apis.product_id')
         .where({ 'products.state': 'published', 'products.subscription_required': false })
@@ -136,9 +160,11 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
     for (const row of open as Array<{ api_id: number, product_id: number }>) if (!openProduct.has(row.api_id)) openProduct.set(row.api_id, row.product_id)
     const apis = new Map<string, GatewayApi>()
     let deepest = 1
-    for (const row of apiRows as Array<{ id: number, path: string, service_url: string, backend_secrets: string | null } & PolicyColumns>) {
+    const rows = apiRows as Array<{ id: number, path: string, service_url: string, reference_revision: number | null, backend_secrets: string | null } & PolicyColumns>
+    const operations = await loadOperations(rows.filter((row) => row.reference_revision !== null).map((row) => ({ revision: row.reference_revision as number, mock: Boolean(row.mock) })))
+    for (const row of rows) {
       const serviceUrl = row.service_url.replace(/\/+$/, '')
-      apis.set(row.path, { id: row.id, path: row.path, serviceUrl, origin: originOf(serviceUrl), openProductId: openProduct.get(row.id) ?? null, policy: gatewayPolicy(row, openSecrets(row.backend_secrets)) })
+      apis.set(row.path, { id: row.id, path: row.path, serviceUrl, origin: originOf(serviceUrl), openProductId: openProduct.get(row.id) ?? null, policy: gatewayPolicy(row, openSecrets(row.backend_secrets)), operations: row.reference_revision === null ? null : operations.get(row.reference_revision) ?? null })
       deepest = Math.max(deepest, row.path.split('/').length)
     }
     const productApis = new Map<number, Set<number>>()

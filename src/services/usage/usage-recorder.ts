@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 
 /** Why a call ended where it did: `forwarded` reached the backend (whatever it answered). */
 export const OUTCOMES = ['forwarded', 'no-api', 'missing-key', 'invalid-key', 'rate-limited', 'too-many-calls', 'quota-exceeded', 'bad-path', 'body-timeout',
-  'backend-busy', 'backend-unreachable', 'backend-timeout', 'backend-invalid', 'ip-refused', 'cors-preflight', 'cors-refused'] as const
+  'backend-busy', 'backend-unreachable', 'backend-timeout', 'backend-invalid', 'ip-refused', 'cors-preflight', 'cors-refused', 'mocked', 'mock-unmatched'] as const
 export type Outcome = typeof OUTCOMES[number]
 
 /** One call, as the gateway saw it; 0 stands for "none" (no API matched, no key given). */

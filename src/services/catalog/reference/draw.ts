@@ -41,7 +41,13 @@ export interface ParameterView {
   /** The document gives this value (an example or a default): samples send it even when the parameter is optional. */
   suggested: boolean
 }
-export interface MediaView { mediaType: string, schema?: SchemaView, examples: ExampleView[] }
+export interface MediaView {
+  mediaType: string
+  schema?: SchemaView
+  examples: ExampleView[]
+  /** Without an example in the document: one made from the schema (what mock answers send), when it is small. */
+  generated?: string
+}
 export interface ResponseView { code: string, descriptionHtml: string, summary: string, headers: ParameterView[], contents: MediaView[] }
 
 /** One way to satisfy an operation's security: every scheme named, with scopes. */
@@ -153,6 +159,9 @@ function refName (ref: string): string {
 const schemaRef = (name: string): string => `#/components/schemas/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`
 
 interface Budget { left: number, examples: number }
+
+/** The largest example made from a schema that a drawn response keeps (for mock answers). */
+const GENERATED_EXAMPLE_MAX = 16 * 1024
 
 export function drawReference (document: JsonObject, importedAs: string | null = null): DrawnReference {
   const components = own(document, 'components')
@@ -289,7 +298,16 @@ export function drawReference (document: JsonObject, importedAs: string | null =
     return Object.entries(content).slice(0, 20).map(([mediaType, raw]) => {
       const media = isObject(raw) ? raw : {}
       const schema = own(media, 'schema')
-      return { mediaType, schema: schemaOf(schema, budget), examples: examplesOf(media, schema, budget) }
+      const view: MediaView = { mediaType, schema: schemaOf(schema, budget), examples: examplesOf(media, schema, budget) }
+      if (view.examples.length === 0 && schema !== undefined) {
+        const made = exampleFor(document, schema)
+        const text = made === undefined ? '' : exampleText(made)
+        if (text !== '' && text.length <= GENERATED_EXAMPLE_MAX && text.length <= budget.examples) {
+          budget.examples -= text.length
+          view.generated = text
+        }
+      }
+      return view
     })
   }
 
