@@ -21,6 +21,7 @@ import views from './plugins/views'
 import errors from './plugins/errors'
 import { ensureConfiguredAdministrator } from './services/accounts/configured-administrator'
 import healthRoutes from './routes/health'
+import metricsRoutes from './routes/metrics'
 import setupRoutes from './routes/portal/setup'
 import signInRoutes from './routes/portal/sign-in'
 import portalHomeRoutes from './routes/portal/home'
@@ -122,6 +123,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     bodyIdleMs: options.gatewayBodyIdleMs ?? GATEWAY_BODY_IDLE_MS,
     backendSlots: createBackendSlots(config.gatewayBackendConnections, options.gatewayBackendWaitMs ?? GATEWAY_BACKEND_WAIT_MS),
     connectionsPerBackend: config.gatewayBackendConnections
+  }
+  const { metrics } = services
+  if (metrics !== null && config.metricsToken !== null) {
+    // Portal and management API requests, by route template (gateway calls are counted by the
+    // gateway). Added before the other plugins are registered, so it reaches their routes.
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.gatewayCall != null) return
+      metrics.portalRequest(request.method, request.routeOptions.url, reply.statusCode)
+    })
+    await app.register(metricsRoutes, { metrics, token: config.metricsToken })
   }
   await app.register(gatewayPlugin, { prefix: paths.portal, basePath: paths.portal, ...forwarding })
   await app.register(apiPlugin, { prefix: API_PREFIX, publicUrl: config.publicUrl, perMinute: options.apiCallsPerMinute ?? API_CALLS_PER_MINUTE, failuresPerMinute: config.rateLimitPerMinute })

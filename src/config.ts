@@ -38,6 +38,8 @@ export interface Config {
   openapiMaxBytes: number
   /** TRY_PER_MINUTE: "Try it" calls per account per minute. */
   tryPerMinute: number
+  /** METRICS_TOKEN: the bearer token GET /metrics answers to; null: /metrics is 404. */
+  metricsToken: string | null
   /** Requests a minute per client address on sign-in, sign-up, password reset and invitation acceptance. */
   rateLimitPerMinute: number
   /** Failed sign-ins allowed per email within signInFailureWindowMinutes. */
@@ -143,8 +145,16 @@ function secret (env: Env, name: string, dataDir: string, fileName: string): str
 }
 
 /** First path segments the portal serves itself: the gateway cannot be mounted under them. */
-const PORTAL_PATHS = ['admin', 'api', 'apis', 'products', 'subscriptions', 'profile', 'signin', 'signout', 'signup', 'confirm', 'invitations',
+const PORTAL_PATHS = ['admin', 'api', 'apis', 'metrics', 'products', 'subscriptions', 'profile', 'signin', 'signout', 'signup', 'confirm', 'invitations',
   'password-reset', 'setup', 'public', 'healthz']
+
+/** A token long enough not to be guessed: 16 characters or more, printable, no spaces. */
+function metricsToken (env: Env): string | null {
+  const token = text(env, 'METRICS_TOKEN')
+  if (token === null) return null
+  if (!/^[\x21-\x7e]{16,512}$/.test(token)) throw new ConfigError('METRICS_TOKEN', 'must be 16 to 512 printable characters without spaces (such as the output of `openssl rand -hex 32`)')
+  return token
+}
 
 export function loadConfig (env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535)
@@ -189,6 +199,7 @@ export function loadConfig (env: Env = process.env): Config {
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1, 100000),
     openapiMaxBytes: integer(env, 'OPENAPI_MAX_MB', 32, 1, 256) * 1024 * 1024,
     tryPerMinute: integer(env, 'TRY_PER_MINUTE', 30, 1, 100000),
+    metricsToken: metricsToken(env),
     signInFailureLimit: integer(env, 'SIGNIN_FAILURE_LIMIT', 10, 1, 100000),
     signInFailureWindowMinutes: integer(env, 'SIGNIN_FAILURE_WINDOW_MINUTES', 15, 1, 24 * 60),
     passwordHashCost: integer(env, 'PASSWORD_HASH_COST', 17, 10, 20),

@@ -29,6 +29,7 @@ import { createProducts } from './catalog/products'
 import { createKeyStore } from './subscriptions/key-store'
 import { createSubscriptions } from './subscriptions/subscriptions'
 import { createGateway, type GatewayOptions } from './gateway/gateway'
+import { createMetrics } from './metrics/metrics'
 import { createUsageReports } from './usage/usage-reports'
 import { createApiTokens } from './api-tokens/api-tokens'
 import { createCsvImport } from './transfer/csv-import'
@@ -71,6 +72,8 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   const documentWorkers = createDocumentWorkers()
   const accounts = createAccounts({ db, hasher, clock, events, outbox, publicUrl, linkTtlHours: config.invitationTtlHours })
   const groups = createGroups({ db, clock, events })
+  // Built only when METRICS_TOKEN is set: nothing is counted for a scrape that cannot happen.
+  const metrics = config.metricsToken === null ? null : createMetrics({ queuedEmails: async () => (await countEmailProblems(db)).waiting })
   const apis = createApis({ db, clock, events, secrets: createSealer(config.keySecret, 'backend credentials'), workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes })
   const invitations = createInvitations({ accounts, db, hasher, clock, events, outbox, publicUrl, ttlHours: config.invitationTtlHours })
 
@@ -88,7 +91,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     documentWorkers,
     products,
     subscriptions: createSubscriptions({ db, clock, events, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
-    gateway: createGateway({ db, readDb, clock, changes: gatewayChanges, openSecrets: apis.openSecrets, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
+    gateway: createGateway({ db, readDb, clock, changes: gatewayChanges, openSecrets: apis.openSecrets, metrics, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
     usage: createUsageReports({ db, clock }),
     apiTokens: createApiTokens({ db, clock, events, defaultDays: config.apiTokenTtlDays }),
     templates,
@@ -106,6 +109,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     },
     settings,
     events,
+    metrics,
     limits,
     background,
     linkSealer,

@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import type { Clock } from '../kernel/clock'
 import type { GatewayChanges } from './changes'
 import type { BackendSecrets } from './policies'
+import type { Metrics } from '../metrics/metrics'
 import type { Outbox } from '../mail/outbox'
 import { createUsageRecorder, type Outcome } from '../usage/usage-recorder'
 import { createKeyCache, type FoundApi, type GatewayApi, type GatewayKey } from './key-cache'
@@ -53,6 +54,8 @@ export interface GatewayDeps {
   /** Where keys and the catalog are read (SQLite's read connections); the writer when not given. */
   readDb?: Knex
   clock: Clock
+  /** Counts each call for /metrics, when it is on. */
+  metrics?: Metrics | null
   /** Opens an API's sealed backend credentials. */
   openSecrets: (sealed: string | null) => BackendSecrets
   /** Where this instance hears of changes at once (the counter is polled for the others). */
@@ -168,6 +171,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
 
   function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number): void {
     usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, latencyMs, at: clock.now().getTime() })
+    deps.metrics?.gatewayCall(owner.apiId, owner.productId, status, outcome, latencyMs)
   }
 
   /** Writes quota and usage counts now (also on close, and in tests). */
