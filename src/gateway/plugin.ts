@@ -24,7 +24,8 @@ export interface GatewayPluginOptions {
   connectionsPerBackend: number
 }
 
-interface CallState { owner: CallOwner, outcome: Outcome }
+/** What the gateway knows of a call once admitted: whose it is, how it ended, and its operation in the API's document (a key, or null). */
+interface CallState { owner: CallOwner, outcome: Outcome, operation?: string | null }
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -187,10 +188,12 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     const { api } = decision
     const { policy } = api
     corsOnOwnAnswer(reply, api, origin)
+    // Which operation of the document the call is (a compiled router: no scan of paths).
+    const matched = api.operations === null ? null : api.operations.match(request.method, `/${decision.rest.join('/')}`)
+    call.operation = matched?.key ?? null
     // Mock answers: from the matched operation's first 2xx example, the backend never called.
     if (policy.mock) {
       request.raw.resume()
-      const matched = api.operations?.match(request.method, `/${decision.rest.join('/')}`) ?? null
       if (matched === null || matched.mock === undefined) {
         call.outcome = 'mock-unmatched'
         return sendError(reply, 404, BACKEND_ERRORS.noMockOperation)
