@@ -119,7 +119,7 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
     '/signin': { email: DEV.email, password: DEV.password }
   })
   const developer = await signedInClient(app, DEV)
-  requests += await fuzzPages(t, developer, ['/', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`, '/profile', '/profile/close', '/signin'], {
+  requests += await fuzzPages(t, developer, ['/', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`, `/subscriptions/${subscription.id}/usage`, `/subscriptions/${subscription.id}/usage.csv`, '/profile', '/profile/close', '/signin'], {
     '/profile/close': { password: 'not the password at all' }
   })
   const publisher = await signedInClient(app, ADMIN)
@@ -127,7 +127,7 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
     '/admin', '/admin/developers', '/admin/developers/new', `/admin/developers/${dev.id}`, '/admin/invitations', '/admin/invitations/new',
     '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/reference`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
-    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, '/admin/analytics'
+    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, '/admin/analytics', '/admin/analytics.csv'
   ])
   // Ids and tokens in paths.
   const wellFormed = (text: string): boolean => { try { encodeURIComponent(text); return true } catch { return false } }

@@ -24,7 +24,7 @@ export interface GatewayPluginOptions {
   connectionsPerBackend: number
 }
 
-/** What the gateway knows of a call once admitted: whose it is, how it ended, and its operation in the API's document (a key, or null). */
+/** What the gateway knows of a call once admitted: whose it is, how it ended, and its operation in the API's document ("GET /pets/{petId}", or null). */
 interface CallState { owner: CallOwner, outcome: Outcome, operation?: string | null }
 
 declare module 'fastify' {
@@ -117,7 +117,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
 
   app.addHook('onResponse', (request, reply, done) => {
     const call = request.gatewayCall ?? { owner: NOBODY, outcome: reply.statusCode === 404 ? 'no-api' : 'bad-path' }
-    gateway.record(call.owner, reply.statusCode, call.outcome, reply.elapsedTime)
+    gateway.record(call.owner, reply.statusCode, call.outcome, reply.elapsedTime, call.operation ?? '')
     done()
   })
 
@@ -190,7 +190,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     corsOnOwnAnswer(reply, api, origin)
     // Which operation of the document the call is (a compiled router: no scan of paths).
     const matched = api.operations === null ? null : api.operations.match(request.method, `/${decision.rest.join('/')}`)
-    call.operation = matched?.key ?? null
+    call.operation = matched?.name ?? null
     // Mock answers: from the matched operation's first 2xx example, the backend never called.
     if (policy.mock) {
       request.raw.resume()

@@ -105,7 +105,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   const subscription = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: product.id, displayName: `${LONG} app` }, actor)
   // An active subscription too, so the reference's samples carry a key and "Try it" is offered.
   const open = await productFor(app, actor, { name: `${LONG} starter` }, [api.id])
-  await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: open.id, displayName: `${LONG} trial` }, actor)
+  const trial = await app.services.subscriptions.subscribeOnBehalf(dev.id, { productId: open.id, displayName: `${LONG} trial` }, actor)
   const referencePages = [`/apis?q=opening`, `/apis/${api.id}/tags/Books`, `/apis/${api.id}/operations/createBook`, `/apis/${api.id}/operations/openingHours`,
     `/apis/${api.id}/schemas`, `/apis/${api.id}/schemas/Book`, `/apis/${api.id}/search?q=book`, `/apis/${api.id}/search?q=nothing-at-all`]
 
@@ -118,6 +118,9 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
 
   // Calls for /admin/analytics to draw: refused ones (the subscription awaits approval, one has no key).
   for (const headers of [{}, { 'ocp-apim-subscription-key': 'f'.repeat(32) }]) await app.inject({ url: '/gateway/library/v2/books', headers })
+  // And forwarded ones with the trial's key, for its usage page (matched to operations of the document).
+  const trialKey = (await app.services.subscriptions.listOwn(dev.id)).find((s) => s.id === trial.id)?.keys.primary ?? ''
+  for (const path of ['books', 'books/1', 'books/missing']) await app.inject({ url: `/gateway/library/v2/${path}`, headers: { 'ocp-apim-subscription-key': trialKey } })
   await app.services.gateway.flush()
 
   const base = await listen(app)
@@ -150,8 +153,13 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
 
   // A developer.
   await signInAs(page, base, DEV)
-  for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`]) await visit(path)
+  for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`,
+    `/subscriptions/${trial.id}/usage`]) await visit(path)
   for (const path of referencePages) await visit(path)
+  await page.goto(`${base}/subscriptions/${trial.id}/usage?from=2026-05-02&to=2026-05-01`)
+  await audit(t, page, 'usage with a range that ends before it starts', { errorState: true })
+  await page.goto(`${base}/subscriptions/${trial.id}/usage`)
+  await screenshot(page, 'a11y-usage-320', false)
   await page.goto(`${base}/apis/${api.id}/operations/openingHours`)
   await page.fill('#try-p1', 'central')
   await page.click('button:has-text("Send the request")')

@@ -42,7 +42,7 @@ t.test('emails delivered before links were sealed lose their links on migration;
   t.teardown(async () => await db.destroy())
   await migrate(db)
   // Back, one migration at a time, to just before the sealing one.
-  for (let i = 0; i < 10 && await db.schema.hasColumn('outbox_emails', 'sealed_links'); i++) await db.migrate.down({ migrationSource })
+  for (let i = 0; i < 30 && await db.schema.hasColumn('outbox_emails', 'sealed_links'); i++) await db.migrate.down({ migrationSource })
   t.notOk(await db.schema.hasColumn('outbox_emails', 'sealed_links'), 'back before the sealing migration')
   const link = `http://localhost:3000/password-reset/${'a'.repeat(43)}`
   const row = { template: 'password-reset', to_address: 'dev@example.com', subject: 'Reset', attempts: 1, next_attempt_at: '2026-01-01T00:00:00.000Z', created_at: '2026-01-01T00:00:00.000Z' }
@@ -68,7 +68,7 @@ t.test('the Developers list index rolls back and forward, and backfills what was
   t.same((await db('developer_counts').where('group_id', 0).orderBy('state').select('state', 'n')).map((r: { state: string, n: number | string }) => [r.state, Number(r.n)]), [['active', 1], ['blocked', 1], ['pending', 0]])
 
   // Back past that migration (and any later one).
-  for (let i = 0; i < 10 && await db.schema.hasTable('developer_counts'); i++) await db.migrate.down({ migrationSource })
+  for (let i = 0; i < 30 && await db.schema.hasTable('developer_counts'); i++) await db.migrate.down({ migrationSource })
   t.notOk(await db.schema.hasTable('api_tokens'), 'later migrations roll back too')
   t.notOk(await db.schema.hasTable('developer_counts'), 'the counts are gone')
   t.notOk(await db.schema.hasTable('developer_list_version'), 'and the version')
@@ -89,4 +89,19 @@ t.test('the Developers list index rolls back and forward, and backfills what was
     const found: Array<{ rowid: number }> = await db.raw("select rowid from developer_search where developer_search match '\"zanzibar\"' order by rowid")
     t.same(found.map((r) => r.rowid), ids.sort((a, b) => a - b), 'the search index holds every account, those written meanwhile too')
   }
+})
+
+t.test('usage by operation: rows counted before keep their class (status 0), and rolling back folds status and operation away', async (t) => {
+  const db = createDb((await makeConfig(t)).databaseUrl)
+  t.teardown(async () => await db.destroy())
+  await migrate(db)
+  const row = (status: number, operation: string, calls: number) => ({
+    hour: 3_600_000, api_id: 1, product_id: 2, subscription_id: 3, developer_id: 4, status_class: 2, status, outcome: 'forwarded', operation, calls, latency_ms: calls * 10, lat_10: calls
+  })
+  await db('gateway_usage').insert([row(200, 'GET /a', 2), row(201, 'POST /a', 3), row(200, '', 1)])
+  await t.rejects(db('gateway_usage').insert(row(200, 'GET /a', 1)), 'one row per hour, status and operation')
+  for (let i = 0; i < 30 && await db.schema.hasColumn('gateway_usage', 'operation'); i++) await db.migrate.down({ migrationSource })
+  t.same((await db('gateway_usage').select('status_class', 'calls', 'latency_ms')).map((r: Record<string, number | string>) => [Number(r.status_class), Number(r.calls), Number(r.latency_ms)]), [[2, 6, 60]], 'folded into the row of its class')
+  await migrate(db)
+  t.same(await db('gateway_usage').select('status', 'operation', 'lat_10'), [{ status: 0, operation: '', lat_10: 0 }], 'forward again: status unknown (0), no operation, no buckets')
 })

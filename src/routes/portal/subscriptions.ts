@@ -6,6 +6,8 @@ import { Type } from '@sinclair/typebox'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
 import { actorOf, signedIn } from '../../http/request-account'
+import { OUTCOME_LABELS, rangeSchema, sendUsageCsv, usageCharts, usageRange, type RangeQuery } from '../shared/usage'
+import type { FastifyReply } from 'fastify'
 
 const regenerateForm = formSchema({}, { key: Type.Union(KEY_SLOTS.map((slot) => Type.Literal(slot))) })
 const renameForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 })
@@ -41,6 +43,37 @@ export default async function subscriptionRoutes (app: FastifyInstance): Promise
         renameId: id, values: { displayName: request.body.displayName }, errorLinks: { displayName: `displayName-${id}` }
       }))
     }
+  })
+
+  /** The developer's own usage of one subscription (404 for another's): by API and operation, never by who. */
+  async function usageOf (accountId: number, id: number, raw: RangeQuery) {
+    const subscription = await subscriptions.findOwn(accountId, id)
+    const { from, to, errors } = usageRange(raw)
+    const valid = Object.keys(errors).length === 0
+    const report = valid ? await app.services.usage.report({ from, to, subscription: subscription.id }, { by: ['apis', 'operations'] }) : null
+    return { subscription, from, to, errors, report }
+  }
+
+  async function usagePage (reply: FastifyReply, { subscription, from, to, errors, report }: Awaited<ReturnType<typeof usageOf>>): Promise<FastifyReply> {
+    return await reply.page('portal/subscriptions/usage', {
+      title: `Usage: ${subscription.displayName}`,
+      subscription,
+      values: { from, to },
+      errors,
+      report,
+      charts: report === null ? null : usageCharts(report, from, to),
+      outcomes: OUTCOME_LABELS,
+      csvQuery: new URLSearchParams({ from, to }).toString()
+    }, report === null ? 400 : 200)
+  }
+
+  app.get<{ Params: { id: string }, Querystring: RangeQuery }>('/subscriptions/:id/usage', { ...guarded, schema: { ...idParams, ...rangeSchema } }, async (request, reply) =>
+    await usagePage(reply, await usageOf(signedIn(request).id, parseId(request.params.id), request.query)))
+
+  app.get<{ Params: { id: string }, Querystring: RangeQuery }>('/subscriptions/:id/usage.csv', { ...guarded, schema: { ...idParams, ...rangeSchema } }, async (request, reply) => {
+    const shown = await usageOf(signedIn(request).id, parseId(request.params.id), request.query)
+    if (shown.report === null) return await usagePage(reply, shown)
+    return await sendUsageCsv(reply, `portico-usage-${shown.subscription.id}`, shown.report, shown.from, shown.to)
   })
 
   app.get<{ Params: { id: string } }>('/subscriptions/:id/cancel', { ...guarded, schema: idParams }, async (request, reply) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SUBSCRIPTION_STATES } from '../../services/subscriptions/subscription-states'
 import { ADMIN_ACTIONS, ADMIN_ACTION_NAMES, REASON_MAX, type AdminAction } from '../../services/subscriptions/subscriptions'
-import { OUTCOME_LABELS } from './analytics'
+import { OUTCOME_LABELS } from '../shared/usage'
 import { lastDays } from '../../services/usage/usage-reports'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { filterId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
@@ -49,7 +49,7 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
   async function detailsPage (id: number, data: Record<string, unknown> = {}) {
     const subscription = await subscriptions.findSubscription(id)
     const allowed = ADMIN_ACTION_NAMES.filter((a) => (ADMIN_ACTIONS[a].from as readonly string[]).includes(subscription.state))
-    const usage = await app.services.usage.report({ ...lastDays(USAGE_DAYS, Date.now()), subscription: id }, { breakdowns: false })
+    const usage = await app.services.usage.report({ ...lastDays(USAGE_DAYS, Date.now()), subscription: id }, { by: [] })
     const quota = (await app.services.usage.quotaUse([id])).get(id) ?? null
     return { title: `Subscription: ${subscription.displayName}`, subscription, allowed, usage, quota, usageDays: USAGE_DAYS, outcomes: OUTCOME_LABELS, ...data }
   }

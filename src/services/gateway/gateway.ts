@@ -169,8 +169,9 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
     })
   }
 
-  function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number): void {
-    usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, latencyMs, at: clock.now().getTime() })
+  /** Counts a call that ended; `operation` is its matched operation ("GET /pets/{petId}"), '' for none. */
+  function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number, operation = ''): void {
+    usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, operation, latencyMs, at: clock.now().getTime() })
     deps.metrics?.gatewayCall(owner.apiId, owner.productId, status, outcome, latencyMs)
   }
 

@@ -18,7 +18,8 @@ export interface OperationEntry {
   mock?: MockAnswer
 }
 
-export interface MatchedOperation { key: string, mock: MockAnswer | undefined }
+/** `name`: the method and path template, as usage counts it ("GET /pets/{petId}"). */
+export interface MatchedOperation { key: string, name: string, mock: MockAnswer | undefined }
 
 export interface OperationRouter {
   match: (method: string, path: string) => MatchedOperation | null
@@ -48,7 +49,7 @@ export function compileOperations (operations: OperationEntry[]): OperationRoute
     const method = op.method.toUpperCase()
     if (!METHODS.has(method)) continue
     try {
-      router.on(method as Router.HTTPMethod, routerPath(op.path.startsWith('/') ? op.path : `/${op.path}`), noop, { key: op.key, mock: op.mock })
+      router.on(method as Router.HTTPMethod, routerPath(op.path.startsWith('/') ? op.path : `/${op.path}`), noop, { key: op.key, name: `${method} ${op.path}`, mock: op.mock })
       size++
     } catch {
       // A shape already taken, or a template the router cannot read: left unmatched.
@@ -61,8 +62,7 @@ export function compileOperations (operations: OperationEntry[]): OperationRoute
       if (!METHODS.has(upper)) return null
       const found = router.find(upper as Router.HTTPMethod, path)
       if (found === null) return null
-      const store = found.store as { key: string, mock: MockAnswer | undefined }
-      return { key: store.key, mock: store.mock }
+      return found.store as MatchedOperation
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { BUCKET_COLUMNS, bucketOf } from './latency'
 
 /** Why a call ended where it did: `forwarded` reached the backend (whatever it answered). */
 export const OUTCOMES = ['forwarded', 'no-api', 'missing-key', 'invalid-key', 'rate-limited', 'too-many-calls', 'quota-exceeded', 'bad-path', 'body-timeout',
@@ -13,6 +14,8 @@ export interface CallRecord {
   developerId: number
   status: number
   outcome: Outcome
+  /** The matched operation of the API's document, as "GET /pets/{petId}"; '' for none. */
+  operation: string
   latencyMs: number
   at: number
 }
@@ -23,23 +26,31 @@ interface Tally {
   productId: number
   subscriptionId: number
   developerId: number
-  statusClass: number
+  status: number
   outcome: Outcome
+  operation: string
   calls: number
   latencyMs: number
+  /** Calls per latency bucket (as BUCKET_COLUMNS). */
+  buckets: number[]
 }
 
 const HOUR_MS = 3_600_000
-const ROWS_PER_STATEMENT = 400
-const KEY_COLUMNS = ['hour', 'api_id', 'product_id', 'subscription_id', 'developer_id', 'status_class', 'outcome']
+const ROWS_PER_STATEMENT = 200
+const KEY_COLUMNS = ['hour', 'api_id', 'product_id', 'subscription_id', 'developer_id', 'status', 'outcome', 'operation']
+const OPERATION_MAX = 600
+
+const keyOf = (t: Omit<Tally, 'calls' | 'latencyMs' | 'buckets'>): string =>
+  `${t.hour}|${t.apiId}|${t.productId}|${t.subscriptionId}|${t.developerId}|${t.status}|${t.outcome}|${t.operation}`
 
 /**
- * Usage, counted in memory per hour × API × product × subscription × developer × status class ×
- * outcome and added to `gateway_usage` in batches (a few statements a second at most, never one
- * per call).
+ * Usage, counted in memory per hour × API × product × subscription × developer × status code ×
+ * outcome × operation, with latency buckets, and added to `gateway_usage` in batches (a few
+ * statements a second at most, never one per call).
  */
-const keyOf = (t: Omit<Tally, 'calls' | 'latencyMs'>): string =>
-  `${t.hour}|${t.apiId}|${t.productId}|${t.subscriptionId}|${t.developerId}|${t.statusClass}|${t.outcome}`
+/** What a row counted again adds to the stored one. */
+const MERGE = (db: Knex): Record<string, Knex.Raw> => Object.fromEntries(['calls', 'latency_ms', ...BUCKET_COLUMNS]
+  .map((column) => [column, db.raw('?? + ??', [`gateway_usage.${column}`, `excluded.${column}`])]))
 
 export function createUsageRecorder (db: Knex) {
   let tallies = new Map<string, Tally>()
@@ -51,23 +62,28 @@ export function createUsageRecorder (db: Knex) {
     else {
       tally.calls += t.calls
       tally.latencyMs += t.latencyMs
+      for (let i = 0; i < t.buckets.length; i++) tally.buckets[i] += t.buckets[i]
     }
   }
 
   /** Counts one call: on the hot path, one string and one map look-up; an object only for a new combination. */
   function record (call: CallRecord): void {
     const hour = call.at - (call.at % HOUR_MS)
-    const statusClass = Math.min(5, Math.max(1, Math.floor(call.status / 100)))
-    const key = `${hour}|${call.apiId}|${call.productId}|${call.subscriptionId}|${call.developerId}|${statusClass}|${call.outcome}`
+    const status = call.status >= 100 && call.status <= 599 ? call.status : 500
+    const key = `${hour}|${call.apiId}|${call.productId}|${call.subscriptionId}|${call.developerId}|${status}|${call.outcome}|${call.operation}`
+    const bucket = bucketOf(call.latencyMs)
     const tally = tallies.get(key)
     if (tally !== undefined) {
       tally.calls++
       tally.latencyMs += call.latencyMs
+      tally.buckets[bucket]++
       return
     }
+    const buckets = new Array<number>(BUCKET_COLUMNS.length).fill(0)
+    buckets[bucket] = 1
     tallies.set(key, {
       hour, apiId: call.apiId, productId: call.productId, subscriptionId: call.subscriptionId, developerId: call.developerId,
-      statusClass, outcome: call.outcome, calls: 1, latencyMs: call.latencyMs
+      status, outcome: call.outcome, operation: call.operation.slice(0, OPERATION_MAX), calls: 1, latencyMs: call.latencyMs, buckets
     })
   }
 
@@ -79,21 +95,24 @@ export function createUsageRecorder (db: Knex) {
     let written = 0
     try {
       for (let i = 0; i < batch.length; i += ROWS_PER_STATEMENT) {
-        const rows = batch.slice(i, i + ROWS_PER_STATEMENT).map((t) => ({
-          hour: t.hour,
-          api_id: t.apiId,
-          product_id: t.productId,
-          subscription_id: t.subscriptionId,
-          developer_id: t.developerId,
-          status_class: t.statusClass,
-          outcome: t.outcome,
-          calls: t.calls,
-          latency_ms: Math.round(t.latencyMs)
-        }))
-        await db('gateway_usage').insert(rows).onConflict(KEY_COLUMNS).merge({
-          calls: db.raw('?? + excluded.calls', ['gateway_usage.calls']),
-          latency_ms: db.raw('?? + excluded.latency_ms', ['gateway_usage.latency_ms'])
+        const rows = batch.slice(i, i + ROWS_PER_STATEMENT).map((t) => {
+          const row: Record<string, number | string> = {
+            hour: t.hour,
+            api_id: t.apiId,
+            product_id: t.productId,
+            subscription_id: t.subscriptionId,
+            developer_id: t.developerId,
+            status_class: Math.floor(t.status / 100),
+            status: t.status,
+            outcome: t.outcome,
+            operation: t.operation,
+            calls: t.calls,
+            latency_ms: Math.round(t.latencyMs)
+          }
+          BUCKET_COLUMNS.forEach((column, b) => { row[column] = t.buckets[b] })
+          return row
         })
+        await db('gateway_usage').insert(rows).onConflict(KEY_COLUMNS).merge(MERGE(db))
         written = i + rows.length
       }
     } catch (err) {

@@ -4,11 +4,17 @@ import { likePattern } from '../../db/paging'
 import { periodEnd, periodStart } from '../gateway/limits'
 import type { QuotaPeriod } from '../catalog/products'
 import { OUTCOMES, type Outcome } from './usage-recorder'
+import { BUCKET_COLUMNS, quantile } from './latency'
 
 export const DAY_MS = 86_400_000
+export const HOUR_MS = 3_600_000
+/** Ranges of this many days or fewer are drawn per hour. */
+export const HOURLY_UP_TO_DAYS = 2
 /** Outcomes where the backend was asked: their latency is the backend's, and they count in the mean. */
 const REACHED_BACKEND: Outcome[] = ['forwarded', 'backend-unreachable', 'backend-timeout', 'backend-invalid']
-export const REFUSALS: Outcome[] = OUTCOMES.filter((o) => !REACHED_BACKEND.includes(o))
+/** Outcomes where the gateway answered by itself although the call was not refused. */
+const ANSWERED: Outcome[] = ['mocked', 'cors-preflight']
+export const REFUSALS: Outcome[] = OUTCOMES.filter((o) => !REACHED_BACKEND.includes(o) && !ANSWERED.includes(o))
 /** The longest range a report covers. */
 export const MAX_RANGE_DAYS = 366
 
@@ -23,17 +29,37 @@ export interface UsageFilter {
   subscription?: number
 }
 
-export interface UsageTotals { calls: number, errors: number, refused: number, meanLatencyMs: number | null }
+/** Latency figures are of the calls that reached a backend (the mean, and p50/p95/p99 from the histogram). */
+export interface UsageTotals {
+  calls: number
+  errors: number
+  refused: number
+  meanLatencyMs: number | null
+  p50Ms: number | null
+  p95Ms: number | null
+  p99Ms: number | null
+}
 export interface UsageRow extends UsageTotals { id: number, label: string }
-export interface DayRow extends UsageTotals { day: string }
+/** One bar of the chart: an hour ("2026-12-03 14:00") or a day ("2026-12-03"), UTC. */
+export interface PeriodRow extends UsageTotals { start: number, label: string }
+export interface OperationRow extends UsageTotals { apiId: number, api: string, operation: string }
+/** Calls by exact status code, told apart by who answered: the backend (or a mock) or the gateway. */
+export interface StatusRow { status: number, label: string, calls: number, backend: number, gateway: number }
 export interface RefusalRow { outcome: Outcome, developerId: number, developer: string, subscriptionId: number, calls: number }
 
+export type Breakdown = 'apis' | 'products' | 'developers' | 'operations'
+export const BREAKDOWNS: Breakdown[] = ['apis', 'products', 'developers', 'operations']
+
 export interface UsageReport {
+  /** Drawn per hour for ranges of two days or less, else per day. */
+  per: 'hour' | 'day'
   total: UsageTotals
-  days: DayRow[]
+  periods: PeriodRow[]
   apis: UsageRow[]
   products: UsageRow[]
   developers: UsageRow[]
+  operations: OperationRow[]
+  statuses: StatusRow[]
   refusals: RefusalRow[]
 }
 
@@ -54,30 +80,47 @@ export function parseDay (text: string): number | null {
   return Number.isNaN(ms) || dayString(ms) !== text ? null : ms
 }
 
-interface SumRow { calls: number | string | null, errors: number | string | null, refused: number | string | null, reached: number | string | null, latency: number | string | null }
+type Sum = number | string | null
+/** A row of sums, as the database returns it (strings from PostgreSQL's bigint sums); `lat_*`: the histogram. */
+type SumRow = Record<string, Sum>
+const SUM_COLUMNS = ['calls', 'errors', 'refused', 'reached', 'latency', ...BUCKET_COLUMNS]
 
 function totals (row: SumRow | undefined): UsageTotals {
   const calls = Number(row?.calls ?? 0)
   const reached = Number(row?.reached ?? 0)
+  const buckets = BUCKET_COLUMNS.map((column) => Number(row?.[column] ?? 0))
   return {
     calls,
     errors: Number(row?.errors ?? 0),
     refused: Number(row?.refused ?? 0),
-    meanLatencyMs: reached === 0 ? null : Math.round(Number(row?.latency ?? 0) / reached)
+    meanLatencyMs: reached === 0 ? null : Math.round(Number(row?.latency ?? 0) / reached),
+    p50Ms: quantile(0.5, buckets),
+    p95Ms: quantile(0.95, buckets),
+    p99Ms: quantile(0.99, buckets)
   }
 }
 
+const EMPTY: UsageTotals = { calls: 0, errors: 0, refused: 0, meanLatencyMs: null, p50Ms: null, p95Ms: null, p99Ms: null }
+
+/** "2026-12-03 14:00" for an hour, "2026-12-03" for a day (UTC). */
+export const periodLabel = (ms: number, per: 'hour' | 'day'): string =>
+  per === 'day' ? dayString(ms) : `${dayString(ms)} ${new Date(ms).toISOString().slice(11, 16)}`
+
+/** Whether a range (both days included) is drawn per hour. */
+export const perOf = (fromMs: number, toMs: number): 'hour' | 'day' => (toMs - fromMs) / DAY_MS + 1 <= HOURLY_UP_TO_DAYS ? 'hour' : 'day'
+
 /** Reports drawn from `gateway_usage` (analytics, a subscription's page) and `quota_usage` (calls this period). */
 export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
+  const reachedIn = `outcome in (${REACHED_BACKEND.map(() => '?').join(', ')})`
   function sums (q: Knex.QueryBuilder): Knex.QueryBuilder {
-    const reached = REACHED_BACKEND.map(() => '?').join(', ')
     const refused = REFUSALS.map(() => '?').join(', ')
     return q.select(
       db.raw('sum(calls) as calls'),
       db.raw('sum(case when status_class >= 4 then calls else 0 end) as errors'),
       db.raw(`sum(case when outcome in (${refused}) then calls else 0 end) as refused`, REFUSALS),
-      db.raw(`sum(case when outcome in (${reached}) then calls else 0 end) as reached`, REACHED_BACKEND),
-      db.raw(`sum(case when outcome in (${reached}) then latency_ms else 0 end) as latency`, REACHED_BACKEND)
+      db.raw(`sum(case when ${reachedIn} then calls else 0 end) as reached`, REACHED_BACKEND),
+      db.raw(`sum(case when ${reachedIn} then latency_ms else 0 end) as latency`, REACHED_BACKEND),
+      ...BUCKET_COLUMNS.map((column) => db.raw(`sum(case when ${reachedIn} then ?? else 0 end) as ??`, [...REACHED_BACKEND, column, column]))
     )
   }
 
@@ -112,31 +155,43 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
   }
 
   /**
-   * Calls, errors, refusals and mean latency over a range of days: by day (the totals are their
-   * sum), who was refused, and — unless `breakdowns` is false — by API, product and developer.
+   * Calls, errors, refusals and latency over a range of days: per hour or day (the totals are
+   * their sum), by exact status code, who was refused, and by API, product, developer and
+   * operation (those of `by`; all by default).
    */
-  async function report (filter: UsageFilter, { breakdowns = true } = {}): Promise<UsageReport> {
+  async function report (filter: UsageFilter, { by = BREAKDOWNS }: { by?: Breakdown[] } = {}): Promise<UsageReport> {
     const fromMs = parseDay(filter.from) ?? 0
     const toMs = parseDay(filter.to) ?? fromMs
-    const [dayRows, apis, products, developers, refusalRows] = await Promise.all([
-      sums(filtered(filter, fromMs, toMs)).select(db.raw(`(hour / ${DAY_MS}) as day`)).groupByRaw(`(hour / ${DAY_MS})`),
-      breakdowns ? grouped(filter, fromMs, toMs, 'api_id', namesFrom('apis', 'name'), 'No API matched') : [],
-      breakdowns ? grouped(filter, fromMs, toMs, 'product_id', namesFrom('products', 'name'), 'No product (no key)') : [],
-      breakdowns ? grouped(filter, fromMs, toMs, 'developer_id', namesFrom('developers', 'email'), 'No key, or an unknown key') : [],
-      filtered(filter, fromMs, toMs).whereIn('outcome', REFUSALS).groupBy('outcome', 'developer_id', 'subscription_id')
+    const per = perOf(fromMs, toMs)
+    const step = per === 'hour' ? HOUR_MS : DAY_MS
+    const where = (): Knex.QueryBuilder => filtered(filter, fromMs, toMs)
+    const none: UsageRow[] = []
+    const [periodRows, apis, products, developers, operations, statusRows, refusalRows] = await Promise.all([
+      sums(where()).select(db.raw(`(hour / ${step}) as period`)).groupByRaw(`(hour / ${step})`),
+      by.includes('apis') ? grouped(filter, fromMs, toMs, 'api_id', namesFrom('apis', 'name'), 'No API matched') : none,
+      by.includes('products') ? grouped(filter, fromMs, toMs, 'product_id', namesFrom('products', 'name'), 'No product (no key)') : none,
+      by.includes('developers') ? grouped(filter, fromMs, toMs, 'developer_id', namesFrom('developers', 'email'), 'No key, or an unknown key') : none,
+      by.includes('operations') ? byOperation(where()) : [],
+      where().groupBy('status', 'status_class').orderBy('status').select('status', 'status_class', db.raw('sum(calls) as calls'),
+        db.raw(`sum(case when ${reachedIn} or outcome = ? then calls else 0 end) as backend`, [...REACHED_BACKEND, 'mocked'])),
+      where().whereIn('outcome', REFUSALS).groupBy('outcome', 'developer_id', 'subscription_id')
         .select('outcome', 'developer_id', 'subscription_id', db.raw('sum(calls) as calls')).orderByRaw('sum(calls) desc').limit(50)
     ])
-    const all: SumRow = { calls: 0, errors: 0, refused: 0, reached: 0, latency: 0 }
-    for (const row of dayRows as SumRow[]) {
-      for (const k of Object.keys(all) as Array<keyof SumRow>) all[k] = Number(all[k]) + Number(row[k] ?? 0)
+    const all: SumRow = Object.fromEntries(SUM_COLUMNS.map((k) => [k, 0]))
+    for (const row of periodRows as SumRow[]) {
+      for (const k of SUM_COLUMNS) all[k] = Number(all[k]) + Number(row[k] ?? 0)
     }
-    const byDay = new Map<number, UsageTotals>((dayRows as Array<SumRow & { day: number | string }>).map((r) => [Number(r.day), totals(r)]))
-    const days: DayRow[] = []
-    for (let ms = fromMs; ms <= toMs; ms += DAY_MS) {
-      days.push({ day: dayString(ms), ...(byDay.get(ms / DAY_MS) ?? { calls: 0, errors: 0, refused: 0, meanLatencyMs: null }) })
-    }
+    const byPeriod = new Map<number, UsageTotals>((periodRows as SumRow[]).map((r) => [Number(r.period) * step, totals(r)]))
+    const periods: PeriodRow[] = []
+    for (let ms = fromMs; ms < toMs + DAY_MS; ms += step) periods.push({ start: ms, label: periodLabel(ms, per), ...(byPeriod.get(ms) ?? EMPTY) })
+    const statuses = (statusRows as Array<{ status: Sum, status_class: Sum, calls: Sum, backend: Sum }>).map((r) => {
+      const status = Number(r.status)
+      const calls = Number(r.calls)
+      const backend = Number(r.backend)
+      return { status, label: status === 0 ? `${Number(r.status_class)}xx (counted before exact codes were kept)` : String(status), calls, backend, gateway: calls - backend }
+    })
     const who = await namesFrom('developers', 'email')((refusalRows as Array<{ developer_id: number }>).map((r) => Number(r.developer_id)).filter((id) => id !== 0))
-    const refusals = (refusalRows as Array<{ outcome: Outcome, developer_id: number | string, subscription_id: number | string, calls: number | string }>).map((r) => {
+    const refusals = (refusalRows as Array<{ outcome: Outcome, developer_id: Sum, subscription_id: Sum, calls: Sum }>).map((r) => {
       const developerId = Number(r.developer_id)
       return {
         outcome: r.outcome,
@@ -146,7 +201,17 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
         calls: Number(r.calls)
       }
     })
-    return { total: totals(all), days, apis, products, developers, refusals }
+    return { per, total: totals(all), periods, apis, products, developers, operations, statuses, refusals }
+  }
+
+  /** The busiest 100 operations, with their API's name. */
+  async function byOperation (q: Knex.QueryBuilder): Promise<OperationRow[]> {
+    const rows = await sums(q.where('operation', '<>', '')).select('api_id', 'operation').groupBy('api_id', 'operation').orderByRaw('sum(calls) desc').limit(100)
+    const names = await namesFrom('apis', 'name')([...new Set<number>(rows.map((r: { api_id: Sum }) => Number(r.api_id)))])
+    return rows.map((row: SumRow & { operation: string }) => {
+      const apiId = Number(row.api_id)
+      return { apiId, api: names.get(apiId) ?? `#${apiId} (deleted)`, operation: row.operation, ...totals(row) }
+    })
   }
 
   /** Calls this period against the quota, for the subscriptions among these whose product has one. */
