@@ -3,7 +3,9 @@ import t from 'tap'
 import { buildApp } from '../../src/app'
 import { loggerOptions } from '../../src/logging'
 import { productInput } from '../../src/services/catalog/products'
-import { ADMIN, makeApp, makeConfig, signedInClient } from '../helpers'
+import { ADMIN, DEV, makeApp, makeConfig, signedInClient } from '../helpers'
+import { parse as parseYaml } from 'yaml'
+import { validate } from '@readme/openapi-parser'
 import { SYSTEM, gatewayWorld, startBackend } from '../fixtures/gateway'
 import { PETSTORE_JSON } from '../fixtures/openapi'
 import { startSecondInstance } from '../fixtures/instance'
@@ -68,6 +70,41 @@ t.test('key names: a renamed header and query parameter work, the default ones n
   t.equal((await app.inject({ url: '/gateway/books/items', headers: { 'ocp-apim-subscription-key': world.primary } })).statusCode, 401, 'the old header is refused')
   t.equal((await app.inject({ url: `/gateway/books/items?subscription-key=${world.primary}` })).statusCode, 401, 'the old parameter too')
   t.equal(backend.seen.length, 2)
+})
+
+t.test('the gateway document follows the key names and leaves out supplied schemes, in JSON and YAML, and comes back whole when they go back', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const api = await app.services.apis.findApi(world.apiId)
+  await app.services.apis.updateApi(world.apiId, { name: api.name, path: api.path, serviceUrl: api.serviceUrl, description: '', openapi: PETSTORE_JSON }, SYSTEM)
+  const developer = await signedInClient(app, DEV)
+  type Doc = { components: { securitySchemes: Record<string, { name?: string }> }, paths: Record<string, Record<string, { security?: Array<Record<string, string[]>> }>> }
+  const download = async (kind: 'json' | 'yaml'): Promise<Doc> => {
+    const answer = await developer.get(`/apis/${world.apiId}/openapi.${kind}`)
+    t.equal(answer.statusCode, 200)
+    return kind === 'json' ? JSON.parse(answer.body) : parseYaml(answer.body)
+  }
+  const requirements = (doc: Doc) => Object.values(doc.paths).flatMap((item) => Object.values(item).flatMap((op) => op.security ?? [])).flatMap((r) => Object.keys(r))
+  const before = await download('json')
+  t.equal(before.components.securitySchemes.subscriptionKey.name, 'Ocp-Apim-Subscription-Key')
+  t.ok(requirements(before).includes('api_key'), 'the document\'s own api_key scheme is asked for')
+  t.same(await download('yaml'), before)
+
+  await app.services.apis.setPolicy(world.apiId, { ...NONE, keyHeader: 'X-Api-Key', keyQuery: 'api-key', suppliedSchemes: 'api_key' }, SYSTEM)
+  for (const kind of ['json', 'yaml'] as const) {
+    const doc = await download(kind)
+    t.equal(doc.components.securitySchemes.subscriptionKey.name, 'X-Api-Key', `${kind}: the header named as the gateway takes it`)
+    t.equal(doc.components.securitySchemes.subscriptionKeyQuery.name, 'api-key')
+    t.notOk('api_key' in doc.components.securitySchemes, `${kind}: the supplied scheme is gone`)
+    t.notOk(requirements(doc).includes('api_key'), `${kind}: no operation asks for it`)
+    t.ok(requirements(doc).includes('petstore_auth'), `${kind}: the other schemes stay`)
+    const result = await validate(structuredClone(doc) as unknown as Parameters<typeof validate>[0])
+    t.ok(result.valid, `${kind}: still a valid document`)
+  }
+  await app.services.apis.setPolicy(world.apiId, NONE, SYSTEM)
+  t.same(await download('json'), before, 'back to the defaults: the document as it was, supplied scheme and all')
+  t.same(await download('yaml'), before)
 })
 
 t.test('backend credentials: added to every forwarded call, sealed at rest, never in a page, the audit log, a log line or analytics', async (t) => {

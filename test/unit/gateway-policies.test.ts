@@ -12,7 +12,7 @@ const fieldsOf = (input: Partial<ApiPolicyInput>): Record<string, string> => {
   return {}
 }
 
-t.test('an API\'s policy: origins normalised, names lower-cased, credentials parsed, blanks mean the defaults', async (t) => {
+t.test('an API\'s policy: origins normalised, header names lower-cased (the key header kept as written), credentials parsed, blanks mean the defaults', async (t) => {
   const { policy, secrets } = checkApiPolicy({
     ...blank,
     corsOrigins: 'https://App.Example.com/\nhttp://localhost:5173\nhttps://app.example.com',
@@ -26,7 +26,7 @@ t.test('an API\'s policy: origins normalised, names lower-cased, credentials par
   })
   t.same(policy.corsOrigins, ['https://app.example.com', 'http://localhost:5173'])
   t.same(policy.corsHeaders, ['x-request-id'])
-  t.equal(policy.keyHeader, 'x-api-key')
+  t.equal(policy.keyHeader, 'X-Api-Key', 'the key header kept as written, for documents and samples (the gateway compares it in lower case)')
   t.equal(policy.keyQuery, 'api-key')
   t.same(policy.suppliedSchemes, ['api_key'])
   t.equal(policy.timeoutSeconds, 5)

@@ -9,6 +9,7 @@ import type { ReferenceStore } from './reference/reference-store'
 import type { ReferenceOverview } from './reference/draw'
 import { parseOverview } from './reference/stored'
 import type { DocumentWorkers } from './reference/worker-pool'
+import { KEY_HEADER, KEY_QUERY, namesFingerprint, type GatewayNames } from './reference/gateway-names'
 import type { Sealer } from '../kernel/sealer'
 import { checkApiPolicy, policyColumns, policyOf, type ApiPolicy, type ApiPolicyInput, type BackendSecrets, type PolicyColumns } from '../gateway/policies'
 
@@ -312,16 +313,29 @@ export function createApis ({ db, clock, events, workers, references, openapiMax
   }
 
   /**
-   * The document for calling the API through the gateway, as stored (its server a placeholder).
-   * Its YAML form is written out in the worker thread when first asked for, and kept.
+   * The document for calling the API through the gateway, as stored (its server a placeholder),
+   * with the API's key names and without the schemes the gateway supplies: remade in the worker
+   * when the policy changed since it was made, and its YAML form written out there when first
+   * asked for; both kept.
    */
   async function gatewayDocument (id: number, kind: 'json' | 'yaml'): Promise<string | null> {
-    const stored = await references.gatewayDocument(id, kind)
-    if (stored === null || stored.text !== null || kind === 'json') return stored?.text ?? null
-    const json = await references.gatewayDocument(id, 'json')
+    const { policy } = await findApi(id)
+    const names: GatewayNames = { keyHeader: policy.keyHeader ?? KEY_HEADER, keyQuery: policy.keyQuery ?? KEY_QUERY, supplied: policy.suppliedSchemes }
+    const wanted = namesFingerprint(names)
+    const stored = await references.gatewayDocument(id, kind, wanted)
+    if (stored === null || stored.text !== null) return stored?.text ?? null
+    // The JSON this form is written from: the default one, or the one remade from it with these names.
+    let json = await references.gatewayDocument(id, 'json', wanted)
+    if (wanted !== null && json !== null && json.text === null && json.revision === stored.revision) {
+      const defaults = await references.gatewayDocument(id, 'json')
+      if (defaults?.text == null || defaults.revision !== stored.revision) return null
+      json = { revision: defaults.revision, text: await workers.gateway(defaults.text, names) }
+      await references.keepNamedJson(json.revision, json.text ?? '', wanted)
+    }
     if (json?.text == null || json.revision !== stored.revision) return null
+    if (kind === 'json') return json.text
     const yaml = await workers.yaml(json.text)
-    await references.keepGatewayYaml(json.revision, yaml)
+    await references.keepGatewayYaml(json.revision, yaml, wanted)
     return yaml
   }
 

@@ -97,7 +97,8 @@ function originOf (url: string): string {
 /** What the gateway applies of an API's stored policy, with its credentials opened. */
 function gatewayPolicy (row: PolicyColumns, secrets: BackendSecrets): GatewayPolicy {
   const policy = policyOf(row)
-  const keyHeader = policy.keyHeader ?? DEFAULT_KEY_HEADER
+  // Node gives request headers in lower case.
+  const keyHeader = policy.keyHeader?.toLowerCase() ?? DEFAULT_KEY_HEADER
   const cors = policy.corsOrigins === '*' || policy.corsOrigins.length > 0
     ? { origins: policy.corsOrigins === '*' ? '*' as const : new Set(policy.corsOrigins), allowHeaders: [...new Set([keyHeader, 'content-type', ...policy.corsHeaders])].join(', ') }
     : null

@@ -142,7 +142,9 @@ export function checkApiPolicy (input: ApiPolicyInput): { policy: ApiPolicy, sec
   const errors: FieldErrors = {}
   const corsOrigins = corsOriginsOf(input.corsOrigins, errors)
   const corsHeaders = headerNamesOf(input.corsHeaders, 'corsHeaders', errors)
-  const keyHeader = input.keyHeader.trim().toLowerCase()
+  // Kept as written (documents and samples show it so); compared in lower case, as HTTP does.
+  const keyHeaderName = input.keyHeader.trim()
+  const keyHeader = keyHeaderName.toLowerCase()
   if (keyHeader !== '' && (!TOKEN.test(keyHeader) || RESERVED_HEADERS.has(keyHeader) || keyHeader === 'authorization')) {
     errors.keyHeader = 'Enter a header name such as X-Api-Key (letters, digits and -), not one the gateway or HTTP itself uses, or leave it blank for Ocp-Apim-Subscription-Key.'
   }
@@ -162,7 +164,7 @@ export function checkApiPolicy (input: ApiPolicyInput): { policy: ApiPolicy, sec
   const policy: ApiPolicy = {
     corsOrigins,
     corsHeaders,
-    keyHeader: keyHeader === '' || keyHeader === DEFAULT_KEY_HEADER ? null : keyHeader,
+    keyHeader: keyHeader === '' || keyHeader === DEFAULT_KEY_HEADER ? null : keyHeaderName,
     keyQuery: keyQuery === '' || keyQuery === DEFAULT_KEY_QUERY ? null : keyQuery,
     suppliedSchemes,
     timeoutSeconds: timeout,

@@ -6,15 +6,22 @@
 import { stringify } from 'yaml'
 import { DocumentProblem, prepareDocument } from './prepare'
 import { storedDocument, type StoredDocument } from './stored'
+import { withGatewayNames } from './gateway-document'
+import type { GatewayNames } from './gateway-names'
+import type { JsonObject } from './json'
 
 const answer = (message: WorkerAnswer): void => { process.send?.(message) }
 
-/** A job: a document to prepare, or the gateway's JSON document to write out as YAML. */
-export interface WorkerJob { kind: 'prepare' | 'yaml', bytes: Uint8Array<ArrayBuffer> }
+/**
+ * A job: a document to prepare, the gateway's JSON document to write out as YAML, or to remake
+ * with an API's key names and supplied schemes (`names`).
+ */
+export interface WorkerJob { kind: 'prepare' | 'yaml' | 'gateway', bytes: Uint8Array<ArrayBuffer>, names?: GatewayNames }
 
 export type WorkerAnswer =
   | { ok: true, document: StoredDocument }
   | { ok: true, yaml: string }
+  | { ok: true, gateway: string }
   | { ok: false, message: string, pointer: string | null, line: number | null }
 
 /** A piece of a document's answer, sent ahead of it (see `sendDocument`). */
@@ -42,10 +49,12 @@ function sendDocument (document: StoredDocument): void {
 
 process.on('message', (job: WorkerJob) => {
   const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8')
-  if (job.kind === 'yaml') {
-    const yaml = stringify(JSON.parse(text), { aliasDuplicateObjects: false, lineWidth: 0 })
-    for (let i = 0; i < yaml.length; i += CHARACTERS_PER_MESSAGE) process.send?.({ part: 'gateway', text: yaml.slice(i, i + CHARACTERS_PER_MESSAGE) } satisfies WorkerPart)
-    answer({ ok: true, yaml: '' })
+  if (job.kind === 'yaml' || job.kind === 'gateway') {
+    const out = job.kind === 'yaml'
+      ? stringify(JSON.parse(text), { aliasDuplicateObjects: false, lineWidth: 0 })
+      : JSON.stringify(withGatewayNames(JSON.parse(text) as JsonObject, job.names ?? { keyHeader: '', keyQuery: '', supplied: [] }), null, 2)
+    for (let i = 0; i < out.length; i += CHARACTERS_PER_MESSAGE) process.send?.({ part: 'gateway', text: out.slice(i, i + CHARACTERS_PER_MESSAGE) } satisfies WorkerPart)
+    answer(job.kind === 'yaml' ? { ok: true, yaml: '' } : { ok: true, gateway: '' })
     return
   }
   prepareDocument(text).then((prepared) => {

@@ -1,6 +1,6 @@
 import { isObject, own, type Json, type JsonObject } from './json'
 import { METHODS } from './draw'
-import { GATEWAY_URL_PLACEHOLDER, KEY_HEADER, KEY_QUERY } from './gateway-names'
+import { GATEWAY_URL_PLACEHOLDER, KEY_HEADER, KEY_QUERY, type GatewayNames } from './gateway-names'
 
 /**
  * The document for calling the API through the gateway: one server (the gateway), and the
@@ -39,6 +39,37 @@ export function gatewayDocument (document: JsonObject): JsonObject {
   const head: JsonObject = {}
   for (const key of ['openapi', 'info'] as const) if (Object.hasOwn(rest, key)) head[key] = rest[key]
   return { ...head, servers: [{ url: GATEWAY_URL_PLACEHOLDER, description: 'The Portico gateway' }], ...rest, security: withKey(globalSecurity), paths, components }
+}
+
+/**
+ * A gateway document (as made by `gatewayDocument`) with the API's own key names, and without
+ * the security schemes the gateway supplies: gone from every requirement and from the components.
+ */
+export function withGatewayNames (document: JsonObject, names: GatewayNames): JsonObject {
+  const supplied = new Set(names.supplied.filter((name) => name !== 'subscriptionKey' && name !== 'subscriptionKeyQuery'))
+  const components = isObject(own(document, 'components')) ? { ...(own(document, 'components') as JsonObject) } : {}
+  const schemes = isObject(own(components, 'securitySchemes')) ? { ...(own(components, 'securitySchemes') as JsonObject) } : {}
+  for (const name of supplied) delete schemes[name]
+  schemes.subscriptionKey = { ...(isObject(schemes.subscriptionKey) ? schemes.subscriptionKey : {}), type: 'apiKey', in: 'header', name: names.keyHeader }
+  schemes.subscriptionKeyQuery = { ...(isObject(schemes.subscriptionKeyQuery) ? schemes.subscriptionKeyQuery : {}), type: 'apiKey', in: 'query', name: names.keyQuery }
+  components.securitySchemes = schemes
+  const without = (security: Json | undefined): Json | undefined => {
+    if (supplied.size === 0 || !Array.isArray(security)) return security
+    return security.map((alternative) => isObject(alternative) ? Object.fromEntries(Object.entries(alternative).filter(([name]) => !supplied.has(name))) : alternative)
+  }
+  const paths: JsonObject = {}
+  const sourcePaths = own(document, 'paths')
+  for (const [path, rawItem] of Object.entries(isObject(sourcePaths) ? sourcePaths : {})) {
+    if (!isObject(rawItem) || supplied.size === 0) { paths[path] = rawItem; continue }
+    const item: JsonObject = { ...rawItem }
+    for (const method of METHODS) {
+      const op = own(item, method)
+      if (isObject(op) && Array.isArray(own(op, 'security'))) item[method] = { ...op, security: without(own(op, 'security')) ?? [] }
+    }
+    paths[path] = item
+  }
+  const security = without(own(document, 'security'))
+  return { ...document, ...(security === undefined ? {} : { security }), paths, components }
 }
 
 /** The gateway document as JSON text, ready to serve once the placeholder is replaced. */

@@ -111,12 +111,21 @@ export function createReferenceStore (db: Knex, readDb: Knex = db) {
     return new Set(rows.map((r) => r.id))
   }
 
-  /** The API's current revision and its gateway document in this form (null: none, or not written out yet). */
-  async function gatewayDocument (apiId: number, kind: 'json' | 'yaml'): Promise<{ revision: number, text: string | null } | null> {
-    const row: { id: number, gateway_json: string | null, gateway_yaml?: string | null } | undefined = await readDb('api_revisions').where('id', current(readDb, apiId))
-      .first('id', kind === 'json' ? 'gateway_json' : 'gateway_yaml')
+  /**
+   * The API's current revision and its gateway document in this form (null: none, or not written
+   * out yet): made with the default names (`names` null), or remade with these (a fingerprint).
+   */
+  async function gatewayDocument (apiId: number, kind: 'json' | 'yaml', names: string | null = null): Promise<{ revision: number, text: string | null } | null> {
+    const column = `${names === null ? 'gateway' : 'named'}_${kind}`
+    const row: Record<string, string | number | null> | undefined = await readDb('api_revisions').where('id', current(readDb, apiId)).first('id', column, 'gateway_names')
     if (row === undefined) return null
-    return { revision: row.id, text: (kind === 'json' ? row.gateway_json : row.gateway_yaml) ?? null }
+    const text = names === null || row.gateway_names === names ? row[column] as string | null : null
+    return { revision: Number(row.id), text }
+  }
+
+  /** Keeps a revision's gateway document remade with other names; its YAML form is written out again when asked for. */
+  async function keepNamedJson (revision: number, json: string, names: string): Promise<void> {
+    await db('api_revisions').where('id', revision).update({ named_json: json, named_yaml: null, gateway_names: names })
   }
 
   /** The API's current document as imported, and its revision. */
@@ -125,12 +134,13 @@ export function createReferenceStore (db: Knex, readDb: Knex = db) {
     return row === undefined ? null : { revision: row.id, text: row.document }
   }
 
-  /** Keeps the YAML form of a revision's gateway document, once written out. */
-  async function keepGatewayYaml (revision: number, yaml: string): Promise<void> {
-    await db('api_revisions').where('id', revision).update({ gateway_yaml: yaml })
+  /** Keeps the YAML form of a revision's gateway document (default or remade with `names`, unless remade again meanwhile), once written out. */
+  async function keepGatewayYaml (revision: number, yaml: string, names: string | null = null): Promise<void> {
+    if (names === null) await db('api_revisions').where('id', revision).update({ gateway_yaml: yaml })
+    else await db('api_revisions').where({ id: revision, gateway_names: names }).update({ named_yaml: yaml })
   }
 
-  return { stage, discard, discardAbandoned, source, apisWithOperationsMatching, importedDocument, gatewayDocument, keepGatewayYaml }
+  return { stage, discard, discardAbandoned, source, apisWithOperationsMatching, importedDocument, gatewayDocument, keepNamedJson, keepGatewayYaml }
 }
 
 export type ReferenceStore = ReturnType<typeof createReferenceStore>

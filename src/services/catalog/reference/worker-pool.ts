@@ -3,6 +3,7 @@ import { setPriority } from 'node:os'
 import { extname, join } from 'node:path'
 import type { StoredDocument } from './stored'
 import type { WorkerAnswer, WorkerJob, WorkerPart } from './document-worker'
+import type { GatewayNames } from './gateway-names'
 import { DocumentProblem } from './problem'
 
 const WORKER_FILE = join(__dirname, `document-worker${extname(__filename)}`)
@@ -56,6 +57,7 @@ export function createDocumentWorkers () {
       if (job === null) return
       if (!message.ok) job.reject(new DocumentProblem(message.message, message.pointer, message.line))
       else if ('yaml' in message) job.resolve({ ok: true, yaml: job.text.join('') })
+      else if ('gateway' in message) job.resolve({ ok: true, gateway: job.text.join('') })
       else job.resolve({ ok: true, document: { ...message.document, operations: job.operations, schemas: job.schemas, gatewayJson: job.text.join('') } })
     })
     w.on('exit', (code, signal) => {
@@ -104,12 +106,12 @@ export function createDocumentWorkers () {
     worker.send(job.job)
   }
 
-  async function run (kind: WorkerJob['kind'], text: string): Promise<WorkerAnswer & { ok: true }> {
+  async function run (kind: WorkerJob['kind'], text: string, names?: GatewayNames): Promise<WorkerAnswer & { ok: true }> {
     if (closed) throw new Error('closed')
     const buffer = new ArrayBuffer(Buffer.byteLength(text))
     Buffer.from(buffer).write(text)
     return await new Promise((resolve, reject) => {
-      queue.push({ job: { kind, bytes: new Uint8Array(buffer) }, resolve, reject, operations: [], schemas: [], text: [] })
+      queue.push({ job: { kind, bytes: new Uint8Array(buffer), names }, resolve, reject, operations: [], schemas: [], text: [] })
       next()
     })
   }
@@ -128,6 +130,13 @@ export function createDocumentWorkers () {
     return answer.yaml
   }
 
+  /** The gateway's JSON document remade with an API's key names and supplied schemes. */
+  async function gateway (json: string, names: GatewayNames): Promise<string> {
+    const answer = await run('gateway', json, names)
+    if (!('gateway' in answer)) throw new Error('the worker answered another job')
+    return answer.gateway
+  }
+
   async function close (): Promise<void> {
     closed = true
     if (idle !== null) clearTimeout(idle)
@@ -144,7 +153,7 @@ export function createDocumentWorkers () {
     }
   }
 
-  return { prepare, yaml, close }
+  return { prepare, yaml, gateway, close }
 }
 
 export type DocumentWorkers = ReturnType<typeof createDocumentWorkers>
