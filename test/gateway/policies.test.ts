@@ -182,6 +182,10 @@ t.test('backend timeout: 504 after the API\'s own timeout', async (t) => {
   t.match(res.json(), { message: /did not answer in time/ })
   t.ok(Date.now() - started < 2900, 'answered before the backend would have')
   t.equal((await app.inject({ url: '/gateway/books/slow?ms=200', headers: { 'ocp-apim-subscription-key': world.primary } })).statusCode, 200, 'a quicker answer passes')
+  await app.services.gateway.flush()
+  const today = new Date().toISOString().slice(0, 10)
+  const { statuses } = await app.services.usage.report({ from: today, to: today })
+  t.same(statuses.map((s) => [s.status, s.backend, s.gateway]), [[200, 1, 0], [504, 0, 1]], 'the 504 is the gateway\'s answer, not the backend\'s')
 })
 
 t.test('mock answers: a matched operation answers its first 2xx example, an unmatched path 404, the backend never called', async (t) => {

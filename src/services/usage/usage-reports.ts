@@ -43,7 +43,10 @@ export interface UsageRow extends UsageTotals { id: number, label: string }
 /** One bar of the chart: an hour ("2026-12-03 14:00") or a day ("2026-12-03"), UTC. */
 export interface PeriodRow extends UsageTotals { start: number, label: string }
 export interface OperationRow extends UsageTotals { apiId: number, api: string, operation: string }
-/** Calls by exact status code, told apart by who answered: the backend (or a mock) or the gateway. */
+/**
+ * Calls by exact status code, told apart by who answered: the backend (forwarded), or the gateway
+ * itself (refusals, mock answers, preflights, and its 502/504 when the backend failed).
+ */
 export interface StatusRow { status: number, label: string, calls: number, backend: number, gateway: number }
 export interface RefusalRow { outcome: Outcome, developerId: number, developer: string, subscriptionId: number, calls: number }
 
@@ -173,7 +176,7 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
       by.includes('developers') ? grouped(filter, fromMs, toMs, 'developer_id', namesFrom('developers', 'email'), 'No key, or an unknown key') : none,
       by.includes('operations') ? byOperation(where()) : [],
       where().groupBy('status', 'status_class').orderBy('status').select('status', 'status_class', db.raw('sum(calls) as calls'),
-        db.raw(`sum(case when ${reachedIn} or outcome = ? then calls else 0 end) as backend`, [...REACHED_BACKEND, 'mocked'])),
+        db.raw('sum(case when outcome = ? then calls else 0 end) as backend', ['forwarded'])),
       where().whereIn('outcome', REFUSALS).groupBy('outcome', 'developer_id', 'subscription_id')
         .select('outcome', 'developer_id', 'subscription_id', db.raw('sum(calls) as calls')).orderByRaw('sum(calls) desc').limit(50)
     ])
