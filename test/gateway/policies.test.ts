@@ -92,6 +92,14 @@ t.test('the gateway document follows the key names and leaves out supplied schem
   t.same(await download('yaml'), before)
 
   await app.services.apis.setPolicy(world.apiId, { ...NONE, keyHeader: 'X-Api-Key', keyQuery: 'api-key', suppliedSchemes: 'api_key' }, SYSTEM)
+  // Counted on the way through (the real worker still does the work).
+  const workers = app.services.documentWorkers
+  const remake = workers.gateway
+  let remakes = 0
+  workers.gateway = async (...args) => { remakes++; return await remake(...args) }
+  const burst = await Promise.all(Array.from({ length: 5 }, async () => await developer.get(`/apis/${world.apiId}/openapi.json`)))
+  t.equal(new Set(burst.map((r) => r.body)).size, 1, 'five downloads at once get the same document')
+  t.equal(remakes, 1, 'remade once for all of them')
   for (const kind of ['json', 'yaml'] as const) {
     const doc = await download(kind)
     t.equal(doc.components.securitySchemes.subscriptionKey.name, 'X-Api-Key', `${kind}: the header named as the gateway takes it`)
@@ -102,6 +110,7 @@ t.test('the gateway document follows the key names and leaves out supplied schem
     const result = await validate(structuredClone(doc) as unknown as Parameters<typeof validate>[0])
     t.ok(result.valid, `${kind}: still a valid document`)
   }
+  t.equal(remakes, 1, 'and kept: later downloads read it')
   await app.services.apis.setPolicy(world.apiId, NONE, SYSTEM)
   t.same(await download('json'), before, 'back to the defaults: the document as it was, supplied scheme and all')
   t.same(await download('yaml'), before)

@@ -329,14 +329,38 @@ export function createApis ({ db, clock, events, workers, references, openapiMax
     if (wanted !== null && json !== null && json.text === null && json.revision === stored.revision) {
       const defaults = await references.gatewayDocument(id, 'json')
       if (defaults?.text == null || defaults.revision !== stored.revision) return null
-      json = { revision: defaults.revision, text: await workers.gateway(defaults.text, names) }
-      await references.keepNamedJson(json.revision, json.text ?? '', wanted)
+      const source = defaults.text
+      const remade = await once(`json ${defaults.revision} ${wanted}`, async () => {
+        // Written out meanwhile by a download that read before this one.
+        const kept = await references.gatewayDocument(id, 'json', wanted)
+        if (kept?.text != null && kept.revision === defaults.revision) return kept.text
+        const text = await workers.gateway(source, names)
+        await references.keepNamedJson(defaults.revision, text, wanted)
+        return text
+      })
+      json = { revision: defaults.revision, text: remade }
     }
     if (json?.text == null || json.revision !== stored.revision) return null
     if (kind === 'json') return json.text
-    const yaml = await workers.yaml(json.text)
-    await references.keepGatewayYaml(json.revision, yaml, wanted)
-    return yaml
+    const from = json
+    return await once(`yaml ${from.revision} ${wanted ?? ''}`, async () => {
+      const kept = await references.gatewayDocument(id, 'yaml', wanted)
+      if (kept?.text != null && kept.revision === from.revision) return kept.text
+      const yaml = await workers.yaml(from.text ?? '')
+      await references.keepGatewayYaml(from.revision, yaml, wanted)
+      return yaml
+    })
+  }
+
+  // Downloads asking for the same document while it is being written out wait for that one job
+  // (a burst of downloads after a policy change is one job in the worker, not one each).
+  const inFlight = new Map<string, Promise<string>>()
+  async function once (key: string, job: () => Promise<string>): Promise<string> {
+    const running = inFlight.get(key)
+    if (running !== undefined) return await running
+    const started = job().finally(() => { inFlight.delete(key) })
+    inFlight.set(key, started)
+    return await started
   }
 
   return { findApi, listApis, findDocument, gatewayDocument, catalog, createApi, updateApi, deleteApi, setPolicy, backendSecretNames, openSecrets, redrawMissing, references }
