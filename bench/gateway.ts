@@ -66,7 +66,13 @@ async function serve (role: Role, backendUrl: string): Promise<void> {
       const [own] = (await app.services.subscriptions.listOwn(dev.id)).filter((s) => s.id === subscription.id)
       keys[name] = own.keys.primary ?? ''
     }
-    // 6: GitHub's document (drawn in the document worker), CORS and backend credentials on, in the plain product.
+    // 6: GitHub's document (drawn in the document worker), CORS and backend credentials on, in the
+    // plain product (BENCH_NO_GITHUB=1 leaves it out, for profiles of scenario 3 alone).
+    if (process.env.BENCH_NO_GITHUB === '1') {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      process.send?.({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/gateway/books`, keys })
+      await new Promise<void>(() => {})
+    }
     const github = await app.services.apis.createApi({ name: 'GitHub', path: 'github', serviceUrl: backendUrl, description: '', openapi: githubDocument() }, ACTOR)
     await app.services.apis.setPolicy(github.id, {
       corsOrigins: 'https://app.example.com', corsHeaders: '', keyHeader: '', keyQuery: '', backendHeaders: 'X-Backend-Token: bench-secret', backendQuery: 'client_id=bench',
