@@ -54,6 +54,9 @@ const FOCUSED = `(() => {
 })()`
 
 async function audit (t: Test, page: Page, label: string, options: { errorState?: boolean } = {}): Promise<void> {
+  // After a form's submit the next page may still be loading its stylesheet: axe measures touch
+  // targets, which an unstyled page fails.
+  await page.waitForLoadState('load')
   for (const width of [1280, 320]) {
     await page.setViewportSize({ width, height: 800 })
     const at = `${label} at ${width} px`

@@ -2,6 +2,7 @@ import t from 'tap'
 import { countOf, makeApp } from '../helpers'
 import { gatewayWorld, startBackend } from '../fixtures/gateway'
 import { startSecondInstance } from '../fixtures/instance'
+import { createQuotaCounter } from '../../src/services/gateway/limits'
 
 // Quotas under concurrent bursts, on this run's engine (SQLite, or PostgreSQL in the PostgreSQL run).
 
@@ -89,4 +90,22 @@ t.test('two instances: concurrent bursts on both never let more than the quota t
   const lastSecond = arrivals.filter((at) => at > killedAt - 1000).length
   t.ok(reached - calls <= lastSecond, `${reached - calls} calls lost from the count, no more than the last second's ${lastSecond}`)
   t.equal(await countOf(app.db('quota_usage').where('subscription_id', big.id)), 1)
+})
+
+t.test('a flush giving back an idle counter\'s reservation while a call arrives: the call waits for it, is let through and is counted', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url, { quotaCalls: '100', quotaPeriod: 'day' })
+  const quotas = createQuotaCounter(app.db, async () => {})
+  const quota = { calls: 100, period: 'day' as const }
+  const take = async () => await quotas.take(world.subscriptionId, quota, Date.now())
+  t.equal(await take(), 0, 'the first call reserves a chunk and goes')
+  await quotas.flush() // written; the counter is busy (called since the last flush)
+  const giveBack = quotas.flush() // idle now: its reservation is given back...
+  const late = take() // ...while a call arrives
+  await giveBack
+  t.equal(await late, 0, 'the late call goes: what was given back is free again when it reserves')
+  await quotas.flush()
+  await quotas.flush()
+  t.same(await quotaRow(app, world.subscriptionId), { calls: 2, reserved: 2 }, 'both calls written, and nothing reserved beyond them (the counter was not forgotten mid-reservation)')
 })

@@ -68,6 +68,8 @@ interface QuotaCounter {
   /** Calls waiting while a reservation is under way (each gets 0, or how long until the quota renews). */
   waiting: Array<{ resolve: (wait: number) => void, reject: (err: unknown) => void }>
   reserving: boolean
+  /** A write giving reserved calls back, under way: a reservation waits for it, or it would find them still taken. */
+  releasing: Promise<unknown> | null
   /** The database had nothing left to reserve: calls are refused without asking again until then. */
   exhaustedUntil: number
 }
@@ -122,6 +124,8 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     counter.reserving = true
     try {
       do {
+        // Calls given back by a flush under way are not free in the database until it is written.
+        while (counter.releasing !== null) await counter.releasing.catch(() => {})
         const granted = await reserve(counter, Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, counter.waiting.length, counter.recent, 2 * counter.lastGrant)))
         counter.lastGrant = granted
         counter.allowance += granted
@@ -153,7 +157,7 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     let counter = counters.get(subscriptionId)
     if (counter === undefined || counter.start !== start || counter.period !== quota.period) {
       if (counter !== undefined && counter.unwritten > 0) retired.push(counter)
-      counter = { subscriptionId, period: quota.period, start, limit: quota.calls, allowance: 0, unwritten: 0, recent: 0, lastGrant: 0, waiting: [], reserving: false, exhaustedUntil: 0 }
+      counter = { subscriptionId, period: quota.period, start, limit: quota.calls, allowance: 0, unwritten: 0, recent: 0, lastGrant: 0, waiting: [], reserving: false, releasing: null, exhaustedUntil: 0 }
       counters.set(subscriptionId, counter)
     }
     counter.limit = quota.calls
@@ -181,10 +185,13 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
     const add = counter.unwritten
     const periodStart = iso(counter.start)
     counter.allowance -= release
+    const update = db('quota_usage').where({ subscription_id: subscriptionId, period_start: periodStart })
+      .update({ calls: db.raw('calls + ?', [add]), reserved: db.raw('reserved - ?', [release]) })
+      .returning(['calls', 'warned']).then((rows) => rows)
+    if (release > 0) counter.releasing = update
     try {
-      const [row] = await db('quota_usage').where({ subscription_id: subscriptionId, period_start: periodStart })
-        .update({ calls: db.raw('calls + ?', [add]), reserved: db.raw('reserved - ?', [release]) })
-        .returning(['calls', 'warned'])
+      const [row] = await update
+      if (counter.releasing === update) counter.releasing = null
       counter.unwritten -= add
       if (row === undefined || add === 0) return
       const total = Number(row.calls)
@@ -195,6 +202,7 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
       }
     } catch (err) {
       // Not written: the calls stay unwritten, the reservation stays this instance's.
+      if (counter.releasing === update) counter.releasing = null
       counter.allowance += release
       if (counters.get(subscriptionId) !== counter && !retired.includes(counter)) retired.push(counter)
       throw err
@@ -224,8 +232,11 @@ export function createQuotaCounter (db: Knex, onWarn: (crossing: QuotaCrossing) 
           continue
         }
       }
-      if (current && idle) counter.lastGrant = 0
-      if (current && idle && counter.unwritten === 0 && counter.allowance === 0) counters.delete(counter.subscriptionId)
+      // Calls may have come while it was written: idle only if none did (a counter forgotten
+      // while a reservation for new calls is under way would lose their counts and its grant).
+      const stillIdle = idle && counter.recent === 0 && !counter.reserving && counter.waiting.length === 0
+      if (current && stillIdle) counter.lastGrant = 0
+      if (current && stillIdle && counter.unwritten === 0 && counter.allowance === 0) counters.delete(counter.subscriptionId)
     }
     if (failure !== null) throw failure
   }
