@@ -27,14 +27,16 @@ export default async function analyticsRoutes (app: FastifyInstance): Promise<vo
   }
 
   async function page (reply: FastifyReply, raw: Query, { from, to, errors, filter, report }: Awaited<ReturnType<typeof shown>>): Promise<FastifyReply> {
+    const values = { from, to, api: raw.api ?? '', product: raw.product ?? '', developer: filter.developer ?? '' }
     return await reply.page('publisher/analytics', {
       title: 'Analytics',
-      values: { from, to, api: raw.api ?? '', product: raw.product ?? '', developer: filter.developer ?? '' },
+      values,
       errors,
       report,
       charts: report === null ? null : usageCharts(report, from, to),
       outcomes: OUTCOME_LABELS,
-      csvQuery: new URLSearchParams(Object.entries({ from, to, api: raw.api ?? '', product: raw.product ?? '', developer: filter.developer ?? '' }).filter(([, v]) => v !== '')).toString(),
+      // The CSV link carries the filters shown.
+      csvQuery: new URLSearchParams(Object.entries(values).filter(([, v]) => v !== '')).toString(),
       apis: await apis.listApis(),
       products: await products.listProducts(),
       gatewayUrl: app.config.gatewayUrl
