@@ -28,6 +28,7 @@ export function preflightHeaders (cors: NonNullable<GatewayPolicy['cors']>, orig
 
 /** Adds Origin to a Vary header's value (kept as it was otherwise). */
 export function varyOrigin (vary: string | string[] | undefined): string {
+  if (vary === undefined || vary === '') return 'Origin'
   const given = (Array.isArray(vary) ? vary.join(', ') : vary ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '')
   if (given.includes('*') || given.some((v) => v.toLowerCase() === 'origin')) return given.join(', ')
   return [...given, 'Origin'].join(', ')
@@ -40,7 +41,7 @@ export function varyOrigin (vary: string | string[] | undefined): string {
  */
 export function withCors (headers: IncomingHttpHeaders, cors: NonNullable<GatewayPolicy['cors']>, origin: string | undefined): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {}
-  for (const [name, value] of Object.entries(headers)) if (!name.startsWith('access-control-')) out[name] = value
+  for (const name in headers) if (!name.startsWith('access-control-')) out[name] = headers[name]
   if (originAllowed(cors, origin)) out['access-control-allow-origin'] = origin
   out.vary = varyOrigin(headers.vary)
   return out

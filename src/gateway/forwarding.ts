@@ -100,6 +100,16 @@ function withoutOwnCookies (cookie: string): string {
 // Headers a client sends that say who it is or where it came from: set again from what TRUST_PROXY
 // believes, never passed on as the client wrote them.
 const CLIENT_CLAIMS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip']
+/** What never goes to the backend as the client sent it (besides the key and what Connection lists). */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...CLIENT_CLAIMS])
+
+/** The header names a Connection header lists (hop-by-hop too), or null when it lists none. */
+function connectionListed (connection: string | string[] | undefined): Set<string> | null {
+  // The usual values list no other header.
+  if (connection === undefined || connection === '' || connection === 'keep-alive' || connection === 'close') return null
+  const names = (Array.isArray(connection) ? connection.join(',') : connection).toLowerCase().split(',').map((h) => h.trim()).filter((h) => h !== '')
+  return names.length === 0 ? null : new Set(names)
+}
 
 /** What the gateway knows of the caller: its address and the proxies TRUST_PROXY believes, the host and scheme it asked for. */
 export interface CallerAddress {
@@ -128,25 +138,28 @@ function quoted (value: string): string {
  * client sent in their names.
  */
 export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: CallerAddress, keyHeader = KEY_HEADER, credentials: ReadonlyArray<[string, string]> = []): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = { ...headers }
-  const listed = typeof headers.connection === 'string' ? headers.connection.toLowerCase().split(',').map((h) => h.trim()) : []
-  for (const name of [...HOP_BY_HOP, ...listed, ...CLIENT_CLAIMS, keyHeader]) delete out[name]
+  // One pass over the headers, copying what may pass (this runs on every call: no spread lists, no deletes).
+  const listed = connectionListed(headers.connection)
+  const out: IncomingHttpHeaders = {}
+  for (const name in headers) {
+    if (NOT_FORWARDED.has(name) || name === keyHeader || (listed !== null && listed.has(name))) continue
+    out[name] = headers[name]
+  }
   if (typeof out.cookie === 'string') {
     const cookie = withoutOwnCookies(out.cookie)
     if (cookie === '') delete out.cookie
     else out.cookie = cookie
   }
   // The client first, then every trusted proxy, ending with the peer that reached this gateway.
-  const chain = client.ips === undefined || client.ips.length === 0 ? [client.ip] : [...client.ips].reverse()
-  out['x-forwarded-for'] = chain.join(', ')
+  out['x-forwarded-for'] = client.ips === undefined || client.ips.length < 2 ? client.ip : [...client.ips].reverse().join(', ')
   out['x-real-ip'] = client.ip
   out['x-forwarded-proto'] = client.protocol
-  const forwarded = [`for=${forwardedNode(client.ip)}`, `proto=${client.protocol}`]
+  let forwarded = `for=${forwardedNode(client.ip)};proto=${client.protocol}`
   if (client.host !== undefined && client.host !== '') {
     out['x-forwarded-host'] = client.host
-    forwarded.push(`host=${quoted(client.host)}`)
+    forwarded += `;host=${quoted(client.host)}`
   }
-  out.forwarded = forwarded.join(';')
+  out.forwarded = forwarded
   for (const [name, value] of credentials) out[name] = value
   return out
 }
@@ -154,6 +167,8 @@ export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: 
 // Headers a backend could use to act on the portal's whole origin, which the gateway shares:
 // sign its visitors out (Clear-Site-Data), pin it to HTTPS or send it elsewhere (HSTS, Alt-Svc).
 const ORIGIN_WIDE = ['clear-site-data', 'strict-transport-security', 'alt-svc']
+/** What never comes back to the caller (besides what Connection lists and the portal's cookies). */
+const NOT_PASSED_BACK = new Set([...HOP_BY_HOP, ...ORIGIN_WIDE])
 
 /** A Set-Cookie line's cookie name, or null for a nameless one ("=x", "x"), which a browser keeps under the empty name. */
 function cookieName (line: string): string | null {
@@ -179,10 +194,12 @@ function backendCookies (setCookie: string | string[]): string[] {
  * sent several times as an array, Set-Cookie included: both are handled.
  */
 export function responseHeadersFromBackend (headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = { ...headers }
-  const connection = headers.connection
-  const listed = (Array.isArray(connection) ? connection.join(',') : connection ?? '').toLowerCase().split(',').map((h) => h.trim()).filter((h) => h !== '')
-  for (const name of [...HOP_BY_HOP, ...listed, ...ORIGIN_WIDE]) delete out[name]
+  const listed = connectionListed(headers.connection)
+  const out: IncomingHttpHeaders = {}
+  for (const name in headers) {
+    if (NOT_PASSED_BACK.has(name) || (listed !== null && listed.has(name))) continue
+    out[name] = headers[name]
+  }
   const setCookie = headers['set-cookie']
   if (setCookie !== undefined) {
     const kept = backendCookies(setCookie)
@@ -190,7 +207,6 @@ export function responseHeadersFromBackend (headers: IncomingHttpHeaders): Incom
     else out['set-cookie'] = kept
   }
   const policy = headers['content-security-policy']
-  const policies = policy === undefined ? [] : Array.isArray(policy) ? policy : [policy]
-  out['content-security-policy'] = [...policies, 'sandbox'].join(', ')
+  out['content-security-policy'] = policy === undefined ? 'sandbox' : `${Array.isArray(policy) ? policy.join(', ') : policy}, sandbox`
   return out
 }

@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http'
 import { Transform } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
-import type { Gateway, CallOwner, KeyOf } from '../services/gateway/gateway'
-import type { GatewayApi } from '../services/gateway/key-cache'
+import type { Admission, Gateway, CallOwner, KeyOf } from '../services/gateway/gateway'
+import type { FoundApi, GatewayApi } from '../services/gateway/key-cache'
 import { MESSAGES } from '../services/gateway/gateway'
 import type { Outcome } from '../services/usage/usage-recorder'
 import type { BackendSlots } from './backend-slots'
-import { requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl, takeQueryParam } from './forwarding'
+import { requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl, takeQueryParam, type GatewayUrl } from './forwarding'
 import { isPreflight, originAllowed, preflightHeaders, varyOrigin, withCors } from './cors'
 
 export interface GatewayPluginOptions {
@@ -89,9 +89,11 @@ function joinQuery (a: string, b: string): string {
   return a === '' ? b : b === '' ? a : `${a}&${b}`
 }
 
-/** Runs `fn` once the answer is over, sent or cut short. */
-function whenDone (reply: FastifyReply, fn: () => void): void {
-  reply.raw.once('close', fn)
+/** A step that had to wait: its failure is answered by the error handler, unless an answer is under way. */
+function carryOn (reply: FastifyReply, step: Promise<void>): void {
+  step.catch((err: unknown) => {
+    if (!reply.sent) void reply.send(err instanceof Error ? err : new Error(String(err)))
+  })
 }
 
 /**
@@ -133,33 +135,56 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     return sendError(reply, 404, MESSAGES.noApi)
   })
 
-  async function handle (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  /**
+   * A call's handler. The common path (catalog and key in memory, a backend connection free) runs
+   * synchronously to `reply.from`, as a bare proxy's does; a step that must wait (a look-up, a
+   * queue for the backend) carries on from its promise, whose failure goes to the error handler.
+   * It never returns the reply: fastify would then wait on the answer's end (`reply.then`) for
+   * every call.
+   */
+  function handle (request: FastifyRequest, reply: FastifyReply): void {
     const url = splitGatewayUrl(request.raw.url ?? '', basePath)
     if (url === null) {
       request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
-      return sendError(reply, 400, 'The request target must be a path (or an absolute URL whose path is) under the gateway\'s address.')
+      sendError(reply, 400, 'The request target must be a path (or an absolute URL whose path is) under the gateway\'s address.')
+      return
     }
     // Before anything is counted against a key: a call that could climb out of its API's backend path.
     if (!safePath(url.segments)) {
       request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
-      return sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
+      sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
+      return
     }
-    const origin = request.headers.origin
     // A browser's preflight, for an API with a CORS policy: answered here, without a key, never forwarded.
     if (isPreflight(request.method, request.headers)) {
-      const lookedUp = gateway.findApi(url.segments)
-      const found = lookedUp !== null && 'then' in lookedUp ? await lookedUp : lookedUp
-      const cors = found?.api.policy.cors ?? null
-      if (found !== null && cors !== null) {
-        const owner = { ...NOBODY, apiId: found.api.id }
-        if (!originAllowed(cors, origin)) {
-          request.gatewayCall = { owner, outcome: 'cors-refused' }
-          return sendError(reply.header('vary', 'Origin'), 403, BACKEND_ERRORS.originRefused)
-        }
-        request.gatewayCall = { owner, outcome: 'cors-preflight' }
-        return reply.code(204).headers(preflightHeaders(cors, origin)).send()
+      const found = gateway.findApi(url.segments)
+      if (found !== null && 'then' in found) {
+        carryOn(reply, found.then((loaded) => { if (!preflight(request, reply, loaded)) admit(request, reply, url) }))
+        return
       }
+      if (preflight(request, reply, found)) return
     }
+    admit(request, reply, url)
+  }
+
+  /** Answers a preflight for an API with a CORS policy; false when there is none (the call goes on as any other). */
+  function preflight (request: FastifyRequest, reply: FastifyReply, found: FoundApi | null): boolean {
+    const cors = found?.api.policy.cors ?? null
+    if (found === null || cors === null) return false
+    const owner = { ...NOBODY, apiId: found.api.id }
+    const origin = request.headers.origin
+    if (!originAllowed(cors, origin)) {
+      request.gatewayCall = { owner, outcome: 'cors-refused' }
+      sendError(reply.header('vary', 'Origin'), 403, BACKEND_ERRORS.originRefused)
+      return true
+    }
+    request.gatewayCall = { owner, outcome: 'cors-preflight' }
+    void reply.code(204).headers(preflightHeaders(cors, origin)).send()
+    return true
+  }
+
+  /** The key's checks, then the call's answer: a refusal, a mock answer, or the backend's. */
+  function admit (request: FastifyRequest, reply: FastifyReply, url: GatewayUrl): void {
     // The key: the API's header first, then its query parameter (an empty key is no key); the
     // parameter never reaches the backend.
     let query = url.query
@@ -170,56 +195,84 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       return typeof header === 'string' && header !== '' ? header : taken.value === '' ? null : taken.value
     }
     const admission = gateway.admit(url.segments, keyOf, request.ip)
-    const decision = 'then' in admission ? await admission : admission
+    if ('then' in admission) carryOn(reply, admission.then((decision) => { answer(request, reply, decision, query) }))
+    else answer(request, reply, admission, query)
+  }
+
+  function answer (request: FastifyRequest, reply: FastifyReply, decision: Admission, query: string): void {
+    const origin = request.headers.origin
     if (!decision.admitted) {
       request.gatewayCall = { owner: decision.owner, outcome: decision.outcome }
       if (decision.retryAfter !== undefined) void reply.header('retry-after', String(decision.retryAfter))
       corsOnOwnAnswer(reply, decision.api, origin)
-      return sendError(reply, decision.status, decision.message)
+      sendError(reply, decision.status, decision.message)
+      return
     }
+    const { api, caller } = decision
     const call: CallState = { owner: decision.owner, outcome: 'forwarded' }
     request.gatewayCall = call
+    // One listener for whatever the call holds, released once the answer is over, sent or cut short.
     let over = false
-    whenDone(reply, () => {
+    let slotTaken = false
+    reply.raw.once('close', () => {
       over = true
-      gateway.release(decision.caller)
+      gateway.release(caller)
+      if (slotTaken) backendSlots.release(api.origin)
     })
 
-    const { api } = decision
     const { policy } = api
-    corsOnOwnAnswer(reply, api, origin)
     // Which operation of the document the call is (a compiled router: no scan of paths).
     const matched = api.operations === null ? null : api.operations.match(request.method, `/${decision.rest.join('/')}`)
     call.operation = matched?.name ?? null
     // Mock answers: from the matched operation's first 2xx example, the backend never called.
     if (policy.mock) {
       request.raw.resume()
+      corsOnOwnAnswer(reply, api, origin)
       if (matched === null || matched.mock === undefined) {
         call.outcome = 'mock-unmatched'
-        return sendError(reply, 404, BACKEND_ERRORS.noMockOperation)
+        sendError(reply, 404, BACKEND_ERRORS.noMockOperation)
+        return
       }
       call.outcome = 'mocked'
       const { status, contentType, body } = matched.mock
       if (contentType !== null) void reply.type(contentType)
-      return reply.code(status).header('cache-control', 'no-store').send(body ?? '')
+      void reply.code(status).header('cache-control', 'no-store').send(body ?? '')
+      return
+    }
+    const forward = (free: boolean): void => {
+      if (!free) {
+        call.outcome = 'backend-busy'
+        corsOnOwnAnswer(reply, api, origin)
+        sendError(reply.header('retry-after', '1'), 503, BACKEND_ERRORS.busy)
+        return
+      }
+      // The caller went away while it waited: the connection goes to the next in line.
+      if (over) {
+        backendSlots.release(api.origin)
+        return
+      }
+      slotTaken = true
+      send(request, reply, call, api, decision.rest, query)
     }
     const slot = backendSlots.take(api.origin)
-    if (slot !== true && !(await slot)) {
-      call.outcome = 'backend-busy'
-      return sendError(reply.header('retry-after', '1'), 503, BACKEND_ERRORS.busy)
-    }
-    // The caller went away while it waited: the connection goes to the next in line.
-    if (over) {
-      backendSlots.release(api.origin)
-      return reply
-    }
-    whenDone(reply, () => { backendSlots.release(api.origin) })
+    if (slot === true) forward(true)
+    else carryOn(reply, slot.then(forward))
+  }
 
+  /** Forwards an admitted call to its API's backend with reply-from, and passes its answer on. */
+  function send (request: FastifyRequest, reply: FastifyReply, call: CallState, api: GatewayApi, rest: string[], query: string): void {
+    const { policy } = api
+    const origin = request.headers.origin
     if (request.body !== undefined && request.body !== null) {
       request.body = watchedBody(request.raw, bodyIdleMs, () => { call.outcome = 'body-timeout' })
     }
-    const target = decision.rest.length === 0 ? api.serviceUrl : `${api.serviceUrl}/${decision.rest.join('/')}`
-    return reply.from(target, {
+    // The backend's answer gets the API's CORS headers from rewriteHeaders; an answer of the gateway's own, here.
+    const corsOn = (own: FastifyReply): FastifyReply => {
+      corsOnOwnAnswer(own, api, origin)
+      return own
+    }
+    const target = rest.length === 0 ? api.serviceUrl : `${api.serviceUrl}/${rest.join('/')}`
+    void reply.from(target, {
       timeout: policy.timeoutMs ?? timeoutMs,
       queryString: () => joinQuery(query, policy.backendQuery),
       rewriteRequestHeaders: (req, headers) => requestHeadersForBackend(headers, { ip: req.ip, ips: req.ips, host: req.host, protocol: req.protocol }, policy.keyHeader, policy.backendHeaders),
@@ -237,12 +290,13 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       onResponse: (_request, answer, res) => {
         if (answer.sent || call.outcome === 'backend-invalid') {
           res.stream.destroy()
-          if (!answer.sent) sendError(answer as FastifyReply, 502, BACKEND_ERRORS.invalid)
+          if (!answer.sent) sendError(corsOn(answer as FastifyReply), 502, BACKEND_ERRORS.invalid)
           return
         }
         answer.send(res.stream)
       },
       onError: (errorReply, { error }) => {
+        corsOn(errorReply as FastifyReply)
         const status = (error as { statusCode?: number }).statusCode
         if (call.outcome === 'body-timeout') {
           // The body was not read to its end: the connection cannot carry another request.

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
 import type { Sealer } from '../kernel/sealer'
 
@@ -19,7 +19,7 @@ export function isWellFormedKey (key: string): boolean {
 
 /** What the database keeps to find a key: its SHA-256 digest. */
 export function keyDigest (key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex')
+  return hash('sha256', key, 'hex')
 }
 
 export interface SubscriptionKeys { primary: string | null, secondary: string | null }
