@@ -29,7 +29,7 @@ export function preflightHeaders (cors: NonNullable<GatewayPolicy['cors']>, orig
 /** Adds Origin to a Vary header's value (kept as it was otherwise). */
 export function varyOrigin (vary: string | string[] | undefined): string {
   if (vary === undefined || vary === '') return 'Origin'
-  const given = (Array.isArray(vary) ? vary.join(', ') : vary ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '')
+  const given = (Array.isArray(vary) ? vary.join(', ') : vary).split(',').map((v) => v.trim()).filter((v) => v !== '')
   if (given.includes('*') || given.some((v) => v.toLowerCase() === 'origin')) return given.join(', ')
   return [...given, 'Origin'].join(', ')
 }
