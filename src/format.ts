@@ -21,3 +21,32 @@ export function textBlocks (text: string): TextBlock[] {
       ? { kind: 'list', items: lines.map((line) => line.replace(BULLET, '')) }
       : { kind: 'paragraph', lines })
 }
+
+const BREAKABLE_FROM = 24
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/**
+ * An email address or URL as HTML that may wrap only at its natural joints: before "@" and ".",
+ * after "/" and "-" (a `<wbr>` there), never inside a word. Escapes everything it is given.
+ */
+export function breakable (text: string | null | undefined): string {
+  const value = text ?? ''
+  // A value this short fits any column: left whole, it also reads the same in the page's source.
+  if (value.length <= BREAKABLE_FROM) return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c])
+  return value.replace(/[&<>"']|[@.]|[/-]+/g, (part) => {
+    if (part in HTML_ESCAPES) return HTML_ESCAPES[part]
+    return part === '@' || part === '.' ? `<wbr>${part}` : `${part}<wbr>`
+  })
+}
+
+/** A count with its noun, singular for one: "1 active developer", "2,500 calls". */
+export function counted (count: number, singular: string, plural = `${singular}s`): string {
+  return `${formatNumber(count)} ${count === 1 ? singular : plural}`
+}
+
+const NUMBER = new Intl.NumberFormat('en-GB')
+
+/** Thousands separated the same way on every page: 12,345. */
+export function formatNumber (value: number): string {
+  return NUMBER.format(value)
+}

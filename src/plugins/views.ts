@@ -4,7 +4,7 @@ import view from '@fastify/view'
 import { Eta } from 'eta'
 import { viewsDir } from '../paths'
 import type { FieldErrors } from '../services/kernel/errors'
-import { formatDate, textBlocks } from '../format'
+import { breakable, counted, formatDate, formatNumber, textBlocks } from '../format'
 import type { Settings } from '../services/settings/settings'
 import { csrfUserInfo } from './security'
 
@@ -48,6 +48,9 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
       values: {},
       errors: {},
       formatDate,
+      formatNumber,
+      counted,
+      breakable,
       textBlocks,
       // A function, so a token (and the cookie holding its secret) is made only for pages with forms.
       csrf: () => this.generateCsrf({ userInfo: csrfUserInfo(request) }),

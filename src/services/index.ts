@@ -33,6 +33,7 @@ import { createMetrics } from './metrics/metrics'
 import { createUsageReports } from './usage/usage-reports'
 import { createApiTokens } from './api-tokens/api-tokens'
 import { createCsvImport } from './transfer/csv-import'
+import { createOverview } from './overview/overview'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -93,6 +94,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     subscriptions: createSubscriptions({ db, clock, events, outbox, products, keys: createKeyStore(keySealer), publicUrl }),
     gateway: createGateway({ db, readDb, clock, changes: gatewayChanges, openSecrets: apis.openSecrets, metrics, outbox, report, concurrentCalls: config.gatewayConcurrentCalls }, gatewayOptions),
     usage: createUsageReports({ db, clock }),
+    overview: createOverview({ db: readDb, clock }),
     apiTokens: createApiTokens({ db, clock, events, defaultDays: config.apiTokenTtlDays }),
     templates,
     outbox,

@@ -1,15 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { requireAccount } from '../../plugins/auth'
-import { KEY_SLOTS } from '../../services/subscriptions/key-store'
 import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
-import { Type } from '@sinclair/typebox'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
 import { actorOf, signedIn } from '../../http/request-account'
 import { OUTCOME_LABELS, rangeSchema, sendUsageCsv, usageCharts, usageRange, type RangeQuery } from '../shared/usage'
 import type { FastifyReply } from 'fastify'
+import { keyRegenerationRoutes } from '../shared/key-regeneration'
 
-const regenerateForm = formSchema({}, { key: Type.Union(KEY_SLOTS.map((slot) => Type.Literal(slot))) })
 const renameForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 })
 
 /** The developer's subscriptions: keys behind a show control, renewal, rename, cancel. */
@@ -25,10 +23,13 @@ export default async function subscriptionRoutes (app: FastifyInstance): Promise
 
   app.get('/subscriptions', guarded, async (request, reply) => await reply.page('portal/subscriptions/list', await listPage(signedIn(request).id)))
 
-  app.post<{ Params: { id: string }, Body: FormBody<typeof regenerateForm> }>('/subscriptions/:id/regenerate', { ...guarded, schema: { ...idParams, ...regenerateForm } }, async (request, reply) => {
-    const subscription = await subscriptions.regenerateKey(signedIn(request).id, parseId(request.params.id), request.body.key, actorOf(request))
-    request.session.flash = `A new ${request.body.key} key was made for ${subscription.displayName}. The old one no longer works.`
-    return await reply.code(303).redirect(`/subscriptions#subscription-${subscription.id}`)
+  keyRegenerationRoutes(app, {
+    base: '/subscriptions',
+    onRequest: requireAccount,
+    find: async (request, id) => await subscriptions.findOwn(signedIn(request).id, id),
+    ownerId: (request) => signedIn(request).id,
+    back: (subscription) => `/subscriptions#subscription-${subscription.id}`,
+    done: (subscription, slot) => `A new ${slot} key was made for ${subscription.displayName}. The old one no longer works.`
   })
 
   app.post<{ Params: { id: string }, Body: FormBody<typeof renameForm> }>('/subscriptions/:id/rename', { ...guarded, schema: { ...idParams, ...renameForm } }, async (request, reply) => {

@@ -20,9 +20,7 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   app.get('/', async (_request, reply) => {
     return await reply.page('publisher/home', {
       title: 'Publisher portal',
-      byState: await app.services.developers.countByState(),
-      emails: await app.services.emails.countProblems(),
-      requests: await app.services.subscriptions.countRequests()
+      overview: await app.services.overview.overview()
     })
   })
 

@@ -6,6 +6,7 @@ import { lastDays } from '../../services/usage/usage-reports'
 import { formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { filterId, idParams, pageProperty, pagedTitle, parseId, querySchema } from '../shared/params'
 import { actorOf } from '../../http/request-account'
+import { keyRegenerationRoutes } from '../shared/key-regeneration'
 
 const listQuery = querySchema({
   state: { type: 'string', enum: ['', ...SUBSCRIPTION_STATES] },
@@ -56,6 +57,26 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {
     return await reply.page('publisher/subscriptions/show', await detailsPage(parseId(request.params.id)))
+  })
+
+  // Support: the keys shown on the page (each showing audited), and renewed for the owner (who is mailed).
+  app.post<{ Params: { id: string } }>('/:id/keys', { schema: { ...idParams, ...formSchema({}) } }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      const shown = await subscriptions.showKeys(id, actorOf(request))
+      return await reply.page('publisher/subscriptions/show', await detailsPage(id, { keys: shown.keys }))
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/subscriptions/show', await detailsPage(id))
+    }
+  })
+
+  keyRegenerationRoutes(app, {
+    base: '/admin/subscriptions',
+    routeBase: '',
+    find: async (_request, id) => await subscriptions.findSubscription(id),
+    ownerId: () => null,
+    back: (subscription) => `/admin/subscriptions/${subscription.id}`,
+    done: (subscription, slot) => `A new ${slot} key was made for ${subscription.displayName}${subscription.owner === null ? '' : `; ${subscription.owner.email} was emailed`}. The old one no longer works.`
   })
 
   // Cancelling ends the keys for good: a page to confirm it first.

@@ -7,7 +7,7 @@ import { isoNow, type Clock } from '../kernel/clock'
 import { NotFound, throwIfInvalid } from '../kernel/errors'
 
 export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
-  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created'] as const
+  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created', 'key-regenerated'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -39,6 +39,8 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   // The old address hears of a change, so an intruder with a session cannot take the account quietly.
   // Accounts created by a CSV import have no password: this email's link sets one.
   'account-created': { referenceName: 'Account created: choose a password', sentWhen: 'a CSV import creates an active account', placeholders: [...COMMON, 'DevEmail', 'ConfirmUrl', 'ExpiresAt'] },
+  // An administrator renewed a key for support: the owner's software needs the new one.
+  'key-regenerated': { referenceName: 'Subscription key regenerated', sentWhen: 'an administrator regenerates a key of the developer\'s subscription', placeholders: [...COMMON, 'ProdName', 'SubscriptionName', 'KeyName'] },
   'email-change-notice': { referenceName: 'Email change notice', sentWhen: 'a developer asks to change their email address (sent to the old one)', placeholders: [...COMMON, 'NewEmail', 'PasswordResetUrl'] }
 }
 

@@ -237,7 +237,20 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
       const key = await keys.issueKey(trx, id, slot, isoNow(clock))
       await trx('subscriptions').where('id', id).update({ updated_at: isoNow(clock) })
       await audit(trx, actor, 'subscription.key-regenerated', subscription, { key: slot })
+      // Renewed by an administrator (page or API): the owner hears of it, their old key having stopped.
+      if (ownerId === null && subscription.owner !== null) await outbox.queueEmail(trx, 'key-regenerated', subscription.owner, { ...mailValues(subscription), KeyName: slot })
       return { ...subscription, key }
+    })
+  }
+
+  /** An administrator reads a live subscription's keys (support); each showing is audited. */
+  async function showKeys (id: number, actor: Actor): Promise<SubscriptionWithKeys> {
+    return await db.transaction(async (trx) => {
+      const subscription = await findSubscription(id, trx)
+      if (!LIVE_STATES.includes(subscription.state)) throw new Refused(`This subscription is ${subscription.state}: it has no keys that work.`)
+      const revealed = await keys.revealKeys(trx, [id])
+      await audit(trx, actor, 'subscription.keys-viewed', subscription)
+      return { ...subscription, keys: revealed.get(id) ?? { primary: null, secondary: null } }
     })
   }
 
@@ -305,7 +318,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     return Number(row?.n ?? 0)
   }
 
-  return { countRequests, findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
+  return { countRequests, showKeys, findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
 }
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>

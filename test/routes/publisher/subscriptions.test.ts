@@ -20,7 +20,7 @@ async function setup (t: Test) {
 
 t.test('approve a request: active, the developer is mailed, audited; a second approval is refused', async (t) => {
   const { app, smtp, admin, id } = await setup(t)
-  t.match((await admin.get('/admin')).body, /<span class="count">1<\/span> subscription request to approve/)
+  t.match((await admin.get('/admin')).body, /<span class="count">1<\/span> subscription to approve/)
   const page = await admin.get(`/admin/subscriptions/${id}`)
   t.match(page.body, /<h1>Premium app<\/h1>\s*<span class="state state-submitted">Submitted<\/span>/)
   t.match(page.body, /action="\/admin\/subscriptions\/\d+\/approve"/)
@@ -34,7 +34,7 @@ t.test('approve a request: active, the developer is mailed, audited; a second ap
   t.match(mail.to, { text: /dev@example\.com/ })
   t.match(mail.text, /Your subscription "Premium app" to the Premium product is now active/)
   t.ok(await app.db('audit_events').where({ action: 'subscription.approved', target_id: id }).first())
-  t.match((await admin.get('/admin')).body, /<span class="count">0<\/span> subscription requests to approve/)
+  t.match((await admin.get('/admin')).body, /<span class="count">0<\/span> subscriptions to approve/)
   const again = await admin.post(`/admin/subscriptions/${id}/approve`)
   t.equal(again.statusCode, 409)
   t.match(again.body, /This subscription is active, so it cannot be approved/)

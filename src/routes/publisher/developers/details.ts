@@ -6,6 +6,7 @@ import { actorOf } from '../../../http/request-account'
 import { formSchema, keptValues, showFormErrors, type FormBody } from '../../shared/forms'
 import { formId, idParams, parseId } from '../../shared/params'
 import { ACCOUNT_FIELDS } from '../../shared/account-fields'
+import { Invalid } from '../../../services/kernel/errors'
 
 /** Add user, and one developer's page: groups, subscriptions on their behalf, block, activate, delete. */
 
@@ -54,7 +55,10 @@ export default async function developerDetailsRoutes (app: FastifyInstance): Pro
   }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
-      const { group, result } = await app.services.groups.addMemberById(parseId(request.body.groupId), id, actorOf(request))
+      // The select starts on "Choose…": nobody joins a group (Administrators above all) by one stray click.
+      const groupId = formId(request.body.groupId)
+      if (groupId === 0) throw new Invalid({ groupId: 'Choose a group to add them to.' })
+      const { group, result } = await app.services.groups.addMemberById(groupId, id, actorOf(request))
       request.session.flash = result === 'added' ? `Added to ${group.name}.` : `Not added to ${group.name}: ${result}.`
       return await reply.code(303).redirect(`/admin/developers/${id}`)
     } catch (err) {
