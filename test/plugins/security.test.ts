@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
 import { KnexSessionStore } from '../../src/db/session-store'
-import { defused } from '../../src/routes/shared/csv'
+import { defused } from '../../src/services/transfer/spreadsheet-cells'
 
 t.test('a visitor who only reads pages creates no session row', async (t) => {
   const app = await makeApp(t)

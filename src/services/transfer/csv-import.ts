@@ -9,6 +9,7 @@ import { INSERT_BATCH, accountStatesByEmail, normalizeEmail } from '../accounts/
 import type { Accounts } from '../accounts/accounts'
 import { inviteErrors, type Invitations } from '../onboarding/invitations'
 import type { Outbox } from '../mail/outbox'
+import { restored } from './spreadsheet-cells'
 import { groupNameProblem, type Groups } from '../groups/groups'
 import { GUESTS_TAKE_NO_MEMBERS, type SystemGroupKey } from '../groups/group-lookups'
 import { identifierKey } from '../kernel/text-rules'
@@ -167,7 +168,8 @@ export async function parseImportFile (bytes: Buffer): Promise<{ rows: ImportRow
   }
   if (data.length > IMPORT_MAX_ROWS) throw problem(`The file has more than ${IMPORT_MAX_ROWS} accounts. Split it into smaller files.`)
   if (data.length === 0) throw problem('The file has a header line but no accounts.')
-  const cell = (record: string[], at: number | undefined): string => at === undefined ? '' : (record[at] ?? '').trim()
+  // A value an export defused comes back as it was (the quote mark before a formula-like value off).
+  const cell = (record: string[], at: number | undefined): string => at === undefined ? '' : restored((record[at] ?? '').trim())
   const pause = createSlicer()
   const rows: ImportRow[] = []
   for (const [i, record] of data.entries()) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { defused } from '../../../src/routes/shared/csv'
+import { defused } from '../../../src/services/transfer/spreadsheet-cells'
 import { ADMIN, DEV, createAdmin, createDeveloper, makeApp, signedInClient, Client } from '../../helpers'
 
 t.test('every admin action is in the audit log with actor, target, time and client address', async (t) => {

@@ -53,7 +53,8 @@ t.test('export: the filtered list, every page, streamed as CSV with formulas def
   t.match(res.headers['content-type'], /text\/csv/)
   t.match(res.headers['content-disposition'], /attachment; filename="portico-developers-/)
   t.equal(res.headers['cache-control'], 'no-store')
-  const lines = res.body.trim().split('\r\n')
+  t.same([...res.rawPayload.subarray(0, 3)], [0xEF, 0xBB, 0xBF], 'a UTF-8 byte order mark first, for Excel')
+  const lines = res.body.replace(/^\uFEFF/, '').replace(/\r\n$/, '').split('\r\n')
   t.equal(lines[0], 'email,firstName,lastName,groups,state,createdAt,lastSignInAt,id')
   t.equal(lines.length, 1 + 61, 'every page, the administrator too')
   t.match(lines[1], /^"ada@example.com","Ada","Admin","Administrators; Developers","active"/)
@@ -186,6 +187,34 @@ t.test('round trip: an export imported on a fresh instance gives the same accoun
   await runImport(second.client, shown.body)
   const strip = (list: Awaited<ReturnType<typeof accounts>>) => list.filter((a) => a.email !== ADMIN.email)
   t.same(strip(await accounts(second.app)), strip(await accounts(first.app)))
+})
+
+t.test('round trip of defused values: =SUM(A1), +1, @x, -2 and Zoë Ångström come back unchanged, kept as text', async (t) => {
+  const first = await setup(t)
+  const actor = { id: first.admin.id, label: first.admin.email, ip: null }
+  const people = [
+    { firstName: '=SUM(A1)', lastName: '+1', email: 'formula@example.com' },
+    { firstName: '@x', lastName: '-2', email: 'signs@example.com' },
+    { firstName: 'Zoë', lastName: 'Ångström', email: 'zoe@example.com' },
+    { firstName: "'quoted", lastName: "O'Brien", email: 'quote@example.com' }
+  ]
+  for (const p of people) await first.app.services.accounts.createAccount({ ...p, password: 'a long and quiet river bend' }, [], actor)
+  const exported = await first.client.get('/admin/developers.csv?sort=email')
+  t.match(exported.body, /"'=SUM\(A1\)","'\+1"/, 'defused in the file')
+  t.match(exported.body, /"'@x","'-2"/)
+  t.match(exported.body, /"'quoted","O'Brien"/, 'a quote mark before anything else is the value itself')
+  const second = await setup(t)
+  const shown = await preview(second.client, exported.rawPayload, 'create')
+  t.match(shown.body, /<strong>4<\/strong> will be created/)
+  await runImport(second.client, shown.body)
+  const imported = await accounts(second.app)
+  for (const p of people) {
+    t.match(imported.find((a) => a.email === p.email), { firstName: p.firstName, lastName: p.lastName }, `${p.email}: ${p.firstName} ${p.lastName}`)
+  }
+  // Shown as text on the pages, and defused again on the next export.
+  const list = await second.client.get('/admin/developers?q=formula')
+  t.match(list.body, /=SUM\(A1\) \+1/)
+  t.match((await second.client.get('/admin/developers.csv?q=formula')).body, /"'=SUM\(A1\)","'\+1"/)
 })
 
 t.test('an import never makes administrators: such a row is refused with its line, counted past the first 500; Guests too', async (t) => {
