@@ -124,12 +124,21 @@ export default async function apiPlugin (app: FastifyInstance, options: ApiPlugi
       info: {
         title: 'Portico management API',
         version: '1',
-        description: 'Users, invitations, groups, products and subscriptions, for automation. Every call acts as the administrator who created its token (on /admin/api-tokens), with the same rules, audit entries and emails as the publisher portal\'s pages.'
+        contact: { name: 'The administrators of this Portico', url: `${options.publicUrl}/admin/api-tokens` },
+        description: 'Users, invitations, groups, APIs, products, subscriptions and usage, for automation. Every call acts as the administrator who created its token (on /admin/api-tokens), with the same rules, audit entries and emails as the publisher portal\'s pages.'
       },
       servers: [{ url: options.publicUrl }],
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A management API token from /admin/api-tokens.' } } },
       security: [{ bearerAuth: [] }],
-      tags: ['users', 'invitations', 'groups', 'products', 'subscriptions'].map((name) => ({ name }))
+      tags: [
+        { name: 'users', description: 'Developer accounts.' },
+        { name: 'invitations', description: 'Invitations by email.' },
+        { name: 'groups', description: 'Groups and their members.' },
+        { name: 'apis', description: 'APIs and their OpenAPI documents.' },
+        { name: 'products', description: 'Products, their APIs and who sees them.' },
+        { name: 'subscriptions', description: 'Subscriptions and their keys.' },
+        { name: 'usage', description: 'Calls through the gateway.' }
+      ]
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })

@@ -1,7 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { Account as StoredAccount } from '../services/accounts/account-store'
-import { Invalid, NotFound, Refused, whenMissing } from '../services/kernel/errors'
+import { Conflict, Invalid, NotFound, Refused, throwIfInvalid, whenMissing } from '../services/kernel/errors'
+import type { Api as StoredApi, ApiInput } from '../services/catalog/apis'
+import type { ProductInput } from '../services/catalog/products'
+import type { UsageTotals } from '../services/usage/usage-reports'
+import { usageRange } from '../routes/shared/usage'
 import type { AdminAction, Subscription as StoredSubscription } from '../services/subscriptions/subscriptions'
 import * as S from './schemas'
 import * as R from './route-schemas'
@@ -35,7 +39,7 @@ function toSubscription (s: StoredSubscription): Static<typeof S.Subscription> {
 
 /** Every management route: each one calls the service the matching page calls, nothing else. */
 export default async function managementRoutes (app: FastifyInstance): Promise<void> {
-  const { accounts, developers, invitations, groups, products, subscriptions } = app.services
+  const { accounts, developers, invitations, groups, products, subscriptions, apis } = app.services
 
   /** Accounts as the API shows them, with their groups (one query for all). */
   async function users (accountsToShow: StoredAccount[]): Promise<UserRecord[]> {
@@ -145,7 +149,107 @@ export default async function managementRoutes (app: FastifyInstance): Promise<v
     return await reply.code(204).send()
   })
 
+  // APIs
+  const api = (a: StoredApi): Static<typeof S.Api> => ({
+    id: a.id, name: a.name, path: a.path, serviceUrl: a.serviceUrl, description: a.description, hasDocument: a.hasDocument, format: a.format, createdAt: a.createdAt, updatedAt: a.updatedAt
+  })
+  const apiInput = (body: Body<typeof S.NewApi>): ApiInput => ({ name: body.name, path: body.path, serviceUrl: body.serviceUrl, description: body.description ?? '', openapi: '' })
+
+  app.get('/apis', R.listApis, async () => {
+    const items = (await apis.listApis()).map(api)
+    return { items, total: items.length, page: 1, pageSize: items.length }
+  })
+
+  app.post<{ Body: Body<typeof S.NewApi> }>('/apis', R.createApi, async (request, reply) => {
+    return await reply.code(201).send(api(await apis.createApi(apiInput(request.body), actorOf(request))))
+  })
+
+  app.get<{ Params: IdParams }>('/apis/:id', R.getApi, async (request) => api(await apis.findApi(request.params.id)))
+
+  app.put<{ Params: IdParams, Body: Body<typeof S.NewApi> }>('/apis/:id', R.updateApi, async (request) => {
+    return api(await apis.updateApi(request.params.id, apiInput(request.body), actorOf(request)))
+  })
+
+  app.delete<{ Params: IdParams }>('/apis/:id', R.deleteApi, async (request, reply) => {
+    await apis.deleteApi(request.params.id, actorOf(request))
+    return await reply.code(204).send()
+  })
+
+  app.get<{ Params: IdParams }>('/apis/:id/openapi', R.getOpenApi, async (request, reply) => {
+    const { text, format } = await apis.findDocument(request.params.id)
+    return await reply.type(format === 'yaml' ? 'application/yaml; charset=utf-8' : 'application/json; charset=utf-8').send(text)
+  })
+
+  // The document arrives as text (JSON or YAML), read by the same import as the form's.
+  await app.register(async (documents) => {
+    documents.removeContentTypeParser('application/json')
+    documents.addContentTypeParser(['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string', bodyLimit: app.config.openapiMaxBytes },
+      (_request, body, done) => { done(null, body) })
+    documents.put<{ Params: IdParams, Body: string }>('/apis/:id/openapi', R.putOpenApi, async (request) => {
+      const current = await apis.findApi(request.params.id)
+      if (request.body.trim() === '') throw new Invalid({ openapi: 'Send the OpenAPI document in the body.' })
+      const input = { name: current.name, path: current.path, serviceUrl: current.serviceUrl, description: current.description, openapi: request.body }
+      return api(await apis.updateApi(current.id, input, actorOf(request)))
+    })
+  })
+
   // Products
+  const productInput = (body: Body<typeof S.NewProduct>): ProductInput => {
+    const text = (n: number | null | undefined): string => n === null || n === undefined ? '' : String(n)
+    return {
+      name: body.name,
+      description: body.description ?? '',
+      state: body.state ?? 'notPublished',
+      subscriptionRequired: body.subscriptionRequired ?? true,
+      approvalRequired: body.approvalRequired ?? false,
+      subscriptionsLimit: text(body.subscriptionsLimit),
+      terms: body.terms ?? '',
+      rateLimitCalls: text(body.rateLimitCalls),
+      rateLimitPeriod: text(body.rateLimitPeriod),
+      quotaCalls: text(body.quotaCalls),
+      quotaPeriod: body.quotaPeriod ?? '',
+      ipAllow: (body.ipAllow ?? []).join('\n')
+    }
+  }
+  const details = async (id: number) => await products.findDetails(id)
+
+  app.post<{ Body: Body<typeof S.NewProduct> }>('/products', R.createProduct, async (request, reply) => {
+    const created = await products.createProduct(productInput(request.body), actorOf(request))
+    return await reply.code(201).send(await details(created.id))
+  })
+
+  app.put<{ Params: IdParams, Body: Body<typeof S.NewProduct> }>('/products/:id', R.updateProduct, async (request) => {
+    await products.updateProduct(request.params.id, productInput(request.body), actorOf(request))
+    return await details(request.params.id)
+  })
+
+  app.delete<{ Params: IdParams, Querystring: Body<typeof S.DeleteProductQuery> }>('/products/:id', R.deleteProduct, async (request, reply) => {
+    await products.deleteProduct(request.params.id, request.query.cancelSubscriptions === true, actorOf(request))
+    return await reply.code(204).send()
+  })
+
+  // An unknown API or group in the path is a 404, as any unknown id in a path.
+  const missingAsNotFound = (what: string) => (err: unknown): never => {
+    if (err instanceof Invalid && (err.fields.apiId !== undefined || err.fields.groupId !== undefined) && !(err instanceof Conflict)) throw new NotFound(`There is no ${what} with this id.`)
+    throw err
+  }
+  app.put<{ Params: Body<typeof S.ProductLinkParams> }>('/products/:id/apis/:apiId', R.addProductApi, async (request) => {
+    await products.addApi(request.params.id, request.params.apiId, actorOf(request)).catch(missingAsNotFound('API'))
+    return await details(request.params.id)
+  })
+  app.delete<{ Params: Body<typeof S.ProductLinkParams> }>('/products/:id/apis/:apiId', R.removeProductApi, async (request) => {
+    await products.removeApi(request.params.id, request.params.apiId, actorOf(request))
+    return await details(request.params.id)
+  })
+  app.put<{ Params: Body<typeof S.ProductGroupParams> }>('/products/:id/groups/:groupId', R.addProductGroup, async (request) => {
+    await products.addGroup(request.params.id, request.params.groupId, actorOf(request)).catch(missingAsNotFound('group'))
+    return await details(request.params.id)
+  })
+  app.delete<{ Params: Body<typeof S.ProductGroupParams> }>('/products/:id/groups/:groupId', R.removeProductGroup, async (request) => {
+    await products.removeGroup(request.params.id, request.params.groupId, actorOf(request))
+    return await details(request.params.id)
+  })
+
   app.get('/products', R.listProducts, async () => {
     const items = await products.listProducts()
     return { items, total: items.length, page: 1, pageSize: items.length }
@@ -176,6 +280,15 @@ export default async function managementRoutes (app: FastifyInstance): Promise<v
   app.post<StateChange>('/subscriptions/:id/suspend', { ...R.suspendSubscription, preValidation: noBodyIsEmpty }, changeState('suspend'))
   app.post<StateChange>('/subscriptions/:id/activate', { ...R.activateSubscription, preValidation: noBodyIsEmpty }, changeState('activate'))
   app.post<StateChange>('/subscriptions/:id/cancel', { ...R.cancelSubscription, preValidation: noBodyIsEmpty }, changeState('cancel'))
+
+  // Usage
+  app.get<{ Querystring: Body<typeof S.UsageQuery> }>('/usage', R.getUsage, async (request) => {
+    const { from, to, errors } = usageRange(request.query)
+    throwIfInvalid(errors)
+    const report = await app.services.usage.report({ from, to, api: request.query.api, product: request.query.product, developer: request.query.user }, { by: [], per: 'day' })
+    const figures = (t: UsageTotals) => ({ calls: t.calls, errors: t.errors, refused: t.refused, meanLatencyMs: t.meanLatencyMs, p50Ms: t.p50Ms, p95Ms: t.p95Ms, p99Ms: t.p99Ms })
+    return { from, to, total: figures(report.total), days: report.periods.map((p) => ({ day: p.label, ...figures(p) })) }
+  })
 
   app.post<{ Params: IdParams, Body: Body<typeof S.Regenerate> }>('/subscriptions/:id/regenerate', R.regenerateKey, async (request) => {
     const { key, ...subscription } = await subscriptions.regenerateKey(null, request.params.id, request.body.key, actorOf(request))

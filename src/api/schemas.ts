@@ -7,6 +7,7 @@ import { SUBSCRIPTION_STATES } from '../services/subscriptions/subscription-stat
 import { DISPLAY_NAME_MAX, REASON_MAX } from '../services/subscriptions/subscriptions'
 import { QUOTA_PERIODS } from '../services/catalog/products'
 import { KEY_SLOTS } from '../services/subscriptions/key-store'
+import { API_NAME_MAX, API_PATH_MAX, DESCRIPTION_MAX, SERVICE_URL_MAX } from '../services/catalog/apis'
 
 /**
  * The management API's JSON Schemas: they check every request, shape every answer (nothing a
@@ -65,7 +66,7 @@ export const NewUser = Type.Object({
   email: Text(EMAIL_MAX_LENGTH * 2),
   firstName: Text(NAME_MAX_LENGTH * 2),
   lastName: Text(NAME_MAX_LENGTH * 2),
-  password: Text(PASSWORD_MAX_LENGTH * 2),
+  password: Type.Optional(Text(PASSWORD_MAX_LENGTH * 2, 'Optional: without it the account is active and mailed a single-use link to choose its password.')),
   groups: Type.Optional(Type.Array(Id, { maxItems: 1000, description: 'Ids of groups to join besides Developers.' }))
 }, { additionalProperties: false })
 
@@ -186,3 +187,73 @@ export const Regenerated = Type.Object({
   ...Subscription.properties,
   key: Type.Object({ slot: Enum(KEY_SLOTS), value: Type.String() })
 }, { title: 'RegeneratedKey' })
+
+// APIs
+export const Api = Type.Object({
+  id: Id,
+  name: Type.String(),
+  path: Type.String({ description: 'Its path on the gateway: calls go to GATEWAY_URL/<path>/…' }),
+  serviceUrl: Type.String({ description: 'The backend the gateway forwards to.' }),
+  description: Type.String(),
+  hasDocument: Type.Boolean({ description: 'Whether an OpenAPI document is imported (GET …/openapi).' }),
+  format: Nullable(Enum(['json', 'yaml'] as const, 'The document as it was imported: JSON or YAML.')),
+  createdAt: Time,
+  updatedAt: Time
+}, { title: 'Api' })
+
+export const NewApi = Type.Object({
+  name: Text(API_NAME_MAX * 4),
+  path: Text(API_PATH_MAX * 4, 'Lower-case letters, digits and hyphens, with / between parts, such as weather or maps/v2.'),
+  serviceUrl: Text(SERVICE_URL_MAX * 2, 'An http:// or https:// URL.'),
+  description: Type.Optional(Text(DESCRIPTION_MAX * 4))
+}, { additionalProperties: false })
+
+export const OpenApiText = Type.String({ description: 'The OpenAPI 3.0/3.1 or Swagger 2.0 document, as JSON or YAML.' })
+
+// Products: the product form's fields.
+export const NewProduct = Type.Object({
+  name: Text(400),
+  description: Type.Optional(Text(20_000)),
+  state: Type.Optional(Enum(['published', 'notPublished'] as const, 'notPublished by default.')),
+  subscriptionRequired: Type.Optional(Type.Boolean({ description: 'True by default.' })),
+  approvalRequired: Type.Optional(Type.Boolean({ description: 'False by default.' })),
+  subscriptionsLimit: Type.Optional(Nullable(Type.Integer({ description: 'Subscriptions per developer; null: no limit.' }))),
+  terms: Type.Optional(Text(40_000)),
+  rateLimitCalls: Type.Optional(Nullable(Type.Integer())),
+  rateLimitPeriod: Type.Optional(Nullable(Type.Integer({ description: 'Seconds.' }))),
+  quotaCalls: Type.Optional(Nullable(Type.Integer())),
+  quotaPeriod: Type.Optional(Nullable(Enum(QUOTA_PERIODS))),
+  ipAllow: Type.Optional(Type.Array(Text(100), { maxItems: 1000, description: 'IP addresses or CIDR ranges a key may be used from; empty: any.' }))
+}, { additionalProperties: false })
+
+export const ProductLinkParams = Type.Object({ id: Id, apiId: Id })
+export const ProductGroupParams = Type.Object({ id: Id, groupId: Id })
+export const DeleteProductQuery = Type.Object({
+  cancelSubscriptions: Type.Optional(Type.Boolean({ description: 'Cancel its live subscriptions with it; without it a product with live subscriptions is kept (409).' }))
+}, { additionalProperties: false })
+
+// Usage
+export const UsageQuery = Type.Object({
+  from: Type.Optional(Text(20, 'First day, YYYY-MM-DD (UTC); 7 days before `to` by default.')),
+  to: Type.Optional(Text(20, 'Last day, YYYY-MM-DD (UTC), included; today by default.')),
+  api: Type.Optional(Id),
+  product: Type.Optional(Id),
+  user: Type.Optional(Text(300, 'Part of the developer\'s name or email address.'))
+}, { additionalProperties: false })
+
+const UsageFigures = {
+  calls: Type.Integer({ minimum: 0 }),
+  errors: Type.Integer({ minimum: 0, description: 'Answered 4xx or 5xx, by the backend or the gateway.' }),
+  refused: Type.Integer({ minimum: 0, description: 'Refused by the gateway (key, limits, quota, address).' }),
+  meanLatencyMs: Nullable(Type.Number({ description: 'Of the calls that reached a backend.' })),
+  p50Ms: Nullable(Type.Number()),
+  p95Ms: Nullable(Type.Number()),
+  p99Ms: Nullable(Type.Number())
+}
+
+export const Usage = Type.Object({
+  from: Type.String({ format: 'date' }),
+  to: Type.String({ format: 'date' }),
+  total: Type.Object(UsageFigures),
+  days: Type.Array(Type.Object({ day: Type.String({ format: 'date' }), ...UsageFigures }))
+}, { title: 'Usage' })

@@ -52,11 +52,11 @@ export function nameErrors (input: NameInput): FieldErrors {
 }
 
 /** Field messages for a new account (names, email, password policy); empty when it is fine. */
-export function newAccountErrors (input: NewAccountInput): FieldErrors {
+export function newAccountErrors (input: NewAccountInput, { passwordRequired = true } = {}): FieldErrors {
   const errors = nameErrors(input)
   const email = emailProblem(input.email)
   if (email !== null) errors.email = email
-  const password = passwordProblem(input.password, [input.email.trim().split('@')[0] ?? ''])
+  const password = passwordRequired ? passwordProblem(input.password, [input.email.trim().split('@')[0] ?? '']) : null
   if (password !== null) errors.password = password
   return errors
 }

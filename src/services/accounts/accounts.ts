@@ -3,7 +3,7 @@ import type { Actor, Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
 import { DomainError, NotFound, Refused, throwIfInvalid } from '../kernel/errors'
 import type { PasswordHasher } from './passwords'
-import { newAccountErrors, type NewAccountInput } from './account-rules'
+import { newAccountErrors, type NameInput, type NewAccountInput } from './account-rules'
 import { INSERT_BATCH, deleteAccount as removeAccount, findAccount, findAccounts, insertAccounts, recordSignIn, updateAccount, type Account, type AccountRecord } from './account-store'
 import { createAccountTokens } from './account-tokens'
 import { formatDate } from '../../format'
@@ -122,8 +122,17 @@ export function createAccounts ({ db, hasher, clock, events, outbox, publicUrl, 
     return await hasher.hash(input.password)
   }
 
-  /** Add user: active at once, always in Developers, plus any other groups ticked. */
-  async function createAccount (input: NewAccountInput, groupIds: number[], actor: Actor): Promise<Account> {
+  /**
+   * Add user: active at once, always in Developers, plus any other groups ticked. Without a
+   * password (the management API's choice) the account is mailed a single-use link to choose one,
+   * as a CSV import's accounts are.
+   */
+  async function createAccount (input: NewAccountInput | (NameInput & { email: string, password?: undefined }), groupIds: number[], actor: Actor): Promise<Account> {
+    if (input.password === undefined) {
+      throwIfInvalid(newAccountErrors({ ...input, password: '' }, { passwordRequired: false }))
+      await outbox.requireEnabled('account-created')
+      return await db.transaction(async (trx) => (await createActiveIn(trx, [{ input, groupIds }], { actor, mail: 'password-link' }))[0])
+    }
     const passwordHash = await validatedHash(input)
     return await db.transaction(async (trx) => (await createActiveIn(trx, [{ input, groupIds }], { actor, passwordHash, mail: 'welcome' }))[0])
   }

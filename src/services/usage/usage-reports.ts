@@ -162,10 +162,10 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
    * their sum), by exact status code, who was refused, and by API, product, developer and
    * operation (those of `by`; all by default).
    */
-  async function report (filter: UsageFilter, { by = BREAKDOWNS }: { by?: Breakdown[] } = {}): Promise<UsageReport> {
+  async function report (filter: UsageFilter, { by = BREAKDOWNS, per: asked }: { by?: Breakdown[], per?: 'day' } = {}): Promise<UsageReport> {
     const fromMs = parseDay(filter.from) ?? 0
     const toMs = parseDay(filter.to) ?? fromMs
-    const per = perOf(fromMs, toMs)
+    const per = asked ?? perOf(fromMs, toMs)
     const step = per === 'hour' ? HOUR_MS : DAY_MS
     const where = (): Knex.QueryBuilder => filtered(filter, fromMs, toMs)
     const none: UsageRow[] = []
