@@ -39,11 +39,6 @@ export function breakable (text: string | null | undefined): string {
   })
 }
 
-/** A count with its noun, singular for one: "1 active developer", "2,500 calls". */
-export function counted (count: number, singular: string, plural = `${singular}s`): string {
-  return `${formatNumber(count)} ${count === 1 ? singular : plural}`
-}
-
 const NUMBER = new Intl.NumberFormat('en-GB')
 
 /** Thousands separated the same way on every page: 12,345. */

@@ -4,7 +4,7 @@ import view from '@fastify/view'
 import { Eta } from 'eta'
 import { viewsDir } from '../paths'
 import type { FieldErrors } from '../services/kernel/errors'
-import { breakable, counted, formatDate, formatNumber, textBlocks } from '../format'
+import { breakable, formatDate, formatNumber, textBlocks } from '../format'
 import type { Settings } from '../services/settings/settings'
 import { csrfUserInfo } from './security'
 
@@ -49,7 +49,6 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
       errors: {},
       formatDate,
       formatNumber,
-      counted,
       breakable,
       textBlocks,
       // A function, so a token (and the cookie holding its secret) is made only for pages with forms.

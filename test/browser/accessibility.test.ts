@@ -47,6 +47,65 @@ const PAGE_FACTS = `(() => {
   }
 })()`
 
+// Layout at 1280 px: words broken inside table cells (each cell's rendered lines against its words:
+// a line may end only at a space, after / or -, or before @ or .), the menus' lines and height, and
+// every input kind drawn like the text input.
+const LAYOUT_FACTS = `(() => {
+  const brokenWords = []
+  for (const cell of document.querySelectorAll('table td, table th')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT)
+    for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+      const text = node.textContent || ''
+      let lastTop = null
+      const range = document.createRange()
+      for (let i = 0; i < text.length; i++) {
+        if (/\\s/.test(text[i])) continue
+        range.setStart(node, i)
+        range.setEnd(node, i + 1)
+        const rect = range.getClientRects()[0]
+        if (rect === undefined) continue
+        if (lastTop !== null && rect.top > lastTop + 2) {
+          const before = text.slice(0, i).replace(/\\s+$/, '')
+          const prev = before[before.length - 1]
+          const atSpace = before.length < i
+          if (!atSpace && !/[\\/-]/.test(prev || '') && !/[@.]/.test(text[i])) brokenWords.push(text.slice(Math.max(0, i - 12), i) + '|' + text.slice(i, i + 12))
+        }
+        lastTop = rect.top
+      }
+    }
+  }
+  const lines = (nav) => nav === null ? 0 : new Set([...nav.querySelectorAll('a, button')].map((el) => Math.round(el.getBoundingClientRect().top))).size
+  const top = document.querySelector('header.topbar nav')
+  const sub = document.querySelector('nav.subnav')
+  const header = document.querySelector('header.topbar')
+  const probe = document.createElement('input')
+  probe.type = 'text'
+  document.querySelector('main').appendChild(probe)
+  // A field in error has the error's border colour; everything else is the same.
+  const probeColor = getComputedStyle(probe).borderTopColor
+  const look = (el) => { const c = getComputedStyle(el); return [c.borderTopWidth, c.borderTopStyle, el.closest('.has-error') || el.getAttribute('aria-invalid') === 'true' ? probeColor : c.borderTopColor, c.borderRadius, c.fontSize, c.fontFamily].join(' ') }
+  const expected = look(probe)
+  const expectedFamily = getComputedStyle(probe).fontFamily
+  probe.remove()
+  const unstyled = []
+  for (const el of document.querySelectorAll('main input, main select, main textarea')) {
+    if (['hidden', 'checkbox', 'radio', 'submit', 'button'].includes(el.type)) continue
+    if (el.matches('textarea.code')) {
+      const c = getComputedStyle(el)
+      if (!/monospace/.test(c.fontFamily) || c.borderTopWidth !== getComputedStyle(document.querySelector('main textarea.code')).borderTopWidth) unstyled.push('textarea.code#' + el.id)
+      continue
+    }
+    if (look(el) !== expected) unstyled.push(el.tagName.toLowerCase() + '[type=' + (el.type || '') + ']#' + (el.id || el.name) + ': ' + look(el) + ' (want ' + expected + ')')
+    if (el.tagName === 'TEXTAREA' && getComputedStyle(el).fontFamily !== expectedFamily) unstyled.push('prose textarea#' + el.id + ' not in the body font')
+  }
+  return { brokenWords, topLines: lines(top), subLines: lines(sub), navHeight: (header ? header.offsetHeight : 0) + (sub ? sub.offsetHeight : 0), unstyled }
+})()`
+
+interface LayoutFacts { brokenWords: string[], topLines: number, subLines: number, navHeight: number, unstyled: string[] }
+
+/** The menus' height per kind of visitor, from every page audited: one height each means it never jumps. */
+const navHeights = new Map<string, Map<number, string>>()
+
 const FOCUSED = `(() => {
   const active = document.activeElement
   const style = active === null ? null : getComputedStyle(active)
@@ -74,6 +133,15 @@ async function audit (t: Test, page: Page, label: string, options: { errorState?
     t.equal(facts.hiddenHeads, 0, `${at}: column headers stay for assistive technology`)
     if (facts.tables > 0) t.ok(facts.headCells > 0, `${at}: tables have column headers`)
     if (width !== 1280) continue
+    const layout = await page.evaluate(LAYOUT_FACTS) as LayoutFacts
+    t.same(layout.brokenWords, [], `${at}: no word broken inside a table cell`)
+    t.ok(layout.topLines <= 1, `${at}: the top menu on one line (${layout.topLines})`)
+    t.ok(layout.subLines <= 1, `${at}: the publisher's tabs on one line (${layout.subLines})`)
+    t.same(layout.unstyled, [], `${at}: every input kind styled like the text input`)
+    const kind = new URL(page.url()).pathname.startsWith('/admin') ? 'publisher' : await page.evaluate('document.querySelector(\'form[action="/signout"]\') ? "signed in" : "signed out"') as string
+    const heights = navHeights.get(kind) ?? new Map<number, string>()
+    if (!heights.has(layout.navHeight)) heights.set(layout.navHeight, label)
+    navHeights.set(kind, heights)
     // The first Tab reaches the skip link, and focus shows GOV.UK-style: yellow with a black edge.
     await page.keyboard.press('Tab')
     const focus = await page.evaluate(FOCUSED) as { skip: boolean, background: string | null, shadow: string | null }
@@ -157,7 +225,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   // A developer.
   await signInAs(page, base, DEV)
   for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`,
-    `/subscriptions/${trial.id}/usage`]) await visit(path)
+    `/subscriptions/${trial.id}/usage`, `/subscriptions/${trial.id}/regenerate?key=secondary`]) await visit(path)
   for (const path of referencePages) await visit(path)
   await page.goto(`${base}/subscriptions/${trial.id}/usage?from=2026-05-02&to=2026-05-01`)
   await audit(t, page, 'usage with a range that ends before it starts', { errorState: true })
@@ -181,6 +249,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
     `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
+    `/admin/subscriptions/${trial.id}/regenerate?key=primary`,
     `/admin/apis/${api.id}/reference`, `/admin/apis/${api.id}/reference/operations/getBook`, '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management'
   ]) await visit(path)
   await page.goto(`${base}/admin/developers/import`)
@@ -200,6 +269,11 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   await submit(`/admin/groups/${group.id}`, { '#email': 'nobody@example.com' }, 'adding an unknown member', 'form[action$="/members"] button')
   await submit('/admin/settings', { '#orgName': '' }, 'settings with no organisation name')
   await submit('/admin/email-templates/invitation', { '#subject': '' }, 'template with no subject')
+
+  // The menus never change height between pages.
+  for (const [kind, heights] of navHeights) {
+    t.equal(heights.size, 1, `${kind}: the menus are as high on every page (${[...heights].map(([h, label]) => `${h} px on ${label}`).join(', ')})`)
+  }
 
   // Every page says what it is: no two pages share a title.
   const seen = new Map<string, string>()
