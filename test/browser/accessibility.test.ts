@@ -282,9 +282,18 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     seen.set(title, path)
   }
 
+  // What a person checks at 1280 and 768 px: the home, the tabs, a wide table.
+  for (const width of [1280, 768]) {
+    await page.setViewportSize({ width, height: 900 })
+    for (const [path, name] of [['/admin', 'home'], ['/admin/developers', 'developers'], ['/admin/emails', 'emails']]) {
+      await page.goto(`${base}${path}`)
+      await screenshot(page, `a11y-${name}-${width}`, false)
+    }
+  }
+
   // What a person checks at 320 px.
   await page.setViewportSize({ width: 320, height: 800 })
-  for (const [path, name] of [['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations'],
+  for (const [path, name] of [['/admin', 'home'], ['/admin/developers', 'developers'], [`/admin/developers/${dev.id}`, 'developer'], ['/admin/invitations', 'invitations'],
     [`/apis/${api.id}`, 'api-reference'], [`/apis/${api.id}/operations/createBook`, 'api-operation'], ['/admin/subscriptions', 'subscriptions'], [`/admin/products/${product.id}`, 'product'], ['/admin/analytics', 'analytics'],
     [`/admin/developers/import/${stalled.id ?? 0}`, 'import-stalled']]) {
     await page.goto(`${base}${path}`)

@@ -69,6 +69,8 @@ t.test('JavaScript off: publish an API with its OpenAPI file, subscribe, reveal 
   t.ok(await primary.isVisible())
   const before = (await primary.textContent()) ?? ''
   t.match(before, /^[0-9a-f]{32}$/)
+  await page.click('a:has-text("Regenerate primary key")')
+  t.match(await page.textContent('h1'), 'Regenerate the primary key of Reading app?', 'a confirmation page first')
   await page.click('button:has-text("Regenerate primary key")')
   t.match(await page.textContent('.flash'), 'A new primary key was made for Reading app. The old one no longer works.')
   await page.click('summary:has-text("Show primary key")')
