@@ -43,6 +43,16 @@ export interface InviteResult {
 }
 
 const PURPOSE = 'invitation'
+
+/** Pending accounts joined with their live invitation: the pending-invitations list, and its count on the home. */
+export function pendingInvitations (q: Knex | Knex.Transaction): Knex.QueryBuilder {
+  return q('developers')
+    .join('invitation_tokens', 'invitation_tokens.developer_id', 'developers.id')
+    .where('developers.state', 'pending')
+    .where('invitation_tokens.purpose', PURPOSE)
+    .whereNull('invitation_tokens.used_at')
+    .whereNull('invitation_tokens.ended_at')
+}
 const MESSAGES = {
   notFound: 'This invitation link is not valid: it was used, revoked or replaced by a newer one.',
   expired: 'This invitation has expired. Ask the person who invited you for a new invitation.'
@@ -172,13 +182,8 @@ export function createInvitations ({ db, hasher, clock, events, accounts, outbox
 
   /** Pending invitations with their latest link and the delivery status of its email. */
   async function listPendingInvitations (): Promise<PendingInvitation[]> {
-    const rows: Array<AccountRow & { token_created_at: string, expires_at: string, invited_by: string | null }> = await db('developers')
-      .join('invitation_tokens', 'invitation_tokens.developer_id', 'developers.id')
+    const rows: Array<AccountRow & { token_created_at: string, expires_at: string, invited_by: string | null }> = await pendingInvitations(db)
       .leftJoin('developers as inviter', 'inviter.id', 'invitation_tokens.created_by')
-      .where('developers.state', 'pending')
-      .where('invitation_tokens.purpose', PURPOSE)
-      .whereNull('invitation_tokens.used_at')
-      .whereNull('invitation_tokens.ended_at')
       .orderBy('invitation_tokens.created_at', 'desc')
       .select(...ACCOUNT_COLUMNS.map((c) => `developers.${c}`), 'invitation_tokens.created_at as token_created_at', 'invitation_tokens.expires_at', 'inviter.email as invited_by')
     const emails: Array<{ id: number, developer_id: number, status: EmailStatus }> = rows.length === 0

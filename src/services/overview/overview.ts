@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type { Clock } from '../kernel/clock'
 import { countEmailProblems } from '../mail/outbox'
+import { pendingInvitations as pendingInvitationRows } from '../onboarding/invitations'
 
 const DAY_MS = 86_400_000
 
@@ -39,8 +40,7 @@ export function createOverview ({ db, clock }: { db: Knex, clock: Clock }) {
     const withApi = db('product_apis').select('product_id')
     const [countRows, pendingInvitations, subscriptionRequests, apis, products, publishedProducts, productsWithApi, publishedWithApi, usage, emails] = await Promise.all([
       counts,
-      countOf(db('developers').join('invitation_tokens', 'invitation_tokens.developer_id', 'developers.id').where('developers.state', 'pending')
-        .where('invitation_tokens.purpose', 'invitation').whereNull('invitation_tokens.used_at').whereNull('invitation_tokens.ended_at')),
+      countOf(pendingInvitationRows(db)),
       countOf(db('subscriptions').where('state', 'submitted')),
       countOf(db('apis')),
       countOf(db('products')),
