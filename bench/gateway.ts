@@ -14,7 +14,8 @@
  * the rounds of each round's turn against the bare proxy's turn of the same round). Target: 3 and 6 ≥ 80% of 2, p99 within 2 ms of 2; 5 at least as fast as 2.
  * Run: npm run bench:gateway
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import fastify from 'fastify'
@@ -92,10 +93,34 @@ async function serve (role: Role, backendUrl: string): Promise<void> {
 
 interface Started { child: ChildProcess, url: string, keys?: Record<string, string> }
 
+/**
+ * CPU pinning (BENCH_PIN=0 turns it off): on a machine of two cores or more, the proxies under test
+ * (the bare one and Portico, never busy at the same time) share the last core alone, and autocannon
+ * and the backend the others. Left to the scheduler, which process shares a core with which changes
+ * from one second to the next, and the same code measured 53–97% of the bare proxy within an hour.
+ */
+const PIN = process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset()
+const PROXY_CPU = String(availableParallelism() - 1)
+const OTHER_CPUS = `0-${availableParallelism() - 2}`
+
+function hasTaskset (): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function pin (pid: number | undefined, cpus: string): void {
+  if (PIN && pid !== undefined) execFileSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' })
+}
+
 async function start (role: Role, backendUrl = ''): Promise<Started> {
   // BENCH_APP_FLAGS: node flags for the app's process alone (say --cpu-prof --cpu-prof-dir=/tmp/prof, or --trace-gc).
   const profile = role === 'portico' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : []
   const child = fork(__filename, [role, backendUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...profile] })
+  pin(child.pid, role === 'backend' ? OTHER_CPUS : PROXY_CPU)
   return await new Promise((resolve, reject) => {
     child.once('message', (message: { url: string, keys?: Record<string, string> }) => { resolve({ child, ...message }) })
     child.once('exit', (code) => { reject(new Error(`${role} exited with ${String(code)}`)) })
@@ -164,6 +189,7 @@ function against (r: Result, proxy: Result): { ratio: number, p99: number } {
 }
 
 async function main (): Promise<void> {
+  pin(process.pid, OTHER_CPUS)
   const backend = await start('backend')
   const bare = await start('bare', backend.url)
   const portico = await start('portico', backend.url)
@@ -184,7 +210,7 @@ async function main (): Promise<void> {
       { name: '1. backend alone', url: `${backend.url}/books/1`, headers: {}, server: backend.child }
     ])
     const proxy = results[0]
-    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS} s each (${ROUNDS} rounds, taking turns), node ${process.version}\n\n`)
+    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS} s each (${ROUNDS} rounds, taking turns), node ${process.version}, ${PIN ? `proxies pinned to CPU ${PROXY_CPU}, autocannon and the backend to ${OTHER_CPUS}` : 'no CPU pinning'}\n\n`)
     // The server's CPU time per call is steadier than requests/s on a shared machine: what the
     // process itself spends, whatever else the machine was doing meanwhile. "vs bare proxy" and
     // the p99 difference are medians over the rounds, each round against the proxy's own turn.
