@@ -24,6 +24,8 @@ import healthRoutes from './routes/health'
 import metricsRoutes from './routes/metrics'
 import setupRoutes from './routes/portal/setup'
 import signInRoutes from './routes/portal/sign-in'
+import ssoRoutes from './routes/portal/sso'
+import mfaRoutes from './routes/portal/mfa'
 import portalHomeRoutes from './routes/portal/home'
 import publisherRoutes from './routes/publisher'
 import invitationRoutes from './routes/portal/invitations'
@@ -231,6 +233,8 @@ async function portalPlugins (app: FastifyInstance, config: Config, services: Se
   await app.register(healthRoutes)
   await app.register(setupRoutes)
   await app.register(signInRoutes)
+  await app.register(ssoRoutes)
+  await app.register(mfaRoutes)
   await app.register(portalHomeRoutes)
   await app.register(invitationRoutes)
   await app.register(signUpRoutes)

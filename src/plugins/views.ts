@@ -37,10 +37,12 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
     const session = request.session
     const flash = session?.flash
     if (flash !== undefined) delete session.flash
-    const { orgName, signupEnabled } = await options.settings.chromeSettings()
+    const { orgName, signupEnabled, passwordSignIn } = await options.settings.chromeSettings()
+    let token: string | undefined
     return await this.code(statusCode).type('text/html; charset=utf-8').view(template, {
       orgName,
-      signupEnabled,
+      // No sign-up form while developers sign in only through identity providers.
+      signupEnabled: signupEnabled && passwordSignIn,
       // `me`, not `account`: pages about some other account pass their own `account`.
       me: request.account,
       path: request.url.split('?')[0],
@@ -52,7 +54,9 @@ export default fp(async function views (app: FastifyInstance, options: ViewsOpti
       breakable,
       textBlocks,
       // A function, so a token (and the cookie holding its secret) is made only for pages with forms.
-      csrf: () => this.generateCsrf({ userInfo: csrfUserInfo(request) }),
+      // One token per page: a page with several forms (a button per identity provider) must not
+      // make a new secret for each, which would leave only the last form's token working.
+      csrf: () => (token ??= this.generateCsrf({ userInfo: csrfUserInfo(request) })),
       ...data
     })
   })

@@ -34,6 +34,10 @@ import { createUsageReports } from './usage/usage-reports'
 import { createApiTokens } from './api-tokens/api-tokens'
 import { createCsvImport } from './transfer/csv-import'
 import { createOverview } from './overview/overview'
+import { createProviders } from './identity/providers'
+import { createOidc } from './identity/oidc'
+import { createProviderSignIn } from './identity/provider-sign-in'
+import { createMfa } from './identity/mfa'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -76,6 +80,14 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
   // Built only when METRICS_TOKEN is set: nothing is counted for a scrape that cannot happen.
   const metrics = config.metricsToken === null ? null : createMetrics({ queuedEmails: async () => (await countEmailProblems(db)).waiting })
   const apis = createApis({ db, clock, events, secrets: createSealer(config.keySecret, 'backend credentials'), workers: documentWorkers, references: createReferenceStore(db, readDb), openapiMaxBytes: config.openapiMaxBytes })
+  const oidc = createOidc({ db, clock, sealer: createSealer(config.keySecret, 'sign-in state') })
+  const providers = createProviders({ db, clock, events, sealer: createSealer(config.keySecret, 'identity provider secrets'), discover: oidc.check })
+  const profile = createProfile({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl, confirmationTtlHours })
+  const mfa = createMfa({
+    db, clock, events, outbox, limits, sealer: createSealer(config.keySecret, 'totp secrets'), keySecret: config.keySecret,
+    issuer: async () => (await settings.chromeSettings()).orgName,
+    checkPassword: profile.checkPassword
+  })
   const invitations = createInvitations({ accounts, db, hasher, clock, events, outbox, publicUrl, ttlHours: config.invitationTtlHours })
 
   return {
@@ -86,8 +98,12 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     csvImport: createCsvImport({ db, clock, outbox, accounts, groups, invitations, report }),
     signUp: createSignUp({ accounts, db, hasher, clock, events, outbox, mailBudget, settings, publicUrl, confirmationTtlHours }),
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl }),
-    profile: createProfile({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl, confirmationTtlHours }),
+    profile,
     groups,
+    providers,
+    oidc,
+    providerSignIn: createProviderSignIn({ db, clock, events, accounts, groups }),
+    mfa,
     apis,
     documentWorkers,
     products,

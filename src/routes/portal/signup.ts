@@ -15,7 +15,7 @@ export default async function signUpRoutes (app: FastifyInstance): Promise<void>
 
   async function signUpOpen (): Promise<string> {
     const current = await settings.getSettings()
-    if (!current.signupEnabled) throw new NotFound('Sign-up is closed. Ask the portal administrators for an invitation.')
+    if (!current.signupEnabled || !current.passwordSignIn) throw new NotFound('Sign-up is closed. Ask the portal administrators for an invitation.')
     return current.termsOfUse
   }
 

@@ -12,10 +12,17 @@ import productRoutes from './products'
 import subscriptionAdminRoutes from './subscriptions'
 import analyticsRoutes from './analytics'
 import apiTokenRoutes from './api-tokens'
+import identityRoutes from './identity'
 
 /** The publisher portal: every route under /admin is for administrators only. */
 export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', requireAdmin)
+  // requireAdminMfa: an administrator without two-step sign-in turns it on before any /admin page.
+  app.addHook('onRequest', async (request, reply) => {
+    if (reply.sent || request.account === null) return
+    if (!(await app.services.settings.getSettings()).requireAdminMfa || await app.services.mfa.isEnabled(request.account.id)) return
+    await reply.code(303).redirect('/profile/mfa')
+  })
 
   app.get('/', async (_request, reply) => {
     return await reply.page('publisher/home', {
@@ -36,4 +43,5 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   await app.register(emailRoutes, { prefix: '/emails' })
   await app.register(emailTemplateRoutes, { prefix: '/email-templates' })
   await app.register(apiTokenRoutes, { prefix: '/api-tokens' })
+  await app.register(identityRoutes, { prefix: '/identity' })
 }

@@ -3,7 +3,7 @@ import { ORG_NAME_MAX, TERMS_MAX } from '../../services/settings/settings'
 import { checkbox, formSchema, showFormErrors, type FormBody } from '../shared/forms'
 import { actorOf } from '../../http/request-account'
 
-const settingsForm = formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: checkbox() })
+const settingsForm = formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_MAX * 10 }, { signupEnabled: checkbox(), passwordSignIn: checkbox(), autoRedirect: checkbox(), requireAdminMfa: checkbox() })
 
 export default async function settingsRoutes (app: FastifyInstance): Promise<void> {
   const { settings } = app.services
@@ -13,7 +13,15 @@ export default async function settingsRoutes (app: FastifyInstance): Promise<voi
   })
 
   app.post<{ Body: FormBody<typeof settingsForm> }>('/settings', { schema: settingsForm }, async (request, reply) => {
-    const values = { signupEnabled: request.body.signupEnabled === 'on', termsOfUse: request.body.termsOfUse, orgName: request.body.orgName }
+    const { body } = request
+    const values = {
+      signupEnabled: body.signupEnabled === 'on',
+      termsOfUse: body.termsOfUse,
+      orgName: body.orgName,
+      passwordSignIn: body.passwordSignIn === 'on',
+      autoRedirect: body.autoRedirect === 'on',
+      requireAdminMfa: body.requireAdminMfa === 'on'
+    }
     try {
       await settings.saveSettings(values, actorOf(request))
       request.session.flash = 'Settings saved.'

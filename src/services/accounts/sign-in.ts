@@ -19,17 +19,21 @@ export function createSignIn ({ db, clock, passwordChecks }: SignInDeps) {
   /**
    * Unknown email, wrong password, pending or blocked account: all answer null after the same
    * work (a hash against a dummy when there is no account), so none can be told apart. Past the
-   * email's budget of password checks: TooManyRequests, before any hashing.
+   * email's budget of password checks: TooManyRequests, before any hashing. `adminsOnly`: a
+   * developer's right password answers null too.
    */
-  async function authenticate (email: string, password: string): Promise<SignedInAccount | null> {
+  async function authenticate (email: string, password: string, { adminsOnly = false } = {}): Promise<SignedInAccount | null> {
     const stored = await findStoredAccount(db, { email })
     const matches = await passwordChecks.verify(email, password, stored?.passwordHash ?? null)
     if (stored === undefined || !matches || stored.state !== 'active') return null
+    // Password sign-in off for developers: only an administrator's password still works (their way back in).
+    const isAdmin = await isAdministrator(db, stored.id)
+    if (adminsOnly && !isAdmin) return null
     const now = isoNow(clock)
     await recordSignIn(db, stored.id, now)
     await passwordChecks.succeeded(email)
     const { passwordHash: _, ...account } = stored
-    return { ...account, lastSignInAt: now, isAdmin: await isAdministrator(db, stored.id) }
+    return { ...account, lastSignInAt: now, isAdmin }
   }
 
   /** The account behind a session, reloaded on every request; null once it is gone or not active. */

@@ -218,7 +218,14 @@ export function createGroups ({ db, clock, events }: { db: Knex, clock: Clock, e
     })
   }
 
-  /** Remove: never from Developers, and never the last active administrator from Administrators. */
+  /** Remove one member inside the caller's transaction: never from Developers, never the last active administrator from Administrators. */
+  async function removeOne (trx: Knex.Transaction, group: Group, account: Account, actor: Actor): Promise<void> {
+    if (group.systemKey === 'developers') throw new Refused(EVERYONE_IN_DEVELOPERS)
+    if (group.systemKey === 'administrators') await keepAnActiveAdministrator(trx, account)
+    await trx('developer_groups').where({ group_id: group.id, developer_id: account.id }).del()
+    await audit(trx, actor, 'group.member-removed', group, { developerId: account.id, email: account.email })
+  }
+
   async function removeMember (groupId: number, developerId: number, actor: Actor): Promise<{ group: Group, account: Account }> {
     return await db.transaction(async (trx) => {
       const group = await findGroup(trx, groupId)
@@ -226,10 +233,7 @@ export function createGroups ({ db, clock, events }: { db: Knex, clock: Clock, e
         .where({ 'developer_groups.group_id': groupId, 'developers.id': developerId }).first(ACCOUNT_COLUMNS.map((c) => `developers.${c}`))
       if (row === undefined) throw new NotFound('This developer is not a member of this group.')
       const account = toAccount(row)
-      if (group.systemKey === 'developers') throw new Refused(EVERYONE_IN_DEVELOPERS)
-      if (group.systemKey === 'administrators') await keepAnActiveAdministrator(trx, account)
-      await trx('developer_groups').where({ group_id: groupId, developer_id: developerId }).del()
-      await audit(trx, actor, 'group.member-removed', group, { developerId, email: account.email })
+      await removeOne(trx, group, account, actor)
       return { group, account }
     })
   }
@@ -244,7 +248,7 @@ export function createGroups ({ db, clock, events }: { db: Knex, clock: Clock, e
     return (await listGroupSummaries(db)).filter((group) => group.takesMembers && !memberOf.some((m) => m.id === group.id))
   }
 
-  return { createIn, listSummaries, joinableGroups, groupsOf: async (ids: number[]) => await groupsOf(db, ids), addMembersById, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
+  return { createIn, addOne, removeOne, findGroupIn: findGroup, listSummaries, joinableGroups, groupsOf: async (ids: number[]) => await groupsOf(db, ids), addMembersById, findGroup: async (id: number) => await findGroup(db, id), listGroups, createGroup, updateGroup, deleteGroup, listMembers, addMemberByEmail, addMembersByEmail, addMemberById, removeMember }
 }
 
 export type Groups = ReturnType<typeof createGroups>

@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import { isoNow, type Clock } from './clock'
 
 /** What a limit counts; each scope has its own counters. */
-export type AttemptScope = 'password-check' | 'email-sent'
+export type AttemptScope = 'password-check' | 'email-sent' | 'mfa-code'
 
 export interface Reservation {
   allowed: boolean

@@ -23,7 +23,9 @@ export const EVENT_ACTIONS = [
   'api.created', 'api.edited', 'api.deleted', 'api.policy-changed', 'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted',
   'product.api-added', 'product.api-removed', 'product.group-added', 'product.group-removed',
   'subscription.created', 'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated',
-  'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated', 'subscription.keys-viewed', 'api-token.created', 'api-token.revoked'
+  'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated', 'subscription.keys-viewed', 'api-token.created', 'api-token.revoked',
+  'identity-provider.created', 'identity-provider.edited', 'identity-provider.deleted', 'developer.signed-in-with-provider', 'developer.provider-sign-in-refused',
+  'developer.mfa-enabled', 'developer.mfa-disabled', 'developer.mfa-reset', 'developer.recovery-codes-renewed'
 ] as const
 
 export type EventAction = typeof EVENT_ACTIONS[number]

@@ -7,7 +7,7 @@ import { isoNow, type Clock } from '../kernel/clock'
 import { NotFound, throwIfInvalid } from '../kernel/errors'
 
 export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
-  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created', 'key-regenerated'] as const
+  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created', 'key-regenerated', 'mfa-reset'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -41,6 +41,8 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   'account-created': { referenceName: 'Account created: choose a password', sentWhen: 'a CSV import creates an active account', placeholders: [...COMMON, 'DevEmail', 'ConfirmUrl', 'ExpiresAt'] },
   // An administrator renewed a key for support: the owner's software needs the new one.
   'key-regenerated': { referenceName: 'Subscription key regenerated', sentWhen: 'an administrator regenerates a key of the developer\'s subscription', placeholders: [...COMMON, 'ProdName', 'SubscriptionName', 'KeyName'] },
+  // Two-step sign-in was reset for a lost phone: if the owner did not ask for it, they should know.
+  'mfa-reset': { referenceName: 'Two-step sign-in reset', sentWhen: 'an administrator resets a developer\'s two-step sign-in', placeholders: [...COMMON, 'DevEmail'] },
   'email-change-notice': { referenceName: 'Email change notice', sentWhen: 'a developer asks to change their email address (sent to the old one)', placeholders: [...COMMON, 'NewEmail', 'PasswordResetUrl'] }
 }
 

@@ -46,7 +46,7 @@ export function createSignUp ({ db, hasher, clock, events, outbox, mailBudget, s
    */
   async function signUp (input: SignUpInput, ip: string | null): Promise<void> {
     const current = await settings.getSettings()
-    if (!current.signupEnabled) throw new NotFound()
+    if (!current.signupEnabled || !current.passwordSignIn) throw new NotFound()
     const errors: FieldErrors = newAccountErrors(input)
     if (current.termsOfUse !== '' && !input.acceptTerms) errors.acceptTerms = 'Agree to the terms of use to sign up.'
     throwIfInvalid(errors)

@@ -108,7 +108,7 @@ export function createProfile ({ db, hasher, passwordChecks, clock, events, outb
     })
   }
 
-  return { updateName, requestEmailChange, findEmailChange, confirmEmailChange, changePassword, closeAccount }
+  return { checkPassword, updateName, requestEmailChange, findEmailChange, confirmEmailChange, changePassword, closeAccount }
 }
 
 export type Profile = ReturnType<typeof createProfile>

@@ -9,6 +9,12 @@ export interface PortalSettings {
   /** Shown at sign-up, with a checkbox to agree, when not empty. */
   termsOfUse: string
   orgName: string
+  /** Off: developers sign in only through an identity provider (administrators keep their password). */
+  passwordSignIn: boolean
+  /** With one provider and password sign-in off, /signin goes straight to the provider. */
+  autoRedirect: boolean
+  /** Administrators must turn on two-step sign-in before any /admin page. */
+  requireAdminMfa: boolean
 }
 
 export const ORG_NAME_MAX = 100
@@ -25,15 +31,19 @@ export const CHROME_SETTINGS_MS = 1000
 
 /** Portal settings from the database, with ORG_NAME and "sign-up on" as defaults. */
 export function createSettings ({ db, clock, events, orgName }: { db: Knex, clock: Clock, events: Events, orgName: string }) {
-  const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName }
+  const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName, passwordSignIn: true, autoRedirect: false, requireAdminMfa: false }
+  const flag = (value: string | undefined, fallback: boolean): boolean => value === undefined ? fallback : value === 'true'
 
   async function getSettings (trx: Knex | Knex.Transaction = db): Promise<PortalSettings> {
     const rows: Array<{ key: Key, value: string }> = await trx('settings').select('key', 'value')
     const stored = Object.fromEntries(rows.map((row) => [row.key, row.value]))
     return {
-      signupEnabled: stored.signupEnabled === undefined ? defaults.signupEnabled : stored.signupEnabled === 'true',
+      signupEnabled: flag(stored.signupEnabled, defaults.signupEnabled),
       termsOfUse: stored.termsOfUse ?? defaults.termsOfUse,
-      orgName: stored.orgName ?? defaults.orgName
+      orgName: stored.orgName ?? defaults.orgName,
+      passwordSignIn: flag(stored.passwordSignIn, defaults.passwordSignIn),
+      autoRedirect: flag(stored.autoRedirect, defaults.autoRedirect),
+      requireAdminMfa: flag(stored.requireAdminMfa, defaults.requireAdminMfa)
     }
   }
 
@@ -51,16 +61,18 @@ export function createSettings ({ db, clock, events, orgName }: { db: Knex, cloc
     return await chrome.settings
   }
 
-  async function saveSettings (input: PortalSettings, actor: Actor): Promise<PortalSettings> {
-    const errors: FieldErrors = {}
-    const orgNameValue = input.orgName.trim()
-    const orgNameError = nameProblem('organisation name', orgNameValue, ORG_NAME_MAX)
-    if (orgNameError !== null) errors.orgName = orgNameError
-    if (input.termsOfUse.length > TERMS_MAX) errors.termsOfUse = `The terms can be at most ${TERMS_MAX} characters.`
-    throwIfInvalid(errors)
-    const next: PortalSettings = { signupEnabled: input.signupEnabled, termsOfUse: input.termsOfUse.replace(/\r\n/g, '\n').trim(), orgName: orgNameValue }
+  /** Saves the settings given (the others stay as they are), in one transaction, audited with the names of those that changed. */
+  async function saveSettings (changes: Partial<PortalSettings>, actor: Actor): Promise<PortalSettings> {
     return await db.transaction(async (trx) => {
       const before = await getSettings(trx)
+      const input = { ...before, ...changes }
+      const errors: FieldErrors = {}
+      const orgNameValue = input.orgName.trim()
+      const orgNameError = nameProblem('organisation name', orgNameValue, ORG_NAME_MAX)
+      if (orgNameError !== null) errors.orgName = orgNameError
+      if (input.termsOfUse.length > TERMS_MAX) errors.termsOfUse = `The terms can be at most ${TERMS_MAX} characters.`
+      throwIfInvalid(errors)
+      const next: PortalSettings = { ...input, termsOfUse: input.termsOfUse.replace(/\r\n/g, '\n').trim(), orgName: orgNameValue }
       const now = isoNow(clock)
       const rows = (Object.keys(next) as Key[]).map((key) => ({ key, value: String(next[key]), updated_at: now }))
       await trx('settings').insert(rows).onConflict('key').merge()

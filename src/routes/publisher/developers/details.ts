@@ -43,8 +43,28 @@ export default async function developerDetailsRoutes (app: FastifyInstance): Pro
     const joinable = await app.services.groups.joinableGroups(details.groups)
     const subscriptions = await app.services.subscriptions.listForDeveloper(id)
     const products = await app.services.products.listProducts()
-    return { title: `Developer: ${displayName(details.account)}`, ...details, joinable, subscriptions, products, displayName, ...data }
+    const mfa = await app.services.mfa.status(id)
+    const identities = await app.services.providers.identitiesOf(id)
+    return { title: `Developer: ${displayName(details.account)}`, ...details, joinable, subscriptions, products, mfa, identities, displayName, ...data }
   }
+
+  // Two-step sign-in reset (a lost phone): a confirmation, then the reset; the developer is mailed.
+  app.get<{ Params: { id: string } }>('/:id/mfa/reset', { schema: idParams }, async (request, reply) => {
+    const { account } = await accounts.getDeveloper(parseId(request.params.id))
+    return await reply.page('publisher/developers/mfa-reset', { title: `Reset two-step sign-in for ${displayName(account)}?`, account, mfa: await app.services.mfa.status(account.id), displayName })
+  })
+
+  app.post<{ Params: { id: string } }>('/:id/mfa/reset', { schema: { ...idParams, ...formSchema({}) } }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    const { account } = await accounts.getDeveloper(id)
+    try {
+      await app.services.mfa.reset(account, actorOf(request))
+      request.session.flash = `Two-step sign-in was reset for ${displayName(account)}. They were mailed, and can turn it on again after signing in with their password.`
+      return await reply.code(303).redirect(`/admin/developers/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/developers/show', await detailsPage(id))
+    }
+  })
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (request, reply) => {
     return await reply.page('publisher/developers/show', await detailsPage(parseId(request.params.id)))
