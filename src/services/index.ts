@@ -127,6 +127,8 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     },
     settings,
     events,
+    // The services' clock, for the few time checks a route makes itself (the two-step sign-in's deadline).
+    clock,
     metrics,
     limits,
     background,

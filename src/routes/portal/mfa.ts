@@ -19,13 +19,13 @@ export default async function mfaRoutes (app: FastifyInstance): Promise<void> {
   // The second step: only for a browser whose first step passed in the last 5 minutes.
   app.get('/signin/mfa', async (request, reply) => {
     const pending = request.session.mfaPending
-    if (pending === undefined || pending.until <= Date.now()) return await reply.code(303).redirect(pending === undefined ? '/signin' : '/signin?notice=mfa-expired')
+    if (pending === undefined || pending.until <= app.services.clock.now().getTime()) return await reply.code(303).redirect(pending === undefined ? '/signin' : '/signin?notice=mfa-expired')
     return await reply.page('portal/signin-mfa', { title: 'Two-step sign-in' })
   })
 
   app.post<{ Body: FormBody<typeof codeForm> }>('/signin/mfa', { ...limited, schema: codeForm }, async (request, reply) => {
     const pending = request.session.mfaPending
-    if (pending === undefined || pending.until <= Date.now()) {
+    if (pending === undefined || pending.until <= app.services.clock.now().getTime()) {
       delete request.session.mfaPending
       return await reply.code(303).redirect(pending === undefined ? '/signin' : '/signin?notice=mfa-expired')
     }

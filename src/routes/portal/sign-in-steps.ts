@@ -25,7 +25,7 @@ export interface FirstStep {
 export async function afterFirstStep (request: FastifyRequest, reply: FastifyReply, step: FirstStep): Promise<FastifyReply> {
   if (step.needsCode) {
     await request.session.regenerate()
-    request.session.mfaPending = { accountId: step.account.id, until: Date.now() + MFA_STEP_MS, next: step.next ?? '', provider: step.provider }
+    request.session.mfaPending = { accountId: step.account.id, until: request.server.services.clock.now().getTime() + MFA_STEP_MS, next: step.next ?? '', provider: step.provider }
     return await reply.code(303).redirect('/signin/mfa')
   }
   await startSession(request, step.account.id, step.flash)

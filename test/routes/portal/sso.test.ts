@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIN, Client, DEV, countOf, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
 import { ProviderBrowser, startOidcProvider, startRogueProvider, type RogueMode } from '../../fixtures/oidc'
 import { startSmtp } from '../../smtp'
+import { generateSync } from 'otplib'
 
 const PORTAL = 'http://localhost:3000'
 
@@ -292,4 +293,32 @@ t.test('identity providers admin: validation beside the fields, secret write-onl
   t.equal(await countOf(app.db('identity_providers')), 0)
   t.ok(await app.db('audit_events').where({ action: 'identity-provider.deleted' }).first())
   t.equal((await admin.get(`/admin/identity/${id}`)).statusCode, 404)
+})
+
+t.test('a provider marked localMfa leads to Portico\'s code step; others skip it', async (t) => {
+  const { app, admin } = await setup(t)
+  await createDeveloper(app)
+  const dev = await signedInClient(app, DEV)
+  const page = await dev.get('/profile/mfa')
+  const secret = /id="mfa-secret">([A-Z2-7]+)</.exec(page.body)?.[1] ?? ''
+  t.equal((await dev.post('/profile/mfa', { code: generateSync({ secret }) })).statusCode, 200)
+  const idp = await startOidcProvider(t, PORTAL, { dev: { email: DEV.email, email_verified: true } })
+  const trusted = await addProvider(app, admin, { name: 'Trusted', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret })
+  const strict = await addProvider(app, admin, { name: 'Strict', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, localMfa: true })
+
+  const skip = new Client(app)
+  const skipped = await skip.get(pathOf(await toCallback(skip, new ProviderBrowser(), trusted, 'dev')))
+  t.equal(skipped.headers.location, '/', 'the provider\'s own sign-in is trusted')
+
+  const ask = new Client(app)
+  const asked = await ask.get(pathOf(await toCallback(ask, new ProviderBrowser(), strict, 'dev')))
+  t.equal(asked.headers.location, '/signin/mfa')
+  t.equal((await ask.get('/profile')).statusCode, 303, 'not signed in before the code')
+  // A code of a later step than the one used to enrol (each code works once).
+  const code = generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + 30 })
+  const done = await ask.post('/signin/mfa', { code })
+  t.equal(done.statusCode, 303, done.body.slice(0, 200))
+  t.equal((await ask.get('/profile')).statusCode, 200)
+  const out = await ask.post('/signout')
+  t.ok(String(out.headers.location).startsWith(`${idp.issuer}/session/end`), 'still signed out at the provider afterwards')
 })
