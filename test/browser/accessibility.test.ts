@@ -10,6 +10,8 @@ import { LIBRARY_JSON } from '../fixtures/openapi'
 import { launchBrowser, listen, screenshot, signInAs } from './browser'
 import { productFor } from '../fixtures/catalog'
 import { startBackend } from '../fixtures/gateway'
+import { startOidcProvider } from '../fixtures/oidc'
+import { generateSync } from 'otplib'
 
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 const LONG = 'Maximiliana-Konstantinopolitanische'
@@ -194,6 +196,17 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   for (const path of ['books', 'books/1', 'books/missing']) await app.inject({ url: `/gateway/library/v2/${path}`, headers: { 'ocp-apim-subscription-key': trialKey } })
   await app.services.gateway.flush()
 
+  // Single sign-on and two-step sign-in: a provider (a real one, on loopback), and a developer who uses TOTP.
+  const idp = await startOidcProvider(t, 'http://localhost:3000')
+  const provider = await app.services.providers.createProvider({
+    name: `${LONG} SSO`, issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, scopes: '', groupsClaim: 'groups', groupMap: `partners = ${LONG} partners`, createAccounts: true, allowedDomains: 'example.com', enabled: true, localMfa: false
+  }, actor)
+  const totpUser = { firstName: 'Tia', lastName: LONG, email: 'tia@example.com', password: DEV.password }
+  const tia = await createDeveloper(app, totpUser)
+  const enrolment = await app.services.mfa.beginEnrolment(tia)
+  await app.services.mfa.confirmEnrolment(tia, generateSync({ secret: enrolment.secret }), actor)
+  const nextCode = (): string => generateSync({ secret: enrolment.secret, epoch: Math.floor(Date.now() / 1000) + 30 })
+
   const base = await listen(app)
   const browser = await launchBrowser(t)
   // JavaScript on only so axe can run; the pages have none. The CSP is bypassed for the audit alone.
@@ -214,7 +227,23 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
 
   // Signed out.
   for (const path of ['/', '/signin', '/signup', '/signup/resend', '/password-reset', `/invitations/${token}`, '/apis', '/products']) await visit(path)
-  await submit('/signin', { '#email': DEV.email, '#password': 'not the password at all' }, 'sign-in refused')
+  await submit('/signin', { '#email': DEV.email, '#password': 'not the password at all' }, 'sign-in refused', 'form[action="/signin"] button')
+  await page.goto(`${base}/signin/oidc/${provider.id}/callback?code=x&state=y`)
+  titles.set('provider sign-in refused', await page.title())
+  await audit(t, page, 'a provider sign-in that did not complete')
+  // The second step of a sign-in: the page, a wrong code, then the right one.
+  await signInAs(page, base, totpUser)
+  titles.set('/signin/mfa', await page.title())
+  await audit(t, page, '/signin/mfa')
+  await submit('/signin/mfa', { '#code': '000000' }, 'a wrong sign-in code')
+  await page.fill('#code', nextCode())
+  await page.click('main button[type=submit]')
+  await visit('/profile/mfa', 'two-step sign-in on')
+  await page.click('form[action="/profile/mfa/recovery-codes"] button')
+  titles.set('recovery codes', await page.title())
+  await audit(t, page, 'new recovery codes')
+  await submit('/profile/mfa', { '#disable-password': 'not my password at all', '#disable-code': '000000' }, 'turning two-step sign-in off refused', 'form[action="/profile/mfa/disable"] button')
+  await context.clearCookies()
   await submit('/signup', {}, 'sign-up with nothing filled in')
   await submit(`/invitations/${token}`, { '#password': 'short' }, 'invitation with a short password')
   await page.setViewportSize({ width: 320, height: 800 })
@@ -226,6 +255,8 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   await signInAs(page, base, DEV)
   for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`,
     `/subscriptions/${trial.id}/usage`, `/subscriptions/${trial.id}/regenerate?key=secondary`]) await visit(path)
+  await visit('/profile/mfa', 'two-step sign-in: enrolment')
+  await submit('/profile/mfa', { '#code': '000000' }, 'enrolment with a wrong code')
   for (const path of referencePages) await visit(path)
   await page.goto(`${base}/subscriptions/${trial.id}/usage?from=2026-05-02&to=2026-05-01`)
   await audit(t, page, 'usage with a range that ends before it starts', { errorState: true })
@@ -250,8 +281,10 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/delete`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
     `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
     `/admin/subscriptions/${trial.id}/regenerate?key=primary`,
-    `/admin/apis/${api.id}/reference`, `/admin/apis/${api.id}/reference/operations/getBook`, '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management'
+    `/admin/apis/${api.id}/reference`, `/admin/apis/${api.id}/reference/operations/getBook`, '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management',
+    '/admin/identity', '/admin/identity/new', `/admin/identity/${provider.id}`, `/admin/identity/${provider.id}/delete`, `/admin/developers/${tia.id}`, `/admin/developers/${tia.id}/mfa/reset`
   ]) await visit(path)
+  await submit('/admin/identity/new', { '#issuer': 'ftp://nowhere' }, 'an identity provider with nothing filled in')
   await page.goto(`${base}/admin/developers/import`)
   await page.setInputFiles('#file', { name: 'people.csv', mimeType: 'text/csv', buffer: importFile(`previewed.${LONG_EMAIL}`) })
   await page.click('main button[type=submit]')

@@ -54,5 +54,5 @@ export async function signInAs (page: Page, base: string, who: { email: string, 
   await page.goto(`${base}/signin`)
   await page.fill('#email', who.email)
   await page.fill('#password', who.password)
-  await page.click('button[type=submit]')
+  await page.click('form[action="/signin"] button[type=submit]')
 }

@@ -20,7 +20,7 @@ export default async function mfaRoutes (app: FastifyInstance): Promise<void> {
   app.get('/signin/mfa', async (request, reply) => {
     const pending = request.session.mfaPending
     if (pending === undefined || pending.until <= app.services.clock.now().getTime()) return await reply.code(303).redirect(pending === undefined ? '/signin' : '/signin?notice=mfa-expired')
-    return await reply.page('portal/signin-mfa', { title: 'Two-step sign-in' })
+    return await reply.page('portal/signin-mfa', { title: 'Sign-in code' })
   })
 
   app.post<{ Body: FormBody<typeof codeForm> }>('/signin/mfa', { ...limited, schema: codeForm }, async (request, reply) => {
@@ -42,9 +42,9 @@ export default async function mfaRoutes (app: FastifyInstance): Promise<void> {
     } catch (err) {
       if (err instanceof TooManyRequests) {
         void reply.header('retry-after', String(err.retryAfterSeconds))
-        return await reply.page('portal/signin-mfa', { title: 'Two-step sign-in', formError: err.message }, 429)
+        return await reply.page('portal/signin-mfa', { title: 'Sign-in code', formError: err.message }, 429)
       }
-      return await showFormErrors(reply, err, 'portal/signin-mfa', { title: 'Two-step sign-in' })
+      return await showFormErrors(reply, err, 'portal/signin-mfa', { title: 'Sign-in code' })
     }
   })
 
