@@ -23,6 +23,9 @@ export async function up (knex: Knex): Promise<void> {
     t.boolean('enabled').notNullable().defaultTo(true)
     // Sign-ins through this provider also meet Portico's own TOTP step.
     t.boolean('local_mfa').notNullable().defaultTo(false)
+    // The origins the provider's authorization and end-session endpoints are on (space-separated):
+    // the pages' CSP lets forms lead there (a sign-in button's and sign-out's redirects).
+    t.text('form_origins').notNullable().defaultTo('')
     t.string('created_at', 30).notNullable()
     t.string('updated_at', 30).notNullable()
   })

@@ -224,7 +224,8 @@ async function portalPlugins (app: FastifyInstance, config: Config, services: Se
   await app.register(security, {
     secret: config.sessionSecret,
     publicOrigin: new URL(config.publicUrl).origin,
-    secureCookies
+    secureCookies,
+    formOrigins: services.providers.formOrigins
   })
   await app.register(views, { settings: services.settings })
   await app.register(errors)

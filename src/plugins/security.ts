@@ -20,6 +20,8 @@ export interface SecurityOptions {
   /** The portal's own origin (from PUBLIC_URL); a POST's Origin must be this or the request's host. */
   publicOrigin: string
   secureCookies: boolean
+  /** Origins besides this site that forms may lead to (identity providers' sign-in and sign-out endpoints). */
+  formOrigins?: () => Promise<string[]>
 }
 
 
@@ -93,6 +95,13 @@ export default fp(async function security (app: FastifyInstance, options: Securi
 
   // Signed-in pages, exports and pages with a secret must not be kept by a browser or proxy cache.
   app.addHook('onSend', async (request, reply, payload) => {
+    // A sign-in button's POST answers 303 to the provider, a sign-out's to its end-session
+    // endpoint: the CSP's form-action holds redirects too, so those origins are named in it.
+    const csp = reply.getHeader('content-security-policy')
+    if (options.formOrigins !== undefined && typeof csp === 'string') {
+      const extra = await options.formOrigins()
+      if (extra.length > 0) void reply.header('content-security-policy', csp.replace("form-action 'self'", `form-action 'self' ${extra.join(' ')}`))
+    }
     if (request.account !== null || request.routeOptions.config?.secretPage === true) void reply.header('cache-control', 'no-store')
     return payload
   })

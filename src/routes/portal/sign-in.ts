@@ -38,10 +38,12 @@ export default async function signInRoutes (app: FastifyInstance): Promise<void>
     }
   }
 
-  app.get<{ Querystring: { next?: string, notice?: string, password?: string } }>('/signin', {
-    schema: querySchema({ next: { type: 'string', maxLength: 2000 }, notice: { type: 'string', maxLength: 40 }, password: { type: 'string', maxLength: 10 } })
+  app.get<{ Querystring: { next?: string, notice?: string, password?: string, state?: string } }>('/signin', {
+    // state: what a provider sends back after signing out there (post_logout_redirect_uri).
+    schema: querySchema({ next: { type: 'string', maxLength: 2000 }, notice: { type: 'string', maxLength: 40 }, password: { type: 'string', maxLength: 10 }, state: { type: 'string', maxLength: 100 } })
   }, async (request, reply) => {
-    const { next, notice, password } = request.query
+    const { next, password } = request.query
+    const notice = request.query.notice ?? (request.query.state === 'signed-out' ? 'signed-out' : undefined)
     if (request.account !== null) return await reply.code(303).redirect(safeNext(next, request.account.isAdmin ? '/admin' : '/'))
     const page = await signInPage({
       values: { next: next ?? '' },

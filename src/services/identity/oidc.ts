@@ -92,14 +92,18 @@ export function createOidc ({ db, clock, sealer }: { db: Knex, clock: Clock, sea
     }
   }
 
-  /** Checks an issuer before it is saved: null when its discovery document answers, else why not. */
-  async function check (provider: ProviderKey): Promise<string | null> {
+  /**
+   * Checks an issuer before it is saved: its discovery document must answer. Gives the origins of
+   * its authorization and end-session endpoints (where the sign-in and sign-out forms lead).
+   */
+  async function check (provider: ProviderKey): Promise<{ problem: string | null, formOrigins: string[] }> {
     try {
-      await discover(provider)
+      const metadata = (await discover(provider)).serverMetadata()
       if (provider.id !== null) configurations.delete(provider.id)
-      return null
+      const origins = [metadata.authorization_endpoint, metadata.end_session_endpoint].filter((u): u is string => typeof u === 'string').map((u) => new URL(u).origin)
+      return { problem: null, formOrigins: [...new Set(origins)] }
     } catch (err) {
-      return reasonOf(err)
+      return { problem: reasonOf(err), formOrigins: [] }
     }
   }
 
@@ -181,7 +185,8 @@ export function createOidc ({ db, clock, sealer }: { db: Knex, clock: Clock, sea
       return null
     }
     if (config.serverMetadata().end_session_endpoint === undefined) return null
-    return client.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri }).href
+    // state: the provider sends it back, so the sign-in page says "signed out" rather than sending the browser off again.
+    return client.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri, state: 'signed-out' }).href
   }
 
   return { check, start, finish, endSessionUrl }

@@ -69,6 +69,7 @@ interface ProviderRow {
   allowed_domains: string
   enabled: boolean | number
   local_mfa: boolean | number
+  form_origins: string
   created_at: string
   updated_at: string
 }
@@ -143,14 +144,16 @@ export interface ProvidersDeps {
   clock: Clock
   events: Events
   sealer: Sealer
-  /** Reads the issuer's discovery document: null when it answers, else what went wrong. */
-  discover: (provider: { id: number | null, issuer: string, clientId: string, clientSecret: string }) => Promise<string | null>
+  /** Reads the issuer's discovery document: no problem (and the origins its sign-in and sign-out forms lead to) when it answers, else what went wrong. */
+  discover: (provider: { id: number | null, issuer: string, clientId: string, clientSecret: string }) => Promise<{ problem: string | null, formOrigins: string[] }>
 }
 
 /** Identity providers: OpenID Connect issuers the portal's sign-in offers, managed in /admin/identity. */
 export function createProviders ({ db, clock, events, sealer, discover }: ProvidersDeps) {
-  async function errorsOf (input: ProviderInput, existing: ProviderRow | null): Promise<FieldErrors> {
+  /** The input's problems, and (when it was checked) the origins its forms lead to. */
+  async function errorsOf (input: ProviderInput, existing: ProviderRow | null): Promise<{ errors: FieldErrors, formOrigins: string }> {
     const errors: FieldErrors = {}
+    let formOrigins = existing?.form_origins ?? new URL(input.issuer.startsWith('http') ? input.issuer : 'http://invalid').origin
     const name = nameProblem('name', input.name, PROVIDER_NAME_MAX)
     if (name !== null) errors.name = name
     const issuer = input.issuer.length > ISSUER_MAX ? `The issuer can be at most ${ISSUER_MAX} characters.` : issuerProblem(input.issuer)
@@ -184,14 +187,16 @@ export function createProviders ({ db, clock, events, sealer, discover }: Provid
     // The issuer must answer its discovery document before it is offered to anyone.
     if (Object.keys(errors).length === 0 && input.enabled) {
       const secret = input.clientSecret !== '' ? input.clientSecret : (existing === null ? '' : sealer.open(existing.client_secret) ?? '')
-      const problem = await discover({ id: existing?.id ?? null, issuer: input.issuer, clientId: input.clientId, clientSecret: secret })
-      if (problem !== null) errors.issuer = `The issuer's discovery document (${input.issuer}/.well-known/openid-configuration) could not be read: ${problem}`
+      const checked = await discover({ id: existing?.id ?? null, issuer: input.issuer, clientId: input.clientId, clientSecret: secret })
+      if (checked.problem !== null) errors.issuer = `The issuer's discovery document (${input.issuer}/.well-known/openid-configuration) could not be read: ${checked.problem}`
+      formOrigins = checked.formOrigins.join(' ')
     }
-    return errors
+    return { errors, formOrigins }
   }
 
-  function columns (input: ProviderInput, now: string): Omit<ProviderRow, 'id' | 'created_at' | 'client_secret'> & { client_secret?: string } {
+  function columns (input: ProviderInput, now: string, formOrigins: string): Omit<ProviderRow, 'id' | 'created_at' | 'client_secret'> & { client_secret?: string } {
     return {
+      form_origins: formOrigins,
       name: input.name,
       issuer: input.issuer,
       client_id: input.clientId,
@@ -239,11 +244,13 @@ export function createProviders ({ db, clock, events, sealer, discover }: Provid
 
   async function createProvider (raw: ProviderInput, actor: Actor): Promise<IdentityProvider> {
     const input = cleaned(raw)
-    throwIfInvalid(await errorsOf(input, null))
+    const { errors, formOrigins } = await errorsOf(input, null)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       const now = isoNow(clock)
-      const [row] = await trx('identity_providers').insert({ ...columns(input, now), created_at: now }).returning('*') as ProviderRow[]
+      const [row] = await trx('identity_providers').insert({ ...columns(input, now, formOrigins), created_at: now }).returning('*') as ProviderRow[]
       await audit(trx, actor, 'identity-provider.created', row, { issuer: input.issuer, enabled: input.enabled })
+      origins = null
       return toProvider(row)
     })
   }
@@ -251,15 +258,17 @@ export function createProviders ({ db, clock, events, sealer, discover }: Provid
   async function updateProvider (id: number, raw: ProviderInput, actor: Actor): Promise<IdentityProvider> {
     const input = cleaned(raw)
     const existing = await findRow(db, id)
-    throwIfInvalid(await errorsOf(input, existing))
+    const { errors, formOrigins } = await errorsOf(input, existing)
+    throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
       await findRow(trx, id)
-      const [row] = await trx('identity_providers').where('id', id).update(columns(input, isoNow(clock))).returning('*') as ProviderRow[]
+      const [row] = await trx('identity_providers').where('id', id).update(columns(input, isoNow(clock), formOrigins)).returning('*') as ProviderRow[]
       const before = toProvider(existing)
       const after = toProvider(row)
       const changed = (Object.keys(after) as Array<keyof IdentityProvider>).filter((key) => key !== 'updatedAt' && before[key] !== after[key])
       if (input.clientSecret !== '') changed.push('clientSecret' as keyof IdentityProvider)
       await audit(trx, actor, 'identity-provider.edited', row, { changed })
+      origins = null
       return after
     })
   }
@@ -268,6 +277,7 @@ export function createProviders ({ db, clock, events, sealer, discover }: Provid
     return await db.transaction(async (trx) => {
       const row = await findRow(trx, id)
       await trx('identity_providers').where('id', id).del()
+      origins = null
       await audit(trx, actor, 'identity-provider.deleted', row)
       return toProvider(row)
     })
@@ -286,7 +296,24 @@ export function createProviders ({ db, clock, events, sealer, discover }: Provid
     return rows.map((r) => ({ providerId: r.provider_id, name: r.name, lastSignInAt: r.last_sign_in_at }))
   }
 
-  return { identitiesOf, listProviders, listEnabled, getProvider, forSignIn, createProvider, updateProvider, deleteProvider, linkedAccounts }
+  let origins: { list: Promise<string[]>, until: number } | null = null
+
+  /**
+   * Where the pages' forms may lead besides this site: the enabled providers' sign-in and sign-out
+   * endpoints (a form's redirect is held to the CSP's form-action). Read at most once a second.
+   */
+  async function formOrigins (): Promise<string[]> {
+    const now = Date.now()
+    if (origins === null || origins.until <= now) {
+      const list = db('identity_providers').where('enabled', true).pluck('form_origins')
+        .then((rows: string[]) => [...new Set(rows.flatMap((r) => r.split(' ')).filter((o) => /^https?:\/\/[a-z0-9.:[\]-]+$/i.test(o)))])
+      origins = { list, until: now + 1000 }
+      list.catch(() => { origins = null })
+    }
+    return await origins.list
+  }
+
+  return { formOrigins, identitiesOf, listProviders, listEnabled, getProvider, forSignIn, createProvider, updateProvider, deleteProvider, linkedAccounts }
 }
 
 export type Providers = ReturnType<typeof createProviders>

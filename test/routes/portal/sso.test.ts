@@ -252,7 +252,10 @@ t.test('password sign-in off: providers only for developers, administrators keep
   t.ok(endSession.startsWith(`${idp.issuer}/session/end?`), endSession)
   t.equal(new URL(endSession).searchParams.get('post_logout_redirect_uri'), `${PORTAL}/signin`)
   const back = await browser.walk(endSession, 'dev')
-  t.equal(back, `${PORTAL}/signin`, 'the provider sends the browser back to the sign-in page')
+  t.equal(back, `${PORTAL}/signin?state=signed-out`, 'the provider sends the browser back to the sign-in page')
+  const landed = await client.get(pathOf(back))
+  t.equal(landed.statusCode, 200, 'no auto-redirect right after signing out')
+  t.match(landed.body, /You have signed out/)
   t.equal(idp.endSessions(), 1)
   t.equal((await client.get('/profile')).statusCode, 303, 'signed out of the portal')
   void id
