@@ -12,10 +12,10 @@ declare module 'fastify' {
     flash?: string
     /** What a bulk action on the Developers list did, for the page it redirects to (shown once). */
     bulkResult?: BulkReport
-    /** Signed in through an identity provider: which, and its ID token (the hint for signing out there). */
-    provider?: { id: number, idToken: string }
+    /** Signed in through an identity provider: which, and its ID token sealed (the hint for signing out there). */
+    provider?: { id: number, idTokenHint: string }
     /** Password (or provider) accepted, TOTP code still to come: no accountId until it is. */
-    mfaPending?: { accountId: number, until: number, next: string, provider?: { id: number, idToken: string } }
+    mfaPending?: { accountId: number, until: number, next: string, provider?: { id: number, idTokenHint: string } }
     /** @fastify/csrf-protection's secret. */
     _csrf?: string
   }

@@ -12,7 +12,7 @@ export interface FirstStep {
   /** The account must still give a TOTP code. */
   needsCode: boolean
   /** Signed in through an identity provider: kept for signing out there. */
-  provider?: { id: number, idToken: string }
+  provider?: { id: number, idTokenHint: string }
   /** A message for the first page after signing in. */
   flash?: string
 }

@@ -86,7 +86,7 @@ export default async function signInRoutes (app: FastifyInstance): Promise<void>
     // Signed in through a provider that offers it: its session ends too, and it sends the browser back to /signin.
     if (provider !== undefined) {
       const found = await providers.forSignIn(provider.id).catch(() => null)
-      const url = found === null ? null : await oidc.endSessionUrl(found, provider.idToken, `${app.config.publicUrl}/signin`)
+      const url = found === null ? null : await oidc.endSessionUrl(found, provider.idTokenHint, `${app.config.publicUrl}/signin`)
       if (url !== null) return await reply.code(303).redirect(url)
     }
     return await reply.code(303).redirect('/signin?notice=signed-out')

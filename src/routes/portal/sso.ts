@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { rateLimited } from '../../plugins/security'
 import { DomainError, NotFound } from '../../services/kernel/errors'
 import { FLOW_TTL_MS, SignInProblem } from '../../services/identity/oidc'
+import type { ProviderForSignIn } from '../../services/identity/providers'
 import { formSchema, safeNext, type FormBody } from '../shared/forms'
 import { idParams, parseId } from '../shared/params'
 import { afterFirstStep } from './sign-in-steps'
@@ -57,20 +58,21 @@ export default async function ssoRoutes (app: FastifyInstance): Promise<void> {
     const cookie = request.cookies[FLOW_COOKIE]
     // The state is spent whatever happens next: the cookie goes.
     void reply.clearCookie(FLOW_COOKIE, { path: FLOW_COOKIE_PATH })
+    let provider: ProviderForSignIn | undefined
     try {
-      let provider
       try {
         provider = await providers.forSignIn(parseId(request.params.id))
       } catch (err) {
         if (err instanceof NotFound) throw new SignInProblem('This identity provider is not offered for sign-in.', 404)
         throw err
       }
-      const { claims, idToken, next } = await oidc.finish(provider, new URL(request.url, app.config.publicUrl), cookie)
+      const { claims, idTokenHint, next } = await oidc.finish(provider, new URL(request.url, app.config.publicUrl), cookie)
       const { account } = await providerSignIn.signIn(provider, claims, request.ip)
       const isAdmin = (await app.services.signIn.findSignedInAccount(account.id))?.isAdmin ?? false
       const needsCode = provider.localMfa && await mfa.isEnabled(account.id)
-      return await afterFirstStep(request, reply, { account: { id: account.id, isAdmin }, next, needsCode, provider: { id: provider.id, idToken } })
+      return await afterFirstStep(request, reply, { account: { id: account.id, isAdmin }, next, needsCode, provider: { id: provider.id, idTokenHint } })
     } catch (err) {
+      if (provider !== undefined && err instanceof SignInProblem && !err.audited) await providerSignIn.recordFailure(provider, err.message, request.ip)
       return await problemPage(reply, err)
     }
   })

@@ -31,7 +31,8 @@ export interface FlowState {
 
 /** A sign-in that went wrong: the message is for the page, never a stack trace. */
 export class SignInProblem extends Error {
-  constructor (message: string, readonly statusCode = 400) {
+  /** `audited`: the refusal is already in the audit log (the account rules record their own). */
+  constructor (message: string, readonly statusCode = 400, readonly audited = false) {
     super(message)
   }
 }
@@ -153,7 +154,7 @@ export function createOidc ({ db, clock, sealer }: { db: Knex, clock: Clock, sea
    * and the ID token's checks (signature from the provider's keys, iss, aud, exp, nonce, the `iss`
    * response parameter when the provider sends one). Any failure is a SignInProblem.
    */
-  async function finish (provider: ProviderForSignIn, callbackUrl: URL, cookie: string | undefined): Promise<{ claims: ProviderClaims, idToken: string, next: string }> {
+  async function finish (provider: ProviderForSignIn, callbackUrl: URL, cookie: string | undefined): Promise<{ claims: ProviderClaims, idTokenHint: string, next: string }> {
     const flow = openFlow(cookie, provider.id)
     const error = callbackUrl.searchParams.get('error')
     if (error !== null) {
@@ -172,11 +173,22 @@ export function createOidc ({ db, clock, sealer }: { db: Knex, clock: Clock, sea
     }
     const claims = tokens.claims()
     if (claims === undefined || tokens.id_token === undefined) throw new SignInProblem(`${provider.name} sent no ID token.`)
-    return { claims: claims as ProviderClaims, idToken: tokens.id_token, next: flow.next }
+    // Some providers (oidc-provider's defaults among them) put the email only in the userinfo
+    // answer: asked for then, for the ID token's subject; the ID token's own claims win.
+    if (claims.email === undefined && config.serverMetadata().userinfo_endpoint !== undefined) {
+      try {
+        const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+        return { claims: { ...info, ...claims } as ProviderClaims, idTokenHint: sealer.seal(tokens.id_token), next: flow.next }
+      } catch (err) {
+        throw new SignInProblem(`${provider.name}'s userinfo answer could not be accepted: ${reasonOf(err)}.`)
+      }
+    }
+    // The ID token is kept (sealed: it names the person) only as the hint for signing out there.
+    return { claims: claims as ProviderClaims, idTokenHint: sealer.seal(tokens.id_token), next: flow.next }
   }
 
   /** Where to send a browser to end its session at the provider, when the provider offers it. */
-  async function endSessionUrl (provider: ProviderForSignIn, idToken: string, postLogoutRedirectUri: string): Promise<string | null> {
+  async function endSessionUrl (provider: ProviderForSignIn, idTokenHint: string, postLogoutRedirectUri: string): Promise<string | null> {
     const client = await openid()
     let config: Configuration
     try {
@@ -186,7 +198,8 @@ export function createOidc ({ db, clock, sealer }: { db: Knex, clock: Clock, sea
     }
     if (config.serverMetadata().end_session_endpoint === undefined) return null
     // state: the provider sends it back, so the sign-in page says "signed out" rather than sending the browser off again.
-    return client.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri, state: 'signed-out' }).href
+    const idToken = sealer.open(idTokenHint)
+    return client.buildEndSessionUrl(config, { ...(idToken === null ? { client_id: provider.clientId } : { id_token_hint: idToken }), post_logout_redirect_uri: postLogoutRedirectUri, state: 'signed-out' }).href
   }
 
   return { check, start, finish, endSessionUrl }

@@ -59,7 +59,19 @@ export function createProviderSignIn ({ db, clock, events, accounts, groups }: {
         details: { provider: provider.name, reason }
       })
     })
-    throw new SignInProblem(message, 403)
+    throw new SignInProblem(message, 403, true)
+  }
+
+  /** A callback that failed before any account was looked at (state, code, ID token): audited too. */
+  async function recordFailure (provider: { id: number, name: string }, reason: string, ip: string | null): Promise<void> {
+    await db.transaction(async (trx) => {
+      await events.record(trx, {
+        actor: { id: null, label: `via ${provider.name}`, ip },
+        action: 'developer.provider-sign-in-refused',
+        target: { type: 'identity-provider', id: provider.id, label: provider.name },
+        details: { provider: provider.name, reason: reason.slice(0, 500) }
+      })
+    })
   }
 
   /** Adds and removes the mapped groups the claim says; the last active administrator is never removed. */
@@ -148,7 +160,7 @@ export function createProviderSignIn ({ db, clock, events, accounts, groups }: {
     })
   }
 
-  return { signIn }
+  return { signIn, recordFailure }
 }
 
 export type ProviderSignInService = ReturnType<typeof createProviderSignIn>

@@ -72,6 +72,8 @@ t.test('first sign-in creates an account with mapped groups; the next one syncs 
   const groups = (await app.db('developer_groups').join('groups', 'groups.id', 'developer_groups.group_id').where('developer_id', account.id).pluck('groups.name')).sort()
   t.same(groups, ['Beta', 'Developers', 'Partners'])
   t.equal((await client.get('/profile')).statusCode, 200, 'signed in')
+  const session = await app.db('sessions').where('account_id', account.id).first()
+  t.notMatch(session.data, /alice|Liddell|eyJ/, 'the session names nobody: the ID token (the sign-out hint) is sealed')
   t.ok(await app.db('audit_events').where({ action: 'developer.created', target_id: account.id }).first(), 'created through Add user\'s verb, audited')
   t.ok(await app.db('audit_events').where({ action: 'developer.signed-in-with-provider', target_id: account.id }).first())
   const [welcome] = await smtp.waitForSubject(/Welcome/i)
@@ -194,6 +196,20 @@ t.test('ID tokens with a wrong iss, a wrong aud, expired, alg none, another nonc
     t.notMatch(res.body, /at .*\.js:\d+/, `${mode}: no stack trace`)
     t.equal(client.cookies.has('portico_session'), false, `${mode}: not signed in`)
   }
+  const failures = await app.db('audit_events').where({ action: 'developer.provider-sign-in-refused', target_type: 'identity-provider', target_id: id }).pluck('details')
+  t.equal(failures.length, 6, 'every refused callback is audited')
+  t.match(failures.join(' '), /could not be accepted/)
+})
+
+t.test('a provider that puts the email in its userinfo answer only: read from there', async (t) => {
+  const { app, admin } = await setup(t)
+  await createDeveloper(app)
+  const idp = await startOidcProvider(t, PORTAL, { dev: { email: DEV.email, email_verified: true } }, { claimsInUserinfoOnly: true })
+  const id = await addProvider(app, admin, { name: 'Plain', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret })
+  const client = new Client(app)
+  const res = await client.get(pathOf(await toCallback(client, new ProviderBrowser(), id, 'dev')))
+  t.equal(res.statusCode, 303, res.body.slice(0, 300))
+  t.equal((await client.get('/profile')).statusCode, 200)
 })
 
 t.test('the provider says no (error=access_denied): a page, not a 500', async (t) => {

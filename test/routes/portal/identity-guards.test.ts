@@ -1,7 +1,7 @@
 // Every route of single sign-on and two-step sign-in: who may reach it, and no POST without its CSRF token.
 import t from 'tap'
-import { ADMIN, Client, DEV, countOf, createAdmin, createDeveloper, makeApp, signedInClient } from '../helpers'
-import { startOidcProvider } from '../fixtures/oidc'
+import { ADMIN, Client, DEV, countOf, createAdmin, createDeveloper, makeApp, signedInClient } from '../../helpers'
+import { startOidcProvider } from '../../fixtures/oidc'
 
 const PORTAL = 'http://localhost:3000'
 
