@@ -6,6 +6,7 @@ import { ADMIN, Client, DEV, countOf, createAdmin, createDeveloper, makeApp, sig
 import { ProviderBrowser, startOidcProvider, startRogueProvider, type RogueMode } from '../../fixtures/oidc'
 import { startSmtp } from '../../smtp'
 import { generateSync } from 'otplib'
+import { TestClock } from '../../clock'
 
 const PORTAL = 'http://localhost:3000'
 
@@ -340,4 +341,28 @@ t.test('a provider marked localMfa leads to Portico\'s code step; others skip it
   t.equal((await ask.get('/profile')).statusCode, 200)
   const out = await ask.post('/signout')
   t.ok(String(out.headers.location).startsWith(`${idp.issuer}/session/end`), 'still signed out at the provider afterwards')
+})
+
+t.test('a sign-in older than 10 minutes is refused; the last active administrator is never mapped out of Administrators', async (t) => {
+  const clock = new TestClock()
+  const app = await makeApp(t, { PUBLIC_URL: PORTAL }, { clock })
+  await createAdmin(app)
+  const admin = await signedInClient(app, ADMIN)
+  const idp = await startOidcProvider(t, PORTAL, { ada: { email: ADMIN.email, email_verified: true, groups: [] } })
+  const id = await addProvider(app, admin, { name: 'Corp', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, groupsClaim: 'groups', groupMap: 'portal-admins = Administrators' })
+
+  const slow = new Client(app)
+  const callback = await toCallback(slow, new ProviderBrowser(), id, 'ada')
+  clock.advance(10 * 60_000 + 1000)
+  const late = await slow.get(pathOf(callback))
+  t.equal(late.statusCode, 400)
+  t.match(late.body, /longer than 10 minutes/)
+  clock.advance(-(10 * 60_000 + 1000))
+
+  // Ada is the only administrator and the claim does not list portal-admins: she stays one.
+  const client = new Client(app)
+  const res = await client.get(pathOf(await toCallback(client, new ProviderBrowser(), id, 'ada')))
+  t.equal(res.statusCode, 303)
+  t.equal(res.headers.location, '/admin', 'an administrator lands on the publisher portal')
+  t.equal((await client.get('/admin')).statusCode, 200, 'still an administrator')
 })
