@@ -4,6 +4,7 @@ import { ADMIN, Client, DEV, createAdmin, createDeveloper, makeApp, signedInClie
 import { PETS_YAML } from './fixtures/openapi'
 import { productFor } from './fixtures/catalog'
 import { startBackend } from './fixtures/gateway'
+import { generateSync } from 'otplib'
 
 /** A JSON array nested 5,000 levels deep (about 10 KB): it overflowed the stack of a recursive input check. */
 const DEEP = '['.repeat(5000) + ']'.repeat(5000)
@@ -122,7 +123,14 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
   requests += await fuzzPages(t, developer, ['/', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`, `/subscriptions/${subscription.id}/usage`, `/subscriptions/${subscription.id}/usage.csv`, '/profile', '/profile/close', '/profile/mfa', '/signin'], {
     '/profile/close': { password: 'not the password at all' }
   })
-  const publisher = await signedInClient(app, ADMIN)
+  // The administrator uses two-step sign-in: a fuzzed settings form that turns requireAdminMfa on
+  // must not send every later request to /profile/mfa before its input is checked.
+  const enrolment = await app.services.mfa.beginEnrolment(admin)
+  await app.services.mfa.confirmEnrolment(admin, generateSync({ secret: enrolment.secret }), actor)
+  const publisher = new Client(app)
+  await publisher.signIn(ADMIN.email, ADMIN.password)
+  await publisher.post('/signin/mfa', { code: generateSync({ secret: enrolment.secret, epoch: Math.floor(Date.now() / 1000) + 30 }) })
+  await publisher.get('/admin')
   requests += await fuzzPages(t, publisher, [
     '/admin', '/admin/developers', '/admin/developers/new', `/admin/developers/${dev.id}`, '/admin/invitations', '/admin/invitations/new',
     '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
