@@ -131,7 +131,7 @@ t.test('requireAdminMfa sends an administrator to enrol before any /admin page; 
   const groups = await app.db('groups').where('system_key', 'administrators').first('id')
   t.equal((await admin.post('/admin/developers', { ...other, groups: String(groups.id) })).statusCode, 303)
   await admin.get('/admin/settings')
-  t.equal((await admin.post('/admin/settings', { orgName: 'Portico', termsOfUse: '', signupEnabled: 'on', passwordSignIn: 'on', requireAdminMfa: 'on' })).statusCode, 303)
+  t.equal((await admin.post('/admin/settings', { orgName: 'Portico', termsOfUse: '', signupEnabled: 'on', signInFields: '1', passwordSignIn: 'on', requireAdminMfa: 'on' })).statusCode, 303)
 
   const sent = await admin.get('/admin/developers')
   t.equal(sent.statusCode, 303)

@@ -234,7 +234,7 @@ t.test('password sign-in off: providers only for developers, administrators keep
   const idp = await startOidcProvider(t, PORTAL, { dev: { email: DEV.email, email_verified: true } })
   const id = await addProvider(app, admin, { name: 'Corp', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret })
   await admin.get('/admin/settings')
-  const saved = await admin.post('/admin/settings', { orgName: 'Portico', termsOfUse: '', signupEnabled: 'on' })
+  const saved = await admin.post('/admin/settings', { orgName: 'Portico', termsOfUse: '', signupEnabled: 'on', signInFields: '1' })
   t.equal(saved.statusCode, 303)
 
   const visitor = new Client(app)
@@ -249,7 +249,7 @@ t.test('password sign-in off: providers only for developers, administrators keep
   t.equal(devTry.statusCode, 400, 'a developer\'s right password does not sign in')
   t.equal((await new Client(app).signIn(ADMIN.email, ADMIN.password)).statusCode, 303, 'an administrator\'s does')
 
-  await admin.post('/admin/settings', { orgName: 'Portico', termsOfUse: '', autoRedirect: 'on' })
+  await admin.post('/admin/settings', { orgName: 'Portico', termsOfUse: '', signInFields: '1', autoRedirect: 'on' })
   const auto = await new Client(app).get('/signin?next=/apis')
   t.equal(auto.statusCode, 303)
   t.ok(String(auto.headers.location).startsWith(`${idp.issuer}/auth?`), 'one provider, auto-redirect: straight to it')
