@@ -153,7 +153,8 @@ export function createProviders ({ db, clock, events, sealer, discover }: Provid
   /** The input's problems, and (when it was checked) the origins its forms lead to. */
   async function errorsOf (input: ProviderInput, existing: ProviderRow | null): Promise<{ errors: FieldErrors, formOrigins: string }> {
     const errors: FieldErrors = {}
-    let formOrigins = existing?.form_origins ?? new URL(input.issuer.startsWith('http') ? input.issuer : 'http://invalid').origin
+    // Until the issuer is checked: what was known before, else the issuer's own origin.
+    let formOrigins = existing?.form_origins ?? (issuerProblem(input.issuer) === null ? new URL(input.issuer).origin : '')
     const name = nameProblem('name', input.name, PROVIDER_NAME_MAX)
     if (name !== null) errors.name = name
     const issuer = input.issuer.length > ISSUER_MAX ? `The issuer can be at most ${ISSUER_MAX} characters.` : issuerProblem(input.issuer)
