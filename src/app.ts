@@ -26,6 +26,7 @@ import setupRoutes from './routes/portal/setup'
 import signInRoutes from './routes/portal/sign-in'
 import ssoRoutes from './routes/portal/sso'
 import mfaRoutes from './routes/portal/mfa'
+import organisationRoutes from './routes/portal/organisations'
 import portalHomeRoutes from './routes/portal/home'
 import publisherRoutes from './routes/publisher'
 import invitationRoutes from './routes/portal/invitations'
@@ -243,5 +244,6 @@ async function portalPlugins (app: FastifyInstance, config: Config, services: Se
   await app.register(passwordResetRoutes)
   await app.register(catalogRoutes)
   await app.register(subscriptionRoutes)
+  await app.register(organisationRoutes)
   await app.register(publisherRoutes, { prefix: '/admin' })
 }

@@ -38,6 +38,7 @@ import { createProviders } from './identity/providers'
 import { createOidc } from './identity/oidc'
 import { createProviderSignIn } from './identity/provider-sign-in'
 import { createMfa } from './identity/mfa'
+import { createOrganisations } from './organisations/organisations'
 
 // A password check waits at most this long for a hashing slot before the answer is 503.
 const PASSWORD_HASH_MAX_WAIT_MS = 5_000
@@ -89,6 +90,14 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     checkPassword: profile.checkPassword
   })
   const invitations = createInvitations({ accounts, db, hasher, clock, events, outbox, publicUrl, ttlHours: config.invitationTtlHours })
+  const organisations = createOrganisations({
+    db, clock, events, outbox, invitations, publicUrl, ttlHours: config.invitationTtlHours,
+    developersMayCreate: async () => (await settings.getSettings()).developersCreateOrganisations
+  })
+  // A Portico invitation accepted (by password or a provider) joins the organisations that invited that address.
+  events.subscribe('organisations', ['invitation.accepted'], async (trx, accepted) => {
+    for (const event of accepted) if (event.target?.id != null) await organisations.joinOnAcceptance(trx, event.target.id, event.actor)
+  })
 
   return {
     accounts,
@@ -100,6 +109,7 @@ export function createServices (config: Config, db: Knex, clock: Clock, report: 
     passwordReset: createPasswordReset({ db, hasher, passwordChecks, clock, events, outbox, mailBudget, publicUrl }),
     profile,
     groups,
+    organisations,
     providers,
     oidc,
     providerSignIn: createProviderSignIn({ db, clock, events, accounts, groups }),

@@ -11,7 +11,9 @@ const settingsForm = formSchema({ termsOfUse: TERMS_MAX * 2, orgName: ORG_NAME_M
   signInFields: Type.Optional(Type.Literal('1')),
   passwordSignIn: checkbox(),
   autoRedirect: checkbox(),
-  requireAdminMfa: checkbox()
+  requireAdminMfa: checkbox(),
+  organisationFields: Type.Optional(Type.Literal('1')),
+  developersCreateOrganisations: checkbox()
 })
 
 export default async function settingsRoutes (app: FastifyInstance): Promise<void> {
@@ -26,7 +28,8 @@ export default async function settingsRoutes (app: FastifyInstance): Promise<voi
     const signIn = body.signInFields === '1'
       ? { passwordSignIn: body.passwordSignIn === 'on', autoRedirect: body.autoRedirect === 'on', requireAdminMfa: body.requireAdminMfa === 'on' }
       : {}
-    const values = { signupEnabled: body.signupEnabled === 'on', termsOfUse: body.termsOfUse, orgName: body.orgName, ...signIn }
+    const organisations = body.organisationFields === '1' ? { developersCreateOrganisations: body.developersCreateOrganisations === 'on' } : {}
+    const values = { signupEnabled: body.signupEnabled === 'on', termsOfUse: body.termsOfUse, orgName: body.orgName, ...signIn, ...organisations }
     try {
       await settings.saveSettings(values, actorOf(request))
       request.session.flash = 'Settings saved.'

@@ -11,7 +11,9 @@ export const GATEWAY_EVENTS: readonly EventAction[] = [
   'api.created', 'api.edited', 'api.deleted', 'api.policy-changed',
   'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted', 'product.api-added', 'product.api-removed',
   'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated', 'subscription.cancelled',
-  'subscription.key-regenerated'
+  'subscription.key-regenerated',
+  // An organisation's keys follow its state.
+  'organisation.blocked', 'organisation.activated', 'organisation.deleted'
 ]
 
 type Listener = () => void

@@ -25,7 +25,9 @@ export const EVENT_ACTIONS = [
   'subscription.created', 'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated',
   'subscription.cancelled', 'subscription.renamed', 'subscription.key-regenerated', 'subscription.keys-viewed', 'api-token.created', 'api-token.revoked',
   'identity-provider.created', 'identity-provider.edited', 'identity-provider.deleted', 'developer.signed-in-with-provider', 'developer.provider-sign-in-refused',
-  'developer.mfa-enabled', 'developer.mfa-disabled', 'developer.mfa-reset', 'developer.recovery-codes-renewed'
+  'developer.mfa-enabled', 'developer.mfa-disabled', 'developer.mfa-reset', 'developer.recovery-codes-renewed',
+  'organisation.created', 'organisation.edited', 'organisation.invited', 'organisation.member-joined', 'organisation.member-left', 'organisation.member-removed',
+  'organisation.role-changed', 'organisation.blocked', 'organisation.activated', 'organisation.deleted'
 ] as const
 
 export type EventAction = typeof EVENT_ACTIONS[number]

@@ -7,7 +7,7 @@ import { isoNow, type Clock } from '../kernel/clock'
 import { NotFound, throwIfInvalid } from '../kernel/errors'
 
 export const TEMPLATE_NAMES = ['invitation', 'signup-confirmation', 'welcome', 'password-reset', 'farewell', 'subscription-request', 'subscription-approved',
-  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created', 'key-regenerated', 'mfa-reset'] as const
+  'subscription-declined', 'quota-approaching', 'account-exists', 'email-change', 'email-change-notice', 'account-created', 'key-regenerated', 'mfa-reset', 'organisation-invitation'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 interface TemplateInfo {
@@ -43,6 +43,7 @@ export const TEMPLATE_INFO: Record<TemplateName, TemplateInfo> = {
   'key-regenerated': { referenceName: 'Subscription key regenerated', sentWhen: 'an administrator regenerates a key of the developer\'s subscription', placeholders: [...COMMON, 'ProdName', 'SubscriptionName', 'KeyName'] },
   // Two-step sign-in was reset for a lost phone: if the owner did not ask for it, they should know.
   'mfa-reset': { referenceName: 'Two-step sign-in reset', sentWhen: 'an administrator resets a developer\'s two-step sign-in', placeholders: [...COMMON, 'DevEmail'] },
+  'organisation-invitation': { referenceName: 'Invitation to join an organisation', sentWhen: 'an owner invites an existing developer to their organisation', placeholders: [...COMMON, 'OrgName', 'InviterName', 'ConfirmUrl', 'ExpiresAt'] },
   'email-change-notice': { referenceName: 'Email change notice', sentWhen: 'a developer asks to change their email address (sent to the old one)', placeholders: [...COMMON, 'NewEmail', 'PasswordResetUrl'] }
 }
 

@@ -15,6 +15,8 @@ export interface PortalSettings {
   autoRedirect: boolean
   /** Administrators must turn on two-step sign-in before any /admin page. */
   requireAdminMfa: boolean
+  /** Developers may create organisations (administrators always can). */
+  developersCreateOrganisations: boolean
 }
 
 export const ORG_NAME_MAX = 100
@@ -31,7 +33,7 @@ export const CHROME_SETTINGS_MS = 1000
 
 /** Portal settings from the database, with ORG_NAME and "sign-up on" as defaults. */
 export function createSettings ({ db, clock, events, orgName }: { db: Knex, clock: Clock, events: Events, orgName: string }) {
-  const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName, passwordSignIn: true, autoRedirect: false, requireAdminMfa: false }
+  const defaults: PortalSettings = { signupEnabled: true, termsOfUse: '', orgName, passwordSignIn: true, autoRedirect: false, requireAdminMfa: false, developersCreateOrganisations: true }
   const flag = (value: string | undefined, fallback: boolean): boolean => value === undefined ? fallback : value === 'true'
 
   async function getSettings (trx: Knex | Knex.Transaction = db): Promise<PortalSettings> {
@@ -43,7 +45,8 @@ export function createSettings ({ db, clock, events, orgName }: { db: Knex, cloc
       orgName: stored.orgName ?? defaults.orgName,
       passwordSignIn: flag(stored.passwordSignIn, defaults.passwordSignIn),
       autoRedirect: flag(stored.autoRedirect, defaults.autoRedirect),
-      requireAdminMfa: flag(stored.requireAdminMfa, defaults.requireAdminMfa)
+      requireAdminMfa: flag(stored.requireAdminMfa, defaults.requireAdminMfa),
+      developersCreateOrganisations: flag(stored.developersCreateOrganisations, defaults.developersCreateOrganisations)
     }
   }
 
