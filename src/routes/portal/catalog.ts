@@ -4,6 +4,7 @@ import { DISPLAY_NAME_MAX } from '../../services/subscriptions/subscriptions'
 import { LIVE_STATES } from '../../services/subscriptions/subscription-states'
 import { checkbox, formSchema, keptValues, showFormErrors, type FormBody } from '../shared/forms'
 import { idParams, parseId, querySchema } from '../shared/params'
+import { Type } from '@sinclair/typebox'
 import { NotFound } from '../../services/kernel/errors'
 import { memorySource } from '../../services/catalog/reference/reference-store'
 import { gatewayPaths } from '../../config'
@@ -13,7 +14,8 @@ import { API_PREFIX } from '../../http/mounts'
 
 const MANAGEMENT_DESCRIPTION = 'Users, invitations, groups, products and subscriptions, for automation. Each call acts as the administrator who created its token, with the same rules, audit entries and emails as the publisher portal. Create a token on /admin/api-tokens.'
 
-const subscribeForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 }, { acceptTerms: checkbox() })
+// owner: "me", or "org:<id>" for an organisation the developer owns (absent: me).
+const subscribeForm = formSchema({ displayName: DISPLAY_NAME_MAX * 4 }, { acceptTerms: checkbox(), owner: Type.Optional(Type.String({ maxLength: 30 })) })
 
 /** The developer portal's catalog: products and APIs this visitor may see, and subscribing. */
 export default async function catalogRoutes (app: FastifyInstance): Promise<void> {
@@ -26,8 +28,10 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
 
   async function productPage (request: FastifyRequest, id: number, data: Record<string, unknown> = {}) {
     const product = await products.findVisible(id, viewer(request))
-    const mine = request.account === null ? [] : (await subscriptions.listForDeveloper(request.account.id)).filter((s) => s.productId === id && LIVE_STATES.includes(s.state))
-    return { title: product.name, product, mine, values: { displayName: '' }, ...data }
+    const mine = request.account === null ? [] : (await subscriptions.listOwn(request.account.id)).filter((s) => s.productId === id && LIVE_STATES.includes(s.state))
+    // The organisations this developer owns: the subscription may be theirs instead.
+    const owned = request.account === null ? [] : await app.services.organisations.ownedBy(request.account.id)
+    return { title: product.name, product, mine, owned, values: { displayName: '', owner: 'me' }, ...data }
   }
 
   app.get<{ Params: { id: string } }>('/products/:id', { schema: idParams }, async (request, reply) => {
@@ -39,7 +43,7 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
   }, async (request, reply) => {
     const id = parseId(request.params.id)
     try {
-      const subscription = await subscriptions.subscribe(signedIn(request), id, { displayName: request.body.displayName, acceptTerms: request.body.acceptTerms === 'on' }, request.ip)
+      const subscription = await subscriptions.subscribe(signedIn(request), id, { displayName: request.body.displayName, acceptTerms: request.body.acceptTerms === 'on', owner: request.body.owner }, request.ip)
       request.session.flash = subscription.state === 'active'
         ? `You are subscribed to ${subscription.productName}. Your keys are below.`
         : `Your request for ${subscription.productName} was sent. An administrator will approve it; we will email you.`

@@ -31,6 +31,7 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
     const details = await organisations.getForMember(id, me.id)
     return await reply.page('portal/organisations/show', {
       title: `Organisation: ${details.organisation.name}`, ...details, isOwner: details.role === 'owner', displayName, meId: me.id,
+      subscriptions: await app.services.subscriptions.listForOrganisation(id),
       values: { name: details.organisation.name, description: details.organisation.description }, ...data
     }, status)
   }
@@ -44,6 +45,7 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
       const page = await organisations.getForMember(id, signedIn(reply.request).id)
       return await showFormErrors(reply, err, 'portal/organisations/show', {
         title: `Organisation: ${page.organisation.name}`, ...page, isOwner: page.role === 'owner', displayName, meId: signedIn(reply.request).id,
+        subscriptions: await app.services.subscriptions.listForOrganisation(id),
         values: { name: page.organisation.name, description: page.organisation.description }, ...data
       })
     }

@@ -26,7 +26,7 @@ export default async function subscriptionRoutes (app: FastifyInstance): Promise
   keyRegenerationRoutes(app, {
     base: '/subscriptions',
     onRequest: requireAccount,
-    find: async (request, id) => await subscriptions.findOwn(signedIn(request).id, id),
+    find: async (request, id) => await subscriptions.findManaged(signedIn(request).id, id),
     ownerId: (request) => signedIn(request).id,
     back: (subscription) => `/subscriptions#subscription-${subscription.id}`,
     done: (subscription, slot) => `A new ${slot} key was made for ${subscription.displayName}. The old one no longer works.`
@@ -78,7 +78,7 @@ export default async function subscriptionRoutes (app: FastifyInstance): Promise
   })
 
   app.get<{ Params: { id: string } }>('/subscriptions/:id/cancel', { ...guarded, schema: idParams }, async (request, reply) => {
-    const subscription = await subscriptions.findOwn(signedIn(request).id, parseId(request.params.id))
+    const subscription = await subscriptions.findManaged(signedIn(request).id, parseId(request.params.id))
     return await reply.page('portal/subscriptions/cancel', { title: `Cancel ${subscription.displayName}?`, subscription })
   })
 

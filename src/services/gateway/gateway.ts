@@ -79,21 +79,26 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
   let flusher: NodeJS.Timeout | null = null
   let flushing: Promise<void> | null = null
 
-  /** quota-approaching: the owner hears once a period that 90% of the quota is used. */
+  /** quota-approaching: the owner (an organisation's owners) hears once a period that 90% of the quota is used. */
   async function warnOwner (crossing: QuotaCrossing): Promise<void> {
     await db.transaction(async (trx) => {
       const row = await trx('subscriptions')
         .join('products', 'products.id', 'subscriptions.product_id')
-        .join('developers', 'developers.id', 'subscriptions.developer_id')
         .where('subscriptions.id', crossing.subscriptionId)
-        .first('subscriptions.display_name', 'products.name as product_name', 'developers.id', 'developers.email', 'developers.first_name', 'developers.last_name')
+        .first('subscriptions.display_name', 'subscriptions.developer_id', 'subscriptions.organisation_id', 'products.name as product_name')
       if (row === undefined) return
-      await outbox.queueEmail(trx, 'quota-approaching', { id: row.id, email: row.email, firstName: row.first_name, lastName: row.last_name }, {
-        ProdName: row.product_name,
-        SubscriptionName: row.display_name,
-        QuotaCalls: String(crossing.calls),
-        ResetsAt: new Date(crossing.resetsAt).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC')
-      })
+      const people = trx('developers').where('developers.state', 'active')
+      if (row.organisation_id === null) void people.where('developers.id', row.developer_id)
+      else void people.join('organisation_members', 'organisation_members.developer_id', 'developers.id').where({ 'organisation_members.organisation_id': row.organisation_id, 'organisation_members.role': 'owner' })
+      const recipients: Array<{ id: number, email: string, first_name: string, last_name: string }> = await people.select('developers.id', 'developers.email', 'developers.first_name', 'developers.last_name')
+      for (const to of recipients) {
+        await outbox.queueEmail(trx, 'quota-approaching', { id: to.id, email: to.email, firstName: to.first_name, lastName: to.last_name }, {
+          ProdName: row.product_name,
+          SubscriptionName: row.display_name,
+          QuotaCalls: String(crossing.calls),
+          ResetsAt: new Date(crossing.resetsAt).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC')
+        })
+      }
     })
   }
 

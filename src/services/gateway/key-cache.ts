@@ -67,6 +67,8 @@ interface KeyRow {
   developer_id: number | null
   product_id: number
   owner_state: string | null
+  organisation_id: number | null
+  organisation_state: string | null
   product_state: string
   rate_limit_calls: number | null
   rate_limit_period: number | null
@@ -213,16 +215,20 @@ export function createKeyCache (changes: GatewayChanges, pollMs: number, onError
       .join('subscriptions', 'subscriptions.id', 'subscription_keys.subscription_id')
       .join('products', 'products.id', 'subscriptions.product_id')
       .leftJoin('developers', 'developers.id', 'subscriptions.developer_id')
+      .leftJoin('organisations', 'organisations.id', 'subscriptions.organisation_id')
       .where('subscription_keys.digest', digest)
       .first('subscription_keys.subscription_id', 'subscriptions.state', 'subscriptions.expires_at', 'subscriptions.developer_id', 'subscriptions.product_id',
-        'developers.state as owner_state', 'products.state as product_state', 'products.rate_limit_calls', 'products.rate_limit_period',
+        'developers.state as owner_state', 'subscriptions.organisation_id', 'organisations.state as organisation_state', 'products.state as product_state', 'products.rate_limit_calls', 'products.rate_limit_period',
         'products.quota_calls', 'products.quota_period', 'products.ip_allow')
     if (row === undefined) return null
     return {
       subscriptionId: row.subscription_id,
       developerId: row.developer_id ?? 0,
       productId: row.product_id,
-      usable: row.state === 'active' && row.owner_state === 'active' && row.product_state === 'published' && row.developer_id !== null,
+      // An organisation's keys follow the organisation (a member blocked or gone changes nothing);
+      // a developer's own keys follow the developer.
+      usable: row.state === 'active' && row.product_state === 'published' &&
+        (row.organisation_id === null ? row.owner_state === 'active' && row.developer_id !== null : row.organisation_state === 'active'),
       expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
       apiIds: productApis.get(row.product_id) ?? NO_APIS,
       rateLimit: row.rate_limit_calls !== null && row.rate_limit_period !== null ? { calls: row.rate_limit_calls, periodMs: row.rate_limit_period * 1000 } : null,

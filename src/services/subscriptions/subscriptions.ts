@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { activeAdministrators } from '../accounts/administrators'
 import { selfAction, type Actor, type EventAction, type Events } from '../kernel/events'
 import { isoNow, type Clock } from '../kernel/clock'
-import { Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
+import { Forbidden, Invalid, NotFound, Refused, throwIfInvalid, type FieldErrors } from '../kernel/errors'
 import { nameProblem } from '../kernel/text-rules'
 import { isPostgres } from '../../db/knex'
 import { likePattern, pageOf, type Page } from '../../db/paging'
@@ -26,6 +26,8 @@ export interface Subscription {
   productId: number
   productName: string
   owner: SubscriptionOwner | null
+  /** The organisation that holds it (every member sees its keys, owners manage it), or null. */
+  organisation: { id: number, name: string, state: string } | null
   createdAt: string
   approvedAt: string | null
   endedAt: string | null
@@ -34,7 +36,7 @@ export interface Subscription {
 
 export interface SubscriptionWithKeys extends Subscription { keys: SubscriptionKeys }
 
-export interface SubscriptionFilter { state?: string, product?: number, developer?: string }
+export interface SubscriptionFilter { state?: string, product?: number, developer?: string, organisation?: number }
 
 /** What an administrator may do to a subscription: from which states, to which state. */
 export const ADMIN_ACTIONS = {
@@ -49,7 +51,8 @@ export const ADMIN_ACTION_NAMES = Object.keys(ADMIN_ACTIONS) as AdminAction[]
 
 const COLUMNS = ['subscriptions.id', 'subscriptions.display_name', 'subscriptions.state', 'subscriptions.state_reason', 'subscriptions.product_id', 'products.name as product_name',
   'subscriptions.created_at', 'subscriptions.approved_at', 'subscriptions.ended_at', 'subscriptions.expires_at', 'subscriptions.developer_id',
-  'developers.email as owner_email', 'developers.first_name as owner_first_name', 'developers.last_name as owner_last_name', 'developers.state as owner_state']
+  'developers.email as owner_email', 'developers.first_name as owner_first_name', 'developers.last_name as owner_last_name', 'developers.state as owner_state',
+  'subscriptions.organisation_id', 'organisations.name as organisation_name', 'organisations.state as organisation_state']
 
 interface SubscriptionRow {
   id: number
@@ -67,6 +70,9 @@ interface SubscriptionRow {
   owner_first_name: string | null
   owner_last_name: string | null
   owner_state: string | null
+  organisation_id: number | null
+  organisation_name: string | null
+  organisation_state: string | null
 }
 
 function toSubscription (row: SubscriptionRow): Subscription {
@@ -80,6 +86,7 @@ function toSubscription (row: SubscriptionRow): Subscription {
     owner: row.developer_id === null
       ? null
       : { id: row.developer_id, email: row.owner_email ?? '', firstName: row.owner_first_name ?? '', lastName: row.owner_last_name ?? '', state: row.owner_state ?? '' },
+    organisation: row.organisation_id === null ? null : { id: row.organisation_id, name: row.organisation_name ?? '', state: row.organisation_state ?? '' },
     createdAt: row.created_at,
     approvedAt: row.approved_at,
     endedAt: row.ended_at,
@@ -106,6 +113,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
   const base = (q: Knex | Knex.Transaction): Knex.QueryBuilder => q('subscriptions')
     .join('products', 'products.id', 'subscriptions.product_id')
     .leftJoin('developers', 'developers.id', 'subscriptions.developer_id')
+    .leftJoin('organisations', 'organisations.id', 'subscriptions.organisation_id')
 
   async function findSubscription (id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
     const row: SubscriptionRow | undefined = await base(q).where('subscriptions.id', id).first(COLUMNS)
@@ -113,18 +121,47 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     return toSubscription(row)
   }
 
-  /** One of this account's subscriptions; anyone else's is simply not found. */
-  async function findOwn (ownerId: number, id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
+  /** The account's role in the subscription's organisation, or null (none, or not a member). */
+  async function organisationRole (q: Knex | Knex.Transaction, organisationId: number, accountId: number): Promise<string | null> {
+    const row: { role: string } | undefined = await q('organisation_members').where({ organisation_id: organisationId, developer_id: accountId }).first('role')
+    return row?.role ?? null
+  }
+
+  /**
+   * A subscription this account may see: its own (no organisation), or one of an organisation it
+   * is a member of, as of this very request. Anyone else's is simply not found.
+   */
+  async function findOwn (viewerId: number, id: number, q: Knex | Knex.Transaction = db): Promise<Subscription & { canManage: boolean }> {
     const subscription = await findSubscription(id, q)
-    if (subscription.owner?.id !== ownerId) throw new NotFound('There is no subscription with this id.', 'subscription')
+    if (subscription.organisation === null) {
+      if (subscription.owner?.id !== viewerId) throw new NotFound('There is no subscription with this id.', 'subscription')
+      return { ...subscription, canManage: true }
+    }
+    const role = await organisationRole(q, subscription.organisation.id, viewerId)
+    if (role === null) throw new NotFound('There is no subscription with this id.', 'subscription')
+    return { ...subscription, canManage: role === 'owner' }
+  }
+
+  /** A subscription this account may rename, renew and cancel: its own, or its organisation's when it is an owner. */
+  async function findManaged (viewerId: number, id: number, q: Knex | Knex.Transaction = db): Promise<Subscription> {
+    const subscription = await findOwn(viewerId, id, q)
+    if (!subscription.canManage) throw new Forbidden(`Only the owners of ${subscription.organisation?.name ?? 'the organisation'} can change this subscription.`)
     return subscription
+  }
+
+  /** Who hears about a subscription: its owner, or the active owners of its organisation. */
+  async function recipientsOf (trx: Knex | Knex.Transaction, subscription: Subscription): Promise<Recipient[]> {
+    if (subscription.organisation === null) return subscription.owner === null ? [] : [subscription.owner]
+    return await trx('organisation_members').join('developers', 'developers.id', 'organisation_members.developer_id')
+      .where({ 'organisation_members.organisation_id': subscription.organisation.id, 'organisation_members.role': 'owner', 'developers.state': 'active' })
+      .select('developers.id', 'developers.email', 'developers.first_name as firstName', 'developers.last_name as lastName')
   }
 
   const audit = (trx: Knex.Transaction, actor: Actor, action: EventAction, subscription: Subscription, details?: Record<string, unknown>) =>
     events.record(trx, {
       actor,
       action,
-      target: { type: 'subscription', id: subscription.id, label: `${subscription.displayName} (${subscription.productName}, ${subscription.owner?.email ?? 'deleted account'})` },
+      target: { type: 'subscription', id: subscription.id, label: `${subscription.displayName} (${subscription.productName}, ${subscription.organisation?.name ?? subscription.owner?.email ?? 'deleted account'})` },
       details
     })
 
@@ -147,19 +184,25 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
    * The one way a subscription comes to be: the owner's live subscriptions to the product are
    * counted under a lock on the owner, so two requests at once cannot pass the limit together.
    */
-  async function insertSubscription (trx: Knex.Transaction, owner: Account, product: Product, displayName: string, state: SubscriptionState): Promise<Subscription> {
+  async function insertSubscription (trx: Knex.Transaction, owner: Account, product: Product, displayName: string, state: SubscriptionState, organisationId: number | null = null): Promise<Subscription> {
     if (!product.subscriptionRequired) throw new Refused(`${product.name} needs no subscription: its APIs can be called without a key.`)
-    if (isPostgres(trx)) await trx('developers').where('id', owner.id).forUpdate().first('id')
+    // subscriptionsLimit counts per owner: the account's own subscriptions, or the organisation's.
+    if (isPostgres(trx)) {
+      if (organisationId === null) await trx('developers').where('id', owner.id).forUpdate().first('id')
+      else await trx('organisations').where('id', organisationId).forUpdate().first('id')
+    }
     if (product.subscriptionsLimit !== null) {
-      const row = await trx('subscriptions').where({ developer_id: owner.id, product_id: product.id }).whereIn('state', LIVE_STATES).count({ n: '*' }).first()
+      const owned = organisationId === null ? { developer_id: owner.id, organisation_id: null } : { organisation_id: organisationId }
+      const row = await trx('subscriptions').where(owned).where('product_id', product.id).whereIn('state', LIVE_STATES).count({ n: '*' }).first()
       const live = Number(row?.n ?? 0)
       if (live >= product.subscriptionsLimit) {
-        throw new Refused(`${product.name} allows ${product.subscriptionsLimit} subscription${product.subscriptionsLimit === 1 ? '' : 's'} per developer, and ${live === 1 ? 'there is one already' : `there are ${live} already`}. Cancel one first.`)
+        throw new Refused(`${product.name} allows ${product.subscriptionsLimit} subscription${product.subscriptionsLimit === 1 ? '' : 's'} per ${organisationId === null ? 'developer' : 'organisation'}, and ${live === 1 ? 'there is one already' : `there are ${live} already`}. Cancel one first.`)
       }
     }
     const now = isoNow(clock)
     const [row] = await trx('subscriptions').insert({
       developer_id: owner.id,
+      organisation_id: organisationId,
       product_id: product.id,
       display_name: displayName.trim(),
       state,
@@ -173,14 +216,23 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
   }
 
   /** A developer subscribes: active at once, or submitted when the product needs approval. */
-  async function subscribe (viewer: Account & Viewer, productId: number, input: { displayName: string, acceptTerms: boolean }, ip: string | null): Promise<Subscription> {
+  async function subscribe (viewer: Account & Viewer, productId: number, input: { displayName: string, acceptTerms: boolean, owner?: string }, ip: string | null): Promise<Subscription> {
     const errors = displayNameErrors(input.displayName)
     const product = await products.findVisible(productId, viewer)
     if (product.terms !== '' && !input.acceptTerms) errors.acceptTerms = 'Tick the box to accept the terms of use.'
+    // owner: "me" (the default), or "org:<id>" for an active organisation the developer owns.
+    const chosen = /^org:([1-9]\d{0,9})$/.exec(input.owner ?? 'me')
+    if (input.owner !== undefined && input.owner !== 'me' && chosen === null) errors.owner = 'Choose yourself or one of the organisations you own.'
+    const organisationId = chosen === null ? null : Number(chosen[1])
     throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
+      if (organisationId !== null) {
+        const owned = await trx('organisation_members').join('organisations', 'organisations.id', 'organisation_members.organisation_id')
+          .where({ 'organisation_members.organisation_id': organisationId, 'organisation_members.developer_id': viewer.id, 'organisation_members.role': 'owner', 'organisations.state': 'active' }).first('organisations.id')
+        if (owned === undefined) throw new Invalid({ owner: 'Choose yourself or one of the organisations you own.' })
+      }
       const visible = await products.findVisible(productId, viewer, trx)
-      const subscription = await insertSubscription(trx, viewer, visible, input.displayName, visible.approvalRequired ? 'submitted' : 'active')
+      const subscription = await insertSubscription(trx, viewer, visible, input.displayName, visible.approvalRequired ? 'submitted' : 'active', organisationId)
       if (subscription.state === 'submitted') await mailAdministrators(trx, subscription, viewer)
       await events.record(trx, { ...selfAction(viewer, ip), action: 'subscription.created', details: { subscriptionId: subscription.id, product: visible.name, state: subscription.state } })
       return subscription
@@ -222,8 +274,10 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
       const changed = await trx('subscriptions').where('id', id).whereIn('state', rule.from).update(changes)
       if (changed === 0) throw new Refused(`This subscription is ${before.state}, so it cannot be ${rule.done}.`)
       const after = await findSubscription(id, trx)
-      if (after.owner !== null && rule.to === 'active') await outbox.queueEmail(trx, 'subscription-approved', after.owner, mailValues(after))
-      if (after.owner !== null && action === 'reject') await outbox.queueEmail(trx, 'subscription-declined', after.owner, { ...mailValues(after), Reason: reason.trim() })
+      for (const to of await recipientsOf(trx, after)) {
+        if (rule.to === 'active') await outbox.queueEmail(trx, 'subscription-approved', to, mailValues(after))
+        if (action === 'reject') await outbox.queueEmail(trx, 'subscription-declined', to, { ...mailValues(after), Reason: reason.trim() })
+      }
       await audit(trx, actor, rule.audit, after, { from: before.state, ...(action === 'reject' ? { reason: reason.trim() } : {}) })
       return after
     })
@@ -232,13 +286,13 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
   /** The owner (or, with ownerId null, an administrator) renews one key; the old one stops at once. */
   async function regenerateKey (ownerId: number | null, id: number, slot: KeySlot, actor: Actor): Promise<Subscription & { key: string }> {
     return await db.transaction(async (trx) => {
-      const subscription = ownerId === null ? await findSubscription(id, trx) : await findOwn(ownerId, id, trx)
+      const subscription = ownerId === null ? await findSubscription(id, trx) : await findManaged(ownerId, id, trx)
       if (!LIVE_STATES.includes(subscription.state)) throw new Refused(`This subscription is ${subscription.state}: its keys can no longer be renewed.`)
       const key = await keys.issueKey(trx, id, slot, isoNow(clock))
       await trx('subscriptions').where('id', id).update({ updated_at: isoNow(clock) })
       await audit(trx, actor, 'subscription.key-regenerated', subscription, { key: slot })
       // Renewed by an administrator (page or API): the owner hears of it, their old key having stopped.
-      if (ownerId === null && subscription.owner !== null) await outbox.queueEmail(trx, 'key-regenerated', subscription.owner, { ...mailValues(subscription), KeyName: slot })
+      if (ownerId === null) for (const to of await recipientsOf(trx, subscription)) await outbox.queueEmail(trx, 'key-regenerated', to, { ...mailValues(subscription), KeyName: slot })
       return { ...subscription, key }
     })
   }
@@ -258,7 +312,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     const errors = displayNameErrors(displayName)
     throwIfInvalid(errors)
     return await db.transaction(async (trx) => {
-      const before = await findOwn(ownerId, id, trx)
+      const before = await findManaged(ownerId, id, trx)
       await trx('subscriptions').where('id', id).update({ display_name: displayName.trim(), updated_at: isoNow(clock) })
       const after = { ...before, displayName: displayName.trim() }
       await audit(trx, actor, 'subscription.renamed', after, { from: before.displayName })
@@ -268,15 +322,32 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
 
   /** The owner ends their own subscription (after a confirmation page). */
   async function cancelOwn (ownerId: number, id: number, actor: Actor): Promise<Subscription> {
-    await findOwn(ownerId, id)
+    await findManaged(ownerId, id)
     return await changeState(id, 'cancel', actor)
   }
 
-  async function listOwn (ownerId: number): Promise<SubscriptionWithKeys[]> {
-    const rows: SubscriptionRow[] = await base(db).where('subscriptions.developer_id', ownerId).select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')
+  /** The subscriptions an account sees, with their keys: its own, and its organisations' (owners may manage those). */
+  async function listOwn (viewerId: number): Promise<Array<SubscriptionWithKeys & { canManage: boolean }>> {
+    const roles = new Map<number, string>((await db('organisation_members').where('developer_id', viewerId).select('organisation_id', 'role')).map((r: { organisation_id: number, role: string }) => [r.organisation_id, r.role]))
+    const rows: SubscriptionRow[] = await base(db)
+      .where((w) => {
+        void w.where((own) => { void own.where('subscriptions.developer_id', viewerId).whereNull('subscriptions.organisation_id') })
+        if (roles.size > 0) void w.orWhereIn('subscriptions.organisation_id', [...roles.keys()])
+      })
+      .select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')
     const live = rows.filter((r) => LIVE_STATES.includes(r.state)).map((r) => r.id)
     const revealed = await keys.revealKeys(db, live)
-    return rows.map((row) => ({ ...toSubscription(row), keys: revealed.get(row.id) ?? { primary: null, secondary: null } }))
+    return rows.map((row) => ({
+      ...toSubscription(row),
+      keys: revealed.get(row.id) ?? { primary: null, secondary: null },
+      canManage: row.organisation_id === null || roles.get(row.organisation_id) === 'owner'
+    }))
+  }
+
+  /** An organisation's subscriptions, for its page (members) and the publisher's. */
+  async function listForOrganisation (organisationId: number): Promise<Subscription[]> {
+    const rows: SubscriptionRow[] = await base(db).where('subscriptions.organisation_id', organisationId).select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')
+    return rows.map(toSubscription)
   }
 
   async function listForDeveloper (developerId: number): Promise<Subscription[]> {
@@ -289,7 +360,12 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
    * reference's samples and its "Try it" use.
    */
   async function callingSubscriptions (ownerId: number, apiId: number): Promise<Array<Subscription & { primaryKey: string }>> {
-    const rows: SubscriptionRow[] = await base(db).where('subscriptions.developer_id', ownerId).where('subscriptions.state', 'active')
+    const rows: SubscriptionRow[] = await base(db)
+      .where((w) => {
+        void w.where((own) => { void own.where('subscriptions.developer_id', ownerId).whereNull('subscriptions.organisation_id') })
+          .orWhereIn('subscriptions.organisation_id', db('organisation_members').where('developer_id', ownerId).select('organisation_id'))
+      })
+      .where('subscriptions.state', 'active')
       .whereIn('subscriptions.product_id', db('product_apis').where('api_id', apiId).select('product_id'))
       .select(COLUMNS).orderBy('subscriptions.created_at').orderBy('subscriptions.id')
     const revealed = await keys.revealKeys(db, rows.map((r) => r.id))
@@ -303,6 +379,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     const query = base(db)
     if (filter.state !== undefined && (SUBSCRIPTION_STATES as readonly string[]).includes(filter.state)) void query.where('subscriptions.state', filter.state)
     if (filter.product !== undefined) void query.where('subscriptions.product_id', filter.product)
+    if (filter.organisation !== undefined) void query.where('subscriptions.organisation_id', filter.organisation)
     const developer = filter.developer?.trim().toLowerCase() ?? ''
     if (developer !== '') {
       void query.where((w) => {
@@ -318,7 +395,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     return Number(row?.n ?? 0)
   }
 
-  return { countRequests, showKeys, findSubscription, findOwn, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
+  return { countRequests, showKeys, findSubscription, findOwn, findManaged, listForOrganisation, recipientsOf, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
 }
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>
