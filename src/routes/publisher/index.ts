@@ -13,6 +13,7 @@ import subscriptionAdminRoutes from './subscriptions'
 import analyticsRoutes from './analytics'
 import apiTokenRoutes from './api-tokens'
 import identityRoutes from './identity'
+import organisationAdminRoutes from './organisations'
 
 /** The publisher portal: every route under /admin is for administrators only. */
 export default async function publisherRoutes (app: FastifyInstance): Promise<void> {
@@ -44,4 +45,5 @@ export default async function publisherRoutes (app: FastifyInstance): Promise<vo
   await app.register(emailTemplateRoutes, { prefix: '/email-templates' })
   await app.register(apiTokenRoutes, { prefix: '/api-tokens' })
   await app.register(identityRoutes, { prefix: '/identity' })
+  await app.register(organisationAdminRoutes, { prefix: '/organisations' })
 }

@@ -12,9 +12,10 @@ const listQuery = querySchema({
   state: { type: 'string', enum: ['', ...SUBSCRIPTION_STATES] },
   product: { type: 'string', maxLength: 20 },
   developer: { type: 'string', maxLength: 300 },
+  organisation: { type: 'string', maxLength: 20 },
   ...pageProperty
 })
-interface ListQuery { state?: string, product?: string, developer?: string, page?: number }
+interface ListQuery { state?: string, product?: string, developer?: string, organisation?: string, page?: number }
 // The subscription's page shows its calls over this many days.
 const USAGE_DAYS = 30
 const rejectForm = formSchema({ reason: REASON_MAX * 4 })
@@ -34,13 +35,17 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
   app.get<{ Querystring: ListQuery }>('/', { schema: listQuery }, async (request, reply) => {
     const { page, ...raw } = request.query
     const product = filterId(raw.product)
-    const filter = { state: raw.state === '' ? undefined : raw.state, product, developer: raw.developer }
+    const organisation = filterId(raw.organisation)
+    const filter = { state: raw.state === '' ? undefined : raw.state, product, developer: raw.developer, organisation }
     const result = await subscriptions.list(filter, page)
-    const query = new URLSearchParams(Object.entries({ state: filter.state ?? '', product: product === undefined ? '' : String(product), developer: raw.developer ?? '' }).filter(([, v]) => v !== ''))
+    const query = new URLSearchParams(Object.entries({
+      state: filter.state ?? '', product: product === undefined ? '' : String(product), developer: raw.developer ?? '', organisation: organisation === undefined ? '' : String(organisation)
+    }).filter(([, v]) => v !== ''))
     return await reply.page('publisher/subscriptions/list', {
       title: pagedTitle('Subscriptions', result),
       result,
-      filter: { ...filter, product: product === undefined ? '' : String(product) },
+      filter: { ...filter, product: product === undefined ? '' : String(product), organisation: organisation === undefined ? '' : String(organisation) },
+      organisations: await app.services.organisations.names(),
       states: SUBSCRIPTION_STATES,
       products: await products.listProducts(),
       pageUrl: (n: number) => `/admin/subscriptions?${new URLSearchParams([...query.entries(), ['page', String(n)]]).toString()}`

@@ -396,13 +396,18 @@ export function createOrganisations ({ db, clock, events, outbox, invitations, p
     })
   }
 
+  /** Every organisation's id and name, for filters (the first 500 by name). */
+  async function names (): Promise<Array<{ id: number, name: string }>> {
+    return await db('organisations').orderBy('name_normalized').limit(500).select('id', 'name')
+  }
+
   /** The organisations an account owns (the subscribe form's choices). */
   async function ownedBy (accountId: number): Promise<Organisation[]> {
     return (await listMine(accountId)).filter((o) => o.role === 'owner' && o.state === 'active')
   }
 
   return {
-    createOrganisation, createByAdmin, listMine, ownedBy, getForMember, roleOf: async (organisationId: number, accountId: number) => await roleOf(db, organisationId, accountId),
+    names, createOrganisation, createByAdmin, listMine, ownedBy, getForMember, roleOf: async (organisationId: number, accountId: number) => await roleOf(db, organisationId, accountId),
     rename: async (id: number, ownerId: number, input: OrganisationInput, actor: Actor) => await update(id, input, actor, ownerId),
     edit: async (id: number, input: OrganisationInput, actor: Actor) => await update(id, input, actor, null),
     invite, findJoin, acceptJoin, joinOnAcceptance, removeMember, leave, changeRole, list, getForAdmin, setState, deleteOrganisation

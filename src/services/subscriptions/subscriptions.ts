@@ -184,15 +184,16 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
    * The one way a subscription comes to be: the owner's live subscriptions to the product are
    * counted under a lock on the owner, so two requests at once cannot pass the limit together.
    */
-  async function insertSubscription (trx: Knex.Transaction, owner: Account, product: Product, displayName: string, state: SubscriptionState, organisationId: number | null = null): Promise<Subscription> {
+  async function insertSubscription (trx: Knex.Transaction, owner: Account | null, product: Product, displayName: string, state: SubscriptionState, organisationId: number | null = null): Promise<Subscription> {
+    if (owner === null && organisationId === null) throw new Error('a subscription needs an owner')
     if (!product.subscriptionRequired) throw new Refused(`${product.name} needs no subscription: its APIs can be called without a key.`)
     // subscriptionsLimit counts per owner: the account's own subscriptions, or the organisation's.
     if (isPostgres(trx)) {
-      if (organisationId === null) await trx('developers').where('id', owner.id).forUpdate().first('id')
+      if (organisationId === null) await trx('developers').where('id', owner?.id ?? 0).forUpdate().first('id')
       else await trx('organisations').where('id', organisationId).forUpdate().first('id')
     }
     if (product.subscriptionsLimit !== null) {
-      const owned = organisationId === null ? { developer_id: owner.id, organisation_id: null } : { organisation_id: organisationId }
+      const owned = organisationId === null ? { developer_id: owner?.id ?? 0, organisation_id: null } : { organisation_id: organisationId }
       const row = await trx('subscriptions').where(owned).where('product_id', product.id).whereIn('state', LIVE_STATES).count({ n: '*' }).first()
       const live = Number(row?.n ?? 0)
       if (live >= product.subscriptionsLimit) {
@@ -201,7 +202,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     }
     const now = isoNow(clock)
     const [row] = await trx('subscriptions').insert({
-      developer_id: owner.id,
+      developer_id: owner?.id ?? null,
       organisation_id: organisationId,
       product_id: product.id,
       display_name: displayName.trim(),
@@ -252,6 +253,23 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
       const subscription = await insertSubscription(trx, owner, product, input.displayName, 'active')
       await outbox.queueEmail(trx, 'subscription-approved', owner, mailValues(subscription))
       await audit(trx, actor, 'subscription.created', subscription, { onBehalf: true })
+      return subscription
+    })
+  }
+
+  /** An administrator subscribes an organisation: active at once; its owners are mailed. */
+  async function subscribeOrganisation (organisationId: number, input: { productId: number, displayName: string }, actor: Actor): Promise<Subscription> {
+    throwIfInvalid(displayNameErrors(input.displayName))
+    return await db.transaction(async (trx) => {
+      const organisation = await trx('organisations').where('id', organisationId).first('id', 'state')
+      if (organisation === undefined) throw new NotFound('There is no organisation with this id.')
+      if (organisation.state !== 'active') throw new Refused('This organisation is blocked: activate it first.')
+      const product = await products.findProduct(input.productId, trx).catch((err: unknown) => {
+        throw err instanceof NotFound && err.missing === 'product' ? new Invalid({ productId: 'Choose one of the products in the list.' }) : err
+      })
+      const subscription = await insertSubscription(trx, null, product, input.displayName, 'active', organisationId)
+      for (const to of await recipientsOf(trx, subscription)) await outbox.queueEmail(trx, 'subscription-approved', to, mailValues(subscription))
+      await audit(trx, actor, 'subscription.created', subscription, { onBehalf: true, organisationId })
       return subscription
     })
   }
@@ -395,7 +413,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     return Number(row?.n ?? 0)
   }
 
-  return { countRequests, showKeys, findSubscription, findOwn, findManaged, listForOrganisation, recipientsOf, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
+  return { countRequests, showKeys, findSubscription, findOwn, findManaged, subscribeOrganisation, listForOrganisation, recipientsOf, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
 }
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>
