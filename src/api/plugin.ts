@@ -137,6 +137,7 @@ export default async function apiPlugin (app: FastifyInstance, options: ApiPlugi
         { name: 'apis', description: 'APIs and their OpenAPI documents.' },
         { name: 'products', description: 'Products, their APIs and who sees them.' },
         { name: 'subscriptions', description: 'Subscriptions and their keys.' },
+        { name: 'organisations', description: 'Teams that own subscriptions, with their owners and members.' },
         { name: 'usage', description: 'Calls through the gateway.' }
       ]
     },

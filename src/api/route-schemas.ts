@@ -80,7 +80,7 @@ export const removeProductGroup = spec('removeProductGroup', 'products', 'Hide a
 
 // Subscriptions
 export const listSubscriptions = spec('listSubscriptions', 'subscriptions', 'List subscriptions', 'Every subscription, newest first, filtered by state, product or owner.', { querystring: S.SubscriptionQuery }, { 200: described(S.ListOf(S.Subscription, 'SubscriptionList'), 'One page of subscriptions.') }, [])
-export const createSubscription = spec('createSubscription', 'subscriptions', 'Subscribe a user', 'To a product, on the user\'s behalf: active at once; the user is emailed.', { body: S.NewSubscription }, { 201: described(S.Subscription, 'The subscription, active.') }, [404, 409])
+export const createSubscription = spec('createSubscription', 'subscriptions', 'Subscribe a user or an organisation', 'To a product, on the user\'s (or the organisation\'s) behalf: active at once; the user (or the organisation\'s owners) are emailed.', { body: S.NewSubscription }, { 201: described(S.Subscription, 'The subscription, active.') }, [404, 409])
 const stateChange = (operationId: string, summary: string, description: string) => spec(operationId, 'subscriptions', summary, description, { params, body: S.StateChange }, { 200: described(S.Subscription, 'The subscription in its new state.') }, [404, 409])
 export const approveSubscription = stateChange('approveSubscription', 'Approve a subscription', 'A request becomes active; the owner is emailed and the keys work.')
 export const rejectSubscription = stateChange('rejectSubscription', 'Reject a subscription request', 'A reason is required; the owner is emailed it.')
@@ -88,6 +88,18 @@ export const suspendSubscription = stateChange('suspendSubscription', 'Suspend a
 export const activateSubscription = stateChange('activateSubscription', 'Activate a subscription', 'A suspended subscription\'s keys work again; the owner is emailed.')
 export const cancelSubscription = stateChange('cancelSubscription', 'Cancel a subscription', 'Its keys stop for good.')
 export const regenerateKey = spec('regenerateKey', 'subscriptions', 'Regenerate a key', 'The old key stops at once; the new one is in the answer (and on its owner\'s page); the owner is emailed.', { params, body: S.Regenerate }, { 200: described(S.Regenerated, 'The subscription with its new key.') }, [404, 409])
+
+// Organisations
+export const listOrganisations = spec('listOrganisations', 'organisations', 'List organisations', 'By name, paged, optionally filtered by part of the name.', { querystring: S.OrganisationQuery }, { 200: described(S.ListOf(S.Organisation, 'OrganisationList'), 'One page of organisations.') }, [])
+export const createOrganisation = spec('createOrganisation', 'organisations', 'Create an organisation', 'Its name is unique; ownerEmail, when given, makes that active account its first owner.', { body: S.NewOrganisation }, { 201: described(S.Organisation, 'The organisation, created.') }, [409])
+export const getOrganisation = spec('getOrganisation', 'organisations', 'Get an organisation', 'One organisation.', { params }, { 200: described(S.Organisation, 'The organisation.') }, [404])
+export const updateOrganisation = spec('updateOrganisation', 'organisations', 'Update an organisation', 'Its name and description.', { params, body: S.OrganisationUpdate }, { 200: described(S.Organisation, 'The organisation, updated.') }, [404, 409])
+export const deleteOrganisation = spec('deleteOrganisation', 'organisations', 'Delete an organisation', 'Its subscriptions are cancelled (their keys stop at once); its members keep their accounts.', { params }, { 204: NoContent('Deleted.') }, [404])
+export const blockOrganisation = spec('blockOrganisation', 'organisations', 'Block an organisation', 'Every one of its keys stops on the next call (within a second on other instances).', { params }, { 200: described(S.Organisation, 'The organisation, blocked.') }, [404])
+export const activateOrganisation = spec('activateOrganisation', 'organisations', 'Activate an organisation', 'Its keys work again.', { params }, { 200: described(S.Organisation, 'The organisation, active.') }, [404])
+export const listOrganisationMembers = spec('listOrganisationMembers', 'organisations', 'List an organisation\'s members', 'Owners first, then by name.', { params }, { 200: described(S.ListOf(S.OrganisationMember, 'OrganisationMemberList'), 'Every member.') }, [404])
+export const addOrganisationMember = spec('addOrganisationMember', 'organisations', 'Add a member', 'An active account joins at once, as a member unless role says owner; 200 when it was one already.', { params, body: S.NewOrganisationMember }, { 200: described(S.OrganisationMember, 'Already a member (its role set as given).'), 201: described(S.OrganisationMember, 'Added.') }, [404, 409])
+export const removeOrganisationMember = spec('removeOrganisationMember', 'organisations', 'Remove a member', 'Never the last owner. The organisation\'s keys keep working; the member no longer sees them.', { params: S.OrganisationMemberParams }, { 204: NoContent('Removed.') }, [404, 409])
 
 // Usage
 export const getUsage = spec('getUsage', 'usage', 'Get usage by day', 'Calls, errors, refusals and latency through the gateway by day (UTC), as on /admin/analytics; at most a year.', { querystring: S.UsageQuery }, { 200: described(S.Usage, 'The figures of each day of the range, and their total.') }, [])

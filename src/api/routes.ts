@@ -7,6 +7,7 @@ import type { ProductInput } from '../services/catalog/products'
 import type { UsageTotals } from '../services/usage/usage-reports'
 import { usageRange } from '../routes/shared/usage'
 import type { AdminAction, Subscription as StoredSubscription } from '../services/subscriptions/subscriptions'
+import type { Member, Organisation as StoredOrganisation } from '../services/organisations/organisations'
 import * as S from './schemas'
 import * as R from './route-schemas'
 import { actorOf } from '../http/request-account'
@@ -30,6 +31,7 @@ function toSubscription (s: StoredSubscription): Static<typeof S.Subscription> {
     productName: s.productName,
     userId: s.owner?.id ?? null,
     userEmail: s.owner?.email ?? null,
+    organisationId: s.organisation?.id ?? null,
     createdAt: s.createdAt,
     approvedAt: s.approvedAt,
     endedAt: s.endedAt,
@@ -39,7 +41,7 @@ function toSubscription (s: StoredSubscription): Static<typeof S.Subscription> {
 
 /** Every management route: each one calls the service the matching page calls, nothing else. */
 export default async function managementRoutes (app: FastifyInstance): Promise<void> {
-  const { accounts, developers, invitations, groups, products, subscriptions, apis } = app.services
+  const { accounts, developers, invitations, groups, products, subscriptions, apis, organisations } = app.services
 
   /** Accounts as the API shows them, with their groups (one query for all). */
   async function users (accountsToShow: StoredAccount[]): Promise<UserRecord[]> {
@@ -267,9 +269,58 @@ export default async function managementRoutes (app: FastifyInstance): Promise<v
   })
 
   app.post<{ Body: Body<typeof S.NewSubscription> }>('/subscriptions', R.createSubscription, async (request, reply) => {
-    const { userId, productId, displayName } = request.body
-    const created = await subscriptions.subscribeOnBehalf(userId, { productId, displayName }, actorOf(request)).catch(whenMissing('account', 'There is no account with this userId.'))
+    const { userId, organisationId, productId, displayName } = request.body
+    if ((userId === undefined) === (organisationId === undefined)) throw new Invalid({ userId: 'Give either userId or organisationId.' })
+    const created = organisationId !== undefined
+      ? await subscriptions.subscribeOrganisation(organisationId, { productId, displayName }, actorOf(request))
+      : await subscriptions.subscribeOnBehalf(userId ?? 0, { productId, displayName }, actorOf(request)).catch(whenMissing('account', 'There is no account with this userId.'))
     return await reply.code(201).send(toSubscription(created))
+  })
+
+  // Organisations
+  const organisation = (o: StoredOrganisation): Static<typeof S.Organisation> =>
+    ({ id: o.id, name: o.name, description: o.description, state: o.state, memberCount: o.memberCount, createdAt: o.createdAt, updatedAt: o.updatedAt })
+  const member = (m: Member): Static<typeof S.OrganisationMember> =>
+    ({ userId: m.id, email: m.email, firstName: m.firstName, lastName: m.lastName, role: m.role, joinedAt: m.joinedAt })
+
+  app.get<{ Querystring: Body<typeof S.OrganisationQuery> }>('/organisations', R.listOrganisations, async (request) => {
+    const result = await organisations.list(request.query)
+    return { items: result.rows.map(organisation), total: result.total, page: result.page, pageSize: result.pageSize }
+  })
+
+  app.post<{ Body: Body<typeof S.NewOrganisation> }>('/organisations', R.createOrganisation, async (request, reply) => {
+    const { name, description, ownerEmail } = request.body
+    return await reply.code(201).send(organisation(await organisations.createByAdmin({ name, description: description ?? '' }, ownerEmail ?? '', actorOf(request))))
+  })
+
+  app.get<{ Params: IdParams }>('/organisations/:id', R.getOrganisation, async (request) => organisation(await organisations.get(request.params.id)))
+
+  app.put<{ Params: IdParams, Body: Body<typeof S.OrganisationUpdate> }>('/organisations/:id', R.updateOrganisation, async (request) =>
+    organisation(await organisations.edit(request.params.id, { name: request.body.name, description: request.body.description ?? '' }, actorOf(request))))
+
+  app.delete<{ Params: IdParams }>('/organisations/:id', R.deleteOrganisation, async (request, reply) => {
+    await organisations.deleteOrganisation(request.params.id, actorOf(request))
+    return await reply.code(204).send()
+  })
+
+  app.post<{ Params: IdParams }>('/organisations/:id/block', R.blockOrganisation, async (request) => organisation(await organisations.setState(request.params.id, 'blocked', actorOf(request))))
+  app.post<{ Params: IdParams }>('/organisations/:id/activate', R.activateOrganisation, async (request) => organisation(await organisations.setState(request.params.id, 'active', actorOf(request))))
+
+  app.get<{ Params: IdParams }>('/organisations/:id/members', R.listOrganisationMembers, async (request) => {
+    const items = (await organisations.members(request.params.id)).map(member)
+    return { items, total: items.length, page: 1, pageSize: items.length }
+  })
+
+  app.post<{ Params: IdParams, Body: Body<typeof S.NewOrganisationMember> }>('/organisations/:id/members', R.addOrganisationMember, async (request, reply) => {
+    const result = await organisations.addMember(request.params.id, request.body.userId, request.body.role ?? 'member', actorOf(request))
+    const added = (await organisations.members(request.params.id)).find((m) => m.id === request.body.userId)
+    if (added === undefined) throw new NotFound('There is no account with this id.')
+    return await reply.code(result === 'added' ? 201 : 200).send(member(added))
+  })
+
+  app.delete<{ Params: Body<typeof S.OrganisationMemberParams> }>('/organisations/:id/members/:userId', R.removeOrganisationMember, async (request, reply) => {
+    await organisations.removeMember(request.params.id, null, request.params.userId, actorOf(request))
+    return await reply.code(204).send()
   })
 
   interface StateChange { Params: IdParams, Body: Body<typeof S.StateChange> | undefined }

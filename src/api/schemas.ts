@@ -1,3 +1,4 @@
+import { ORGANISATION_DESCRIPTION_MAX, ORGANISATION_NAME_MAX } from '../services/organisations/organisations'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH } from '../services/accounts/account-rules'
 import { PASSWORD_MAX_LENGTH } from '../services/accounts/passwords'
@@ -159,6 +160,7 @@ export const Subscription = Type.Object({
   productName: Type.String(),
   userId: Nullable(Id),
   userEmail: Nullable(Type.String()),
+  organisationId: Nullable(Type.Integer({ minimum: 1, description: 'The organisation that holds it (its members see the keys), or null for a developer\'s own.' })),
   createdAt: Time,
   approvedAt: Nullable(Time),
   endedAt: Nullable(Time),
@@ -169,14 +171,56 @@ export const SubscriptionQuery = Type.Object({
   state: Type.Optional(SubscriptionState),
   product: Type.Optional(Id),
   user: Type.Optional(Text(300, 'Part of the owner\'s name or email address.')),
+  organisation: Type.Optional(Id),
   page: Page
 }, { additionalProperties: false })
 
 export const NewSubscription = Type.Object({
-  userId: Id,
+  userId: Type.Optional(Id),
+  organisationId: Type.Optional(Id),
   productId: Id,
   displayName: Text(DISPLAY_NAME_MAX * 4)
+}, { additionalProperties: false, description: 'For a developer (userId) or for an organisation (organisationId): one of the two.' })
+
+// Organisations
+export const Organisation = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Type.String(),
+  state: Enum(['active', 'blocked'] as const),
+  memberCount: Type.Integer({ minimum: 0 }),
+  createdAt: Time,
+  updatedAt: Time
+}, { title: 'Organisation' })
+
+export const NewOrganisation = Type.Object({
+  name: Text(ORGANISATION_NAME_MAX * 4),
+  description: Type.Optional(Text(ORGANISATION_DESCRIPTION_MAX * 4)),
+  ownerEmail: Type.Optional(Text(EMAIL_MAX_LENGTH * 2, 'An active account made its first owner.'))
 }, { additionalProperties: false })
+
+export const OrganisationUpdate = Type.Object({
+  name: Text(ORGANISATION_NAME_MAX * 4),
+  description: Type.Optional(Text(ORGANISATION_DESCRIPTION_MAX * 4))
+}, { additionalProperties: false })
+
+export const OrganisationQuery = Type.Object({ q: Type.Optional(Text(200, 'Part of the name.')), page: Page }, { additionalProperties: false })
+
+export const OrganisationMember = Type.Object({
+  userId: Id,
+  email: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  role: Enum(['owner', 'member'] as const),
+  joinedAt: Time
+}, { title: 'OrganisationMember' })
+
+export const NewOrganisationMember = Type.Object({
+  userId: Id,
+  role: Type.Optional(Enum(['owner', 'member'] as const, 'member unless given.'))
+}, { additionalProperties: false })
+
+export const OrganisationMemberParams = Type.Object({ id: Id, userId: Id })
 
 export const StateChange = Type.Object({
   reason: Type.Optional(Text(REASON_MAX * 4, 'Why a request is rejected (required to reject): the developer reads it in the email.'))

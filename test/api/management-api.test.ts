@@ -396,5 +396,49 @@ t.test('every route: 401 without a token, 403 for a token whose administrator le
       routes++
     }
   }
-  t.equal(routes, 41)
+  t.equal(routes, 51)
+})
+
+t.test('organisations: create with an owner, list, get, update, members (the last owner kept), subscribe one, block and activate (its keys follow), delete', async (t) => {
+  const { app, token, actor } = await world(t)
+  const dev = await createDeveloper(app)
+  const sam = await createDeveloper(app, { firstName: 'Sam', lastName: 'Second', email: 'sam@example.com', password: 'sam has a long password too' })
+  const api = await app.services.apis.createApi({ name: 'Echo', path: 'echo', serviceUrl: 'http://127.0.0.1:9', description: '', openapi: '' }, actor)
+  const product = await productFor(app, actor, { name: 'Team plan', subscriptionsLimit: '1' }, [api.id])
+
+  const created = await call(app, token, 'POST', '/api/v1/organisations', { name: 'Acme', description: 'Rockets', ownerEmail: DEV.email })
+  t.equal(created.status, 201)
+  const id = created.body.id as number
+  t.match(created.body, { name: 'Acme', state: 'active', memberCount: 1 })
+  t.equal((await call(app, token, 'POST', '/api/v1/organisations', { name: 'acme' })).status, 409, 'names are unique')
+  t.equal((await call(app, token, 'POST', '/api/v1/organisations', { name: 'X', extra: 1 })).status, 400)
+  t.match((await call(app, token, 'GET', '/api/v1/organisations?q=ac')).body, { total: 1, items: [{ id }] })
+  t.match((await call(app, token, 'GET', `/api/v1/organisations/${id}`)).body, { id, name: 'Acme' })
+  t.match((await call(app, token, 'PUT', `/api/v1/organisations/${id}`, { name: 'Acme Ltd' })).body, { name: 'Acme Ltd', description: '' })
+  t.equal((await call(app, token, 'GET', '/api/v1/organisations/999999')).status, 404)
+
+  t.equal((await call(app, token, 'POST', `/api/v1/organisations/${id}/members`, { userId: sam.id })).status, 201)
+  t.equal((await call(app, token, 'POST', `/api/v1/organisations/${id}/members`, { userId: sam.id })).status, 200, 'already a member')
+  const members = await call(app, token, 'GET', `/api/v1/organisations/${id}/members`)
+  t.same(members.body.items.map((m: { email: string, role: string }) => `${m.email} ${m.role}`), ['dev@example.com owner', 'sam@example.com member'])
+  t.equal((await call(app, token, 'DELETE', `/api/v1/organisations/${id}/members/${dev.id}`)).status, 409, 'never the last owner')
+  t.equal((await call(app, token, 'DELETE', `/api/v1/organisations/${id}/members/${sam.id}`)).status, 204)
+
+  const subscribed = await call(app, token, 'POST', '/api/v1/subscriptions', { organisationId: id, productId: product.id, displayName: 'Team app' })
+  t.equal(subscribed.status, 201)
+  t.equal(subscribed.body.organisationId, id)
+  t.equal((await call(app, token, 'POST', '/api/v1/subscriptions', { organisationId: id, userId: dev.id, productId: product.id, displayName: 'Both' })).status, 400, 'one owner or the other')
+  t.equal((await call(app, token, 'POST', '/api/v1/subscriptions', { organisationId: id, productId: product.id, displayName: 'Second' })).status, 409, 'the limit counts per organisation')
+  t.match((await call(app, token, 'GET', `/api/v1/subscriptions?organisation=${id}`)).body, { total: 1 })
+  const [own] = (await app.services.subscriptions.listOwn(dev.id)).filter((s) => s.id === subscribed.body.id)
+  const gatewayCall = async (): Promise<number> => (await app.inject({ url: '/gateway/echo/x', headers: { 'ocp-apim-subscription-key': own.keys.primary ?? '' } })).statusCode
+  t.not(await gatewayCall(), 401, 'the key is accepted (the backend is down: 502)')
+  t.match((await call(app, token, 'POST', `/api/v1/organisations/${id}/block`)).body, { state: 'blocked' })
+  t.equal(await gatewayCall(), 401, 'blocked: its keys stop')
+  t.match((await call(app, token, 'POST', `/api/v1/organisations/${id}/activate`)).body, { state: 'active' })
+  t.not(await gatewayCall(), 401)
+  t.equal((await call(app, token, 'DELETE', `/api/v1/organisations/${id}`)).status, 204)
+  t.equal(await gatewayCall(), 401, 'deleted: its subscriptions are cancelled')
+  const audited = await auditActions(app, 'Acme Ltd')
+  for (const action of ['organisation.edited', 'organisation.member-joined', 'organisation.member-removed', 'organisation.blocked', 'organisation.activated', 'organisation.deleted']) t.ok(audited.includes(action), `${action} audited`)
 })

@@ -396,6 +396,27 @@ export function createOrganisations ({ db, clock, events, outbox, invitations, p
     })
   }
 
+  /** An administrator adds an active account at once (the management API): 'added', or 'already a member' (its role then set as given). */
+  async function addMember (organisationId: number, accountId: number, role: OrganisationRole, actor: Actor): Promise<'added' | 'already a member'> {
+    return await db.transaction(async (trx) => {
+      await lock(trx, organisationId)
+      const account = await findStoredAccount(trx, { id: accountId })
+      if (account === undefined) throw new NotFound('There is no account with this id.')
+      if (account.state !== 'active') throw new Refused('Only an active account can join an organisation.')
+      if (await join(trx, organisationId, accountId, actor)) {
+        if (role === 'owner') await trx('organisation_members').where({ organisation_id: organisationId, developer_id: accountId }).update({ role })
+        return 'added'
+      }
+      const current = await roleOf(trx, organisationId, accountId)
+      if (current !== role) {
+        if (current === 'owner') await keepAnOwner(trx, organisationId, accountId)
+        await trx('organisation_members').where({ organisation_id: organisationId, developer_id: accountId }).update({ role })
+        await record(trx, actor, 'organisation.role-changed', await find(trx, organisationId), { developerId: accountId, role })
+      }
+      return 'already a member'
+    })
+  }
+
   /** Every organisation's id and name, for filters (the first 500 by name). */
   async function names (): Promise<Array<{ id: number, name: string }>> {
     return await db('organisations').orderBy('name_normalized').limit(500).select('id', 'name')
@@ -407,7 +428,7 @@ export function createOrganisations ({ db, clock, events, outbox, invitations, p
   }
 
   return {
-    names, createOrganisation, createByAdmin, listMine, ownedBy, getForMember, roleOf: async (organisationId: number, accountId: number) => await roleOf(db, organisationId, accountId),
+    addMember, members: async (id: number) => { await find(db, id); return await members(db, id) }, get: async (id: number) => await find(db, id), names, createOrganisation, createByAdmin, listMine, ownedBy, getForMember, roleOf: async (organisationId: number, accountId: number) => await roleOf(db, organisationId, accountId),
     rename: async (id: number, ownerId: number, input: OrganisationInput, actor: Actor) => await update(id, input, actor, ownerId),
     edit: async (id: number, input: OrganisationInput, actor: Actor) => await update(id, input, actor, null),
     invite, findJoin, acceptJoin, joinOnAcceptance, removeMember, leave, changeRole, list, getForAdmin, setState, deleteOrganisation
