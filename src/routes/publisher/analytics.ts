@@ -7,9 +7,10 @@ const query = querySchema({
   ...rangeQuery,
   api: { type: 'string', maxLength: 20 },
   product: { type: 'string', maxLength: 20 },
-  developer: { type: 'string', maxLength: 300 }
+  developer: { type: 'string', maxLength: 300 },
+  organisation: { type: 'string', maxLength: 20 }
 })
-interface Query extends RangeQuery { api?: string, product?: string, developer?: string }
+interface Query extends RangeQuery { api?: string, product?: string, developer?: string, organisation?: string }
 
 /**
  * GET /admin/analytics: calls, errors and latency (mean, p50/p95/p99) per hour or day, by API,
@@ -20,14 +21,14 @@ export default async function analyticsRoutes (app: FastifyInstance): Promise<vo
 
   async function shown (raw: Query) {
     const { from, to, errors } = usageRange(raw)
-    const filter: UsageFilter = { from, to, api: filterId(raw.api), product: filterId(raw.product), developer: raw.developer?.trim() ?? '' }
+    const filter: UsageFilter = { from, to, api: filterId(raw.api), product: filterId(raw.product), developer: raw.developer?.trim() ?? '', organisation: filterId(raw.organisation) }
     const valid = Object.keys(errors).length === 0
     const report: UsageReport | null = valid ? await usage.report(filter) : null
     return { from, to, errors, filter, report }
   }
 
   async function page (reply: FastifyReply, raw: Query, { from, to, errors, filter, report }: Awaited<ReturnType<typeof shown>>): Promise<FastifyReply> {
-    const values = { from, to, api: raw.api ?? '', product: raw.product ?? '', developer: filter.developer ?? '' }
+    const values = { from, to, api: raw.api ?? '', product: raw.product ?? '', developer: filter.developer ?? '', organisation: raw.organisation ?? '' }
     return await reply.page('publisher/analytics', {
       title: 'Analytics',
       values,
@@ -39,6 +40,7 @@ export default async function analyticsRoutes (app: FastifyInstance): Promise<vo
       csvQuery: new URLSearchParams(Object.entries(values).filter(([, v]) => v !== '')).toString(),
       apis: await apis.listApis(),
       products: await products.listProducts(),
+      organisations: await app.services.organisations.names(),
       gatewayUrl: app.config.gatewayUrl
     }, report === null ? 400 : 200)
   }

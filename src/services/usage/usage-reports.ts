@@ -27,6 +27,8 @@ export interface UsageFilter {
   /** Email or name contains this (as on the subscriptions list). */
   developer?: string
   subscription?: number
+  /** The calls made with the keys of this organisation's subscriptions. */
+  organisation?: number
 }
 
 /** Latency figures are of the calls that reached a backend (the mean, and p50/p95/p99 from the histogram). */
@@ -132,6 +134,7 @@ export function createUsageReports ({ db, clock }: { db: Knex, clock: Clock }) {
     if (filter.api !== undefined) void q.where('api_id', filter.api)
     if (filter.product !== undefined) void q.where('product_id', filter.product)
     if (filter.subscription !== undefined) void q.where('subscription_id', filter.subscription)
+    if (filter.organisation !== undefined) void q.whereIn('subscription_id', db('subscriptions').where('organisation_id', filter.organisation).select('id'))
     const developer = filter.developer?.trim().toLowerCase() ?? ''
     if (developer !== '') {
       void q.whereIn('developer_id', db('developers').where((w) => {

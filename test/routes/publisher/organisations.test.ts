@@ -54,6 +54,17 @@ t.test('administrators manage organisations', async (t) => {
   t.equal((await admin.post(`/admin/organisations/${id}/activate`)).statusCode, 303)
   t.equal(await call(), 200)
 
+  // Analytics by organisation: its calls (the refused one included), nobody else's.
+  await app.inject({ url: '/gateway/books/x', headers: { 'ocp-apim-subscription-key': 'f'.repeat(32) } })
+  await app.services.gateway.flush()
+  const today = new Date().toISOString().slice(0, 10)
+  const theirs = await app.services.usage.report({ from: today, to: today, organisation: id })
+  t.equal(theirs.total.calls, 3, 'its three calls')
+  t.equal((await app.services.usage.report({ from: today, to: today })).total.calls, 4, 'four in all')
+  const analytics = await admin.get(`/admin/analytics?organisation=${id}`)
+  t.equal(analytics.statusCode, 200)
+  t.match(analytics.body, new RegExp(`<option value="${id}" selected>Acme</option>`))
+
   // Removing the last owner is refused here too.
   const removed = await admin.post(`/admin/organisations/${id}/members/${dev.id}/remove`)
   t.equal(removed.statusCode, 409)
