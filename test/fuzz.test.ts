@@ -120,7 +120,7 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
     '/signin': { email: DEV.email, password: DEV.password }
   })
   const developer = await signedInClient(app, DEV)
-  requests += await fuzzPages(t, developer, ['/', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`, `/subscriptions/${subscription.id}/usage`, `/subscriptions/${subscription.id}/usage.csv`, '/profile', '/profile/close', '/profile/mfa', '/signin'], {
+  requests += await fuzzPages(t, developer, ['/', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`, `/subscriptions/${subscription.id}/usage`, `/subscriptions/${subscription.id}/usage.csv`, '/profile', '/profile/close', '/profile/mfa', '/organisations', '/signin'], {
     '/profile/close': { password: 'not the password at all' }
   })
   // The administrator uses two-step sign-in: a fuzzed settings form that turns requireAdminMfa on
@@ -135,13 +135,13 @@ t.test('hostile input in every form and query: 0 crashes, 0 5xx', async (t) => {
     '/admin', '/admin/developers', '/admin/developers/new', `/admin/developers/${dev.id}`, '/admin/invitations', '/admin/invitations/new',
     '/admin/groups', `/admin/groups/${group.id}`, '/admin/emails', '/admin/email-templates', '/admin/email-templates/invitation', '/admin/audit', '/admin/settings',
     '/admin/apis', '/admin/apis/new', `/admin/apis/${api.id}`, `/admin/apis/${api.id}/reference`, '/admin/products', '/admin/products/new', `/admin/products/${product.id}`,
-    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, '/admin/analytics', '/admin/analytics.csv', '/admin/identity', '/admin/identity/new'
+    `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, '/admin/analytics', '/admin/analytics.csv', '/admin/identity', '/admin/identity/new', '/admin/organisations', '/admin/organisations/new'
   ])
   // Ids and tokens in paths.
   const wellFormed = (text: string): boolean => { try { encodeURIComponent(text); return true } catch { return false } }
   for (const payload of PAYLOADS.filter((p): p is string => typeof p === 'string' && wellFormed(p))) {
     for (const path of ['/admin/developers/', '/admin/groups/', '/admin/emails/', '/admin/email-templates/', '/invitations/', '/confirm/', '/password-reset/', '/profile/email/',
-      '/admin/apis/', '/admin/products/', '/admin/subscriptions/', '/apis/', '/products/', '/subscriptions/', '/admin/identity/', '/signin/oidc/']) {
+      '/admin/apis/', '/admin/products/', '/admin/subscriptions/', '/apis/', '/products/', '/subscriptions/', '/admin/identity/', '/signin/oidc/', '/organisations/', '/organisations/join/', '/admin/organisations/']) {
       const answer = await publisher.get(path + encodeURIComponent(payload))
       requests++
       if (answer.statusCode >= 500) t.fail(`GET ${path}${JSON.stringify(payload).slice(0, 40)}: ${answer.statusCode}`)

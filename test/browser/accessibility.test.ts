@@ -206,6 +206,10 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   const enrolment = await app.services.mfa.beginEnrolment(tia)
   await app.services.mfa.confirmEnrolment(tia, generateSync({ secret: enrolment.secret }), actor)
   const nextCode = (): string => generateSync({ secret: enrolment.secret, epoch: Math.floor(Date.now() / 1000) + 30 })
+  // An organisation the developer owns, with Tia invited to join by link.
+  const organisation = await app.services.organisations.createOrganisation(dev, { name: `${LONG} team`, description: 'Builds the library app.' }, actor)
+  await app.services.organisations.invite(organisation.id, dev, totpUser.email, actor)
+  const joinToken = /organisations\/join\/([A-Za-z0-9_-]{43})/.exec(unsealBodies(await app.db('outbox_emails').where('template', 'organisation-invitation').first(), app.services.linkSealer)?.text ?? '')?.[1] ?? ''
 
   const base = await listen(app)
   const browser = await launchBrowser(t)
@@ -238,6 +242,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   await submit('/signin/mfa', { '#code': '000000' }, 'a wrong sign-in code')
   await page.fill('#code', nextCode())
   await page.click('main button[type=submit]')
+  await visit(`/organisations/join/${joinToken}`, 'joining an organisation')
   await visit('/profile/mfa', 'two-step sign-in on')
   await page.click('form[action="/profile/mfa/recovery-codes"] button')
   titles.set('recovery codes', await page.title())
@@ -256,6 +261,10 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   for (const path of ['/', '/profile', '/profile/close', '/apis', `/apis/${api.id}`, '/products', `/products/${product.id}`, '/subscriptions', `/subscriptions/${subscription.id}/cancel`,
     `/subscriptions/${trial.id}/usage`, `/subscriptions/${trial.id}/regenerate?key=secondary`]) await visit(path)
   await visit('/profile/mfa', 'two-step sign-in: enrolment')
+  await visit('/organisations')
+  await visit(`/organisations/${organisation.id}`)
+  await submit('/organisations', { '#name': '' }, 'creating an organisation with no name', 'form[action="/organisations"] button')
+  await submit(`/organisations/${organisation.id}`, { '#email': 'not an email' }, 'inviting a bad address', 'form[action$="/invitations"] button')
   await submit('/profile/mfa', { '#code': '000000' }, 'enrolment with a wrong code')
   for (const path of referencePages) await visit(path)
   await page.goto(`${base}/subscriptions/${trial.id}/usage?from=2026-05-02&to=2026-05-01`)
@@ -282,8 +291,11 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
     `/admin/products/${product.id}/delete`, '/admin/subscriptions', `/admin/subscriptions/${subscription.id}`, `/admin/subscriptions/${subscription.id}/cancel`,
     `/admin/subscriptions/${trial.id}/regenerate?key=primary`,
     `/admin/apis/${api.id}/reference`, `/admin/apis/${api.id}/reference/operations/getBook`, '/admin/analytics', '/admin/api-tokens', '/admin/developers/import', `/admin/developers/import/${stalled.id ?? 0}`, `/admin/developers/import/${ran.id ?? 0}`, '/apis/management',
-    '/admin/identity', '/admin/identity/new', `/admin/identity/${provider.id}`, `/admin/identity/${provider.id}/delete`, `/admin/developers/${tia.id}`, `/admin/developers/${tia.id}/mfa/reset`
+    '/admin/identity', '/admin/identity/new', `/admin/identity/${provider.id}`, `/admin/identity/${provider.id}/delete`, `/admin/developers/${tia.id}`, `/admin/developers/${tia.id}/mfa/reset`,
+    '/admin/organisations', '/admin/organisations/new', `/admin/organisations/${organisation.id}`, `/admin/organisations/${organisation.id}/delete`, `/admin/subscriptions?organisation=${organisation.id}`
   ]) await visit(path)
+  await submit('/admin/organisations/new', { '#ownerEmail': 'nobody@example.com' }, 'an organisation with no name and an unknown owner')
+  await submit(`/admin/organisations/${organisation.id}`, {}, 'subscribing an organisation to no product', 'form[action$="/subscriptions"] button')
   await submit('/admin/identity/new', { '#issuer': 'ftp://nowhere' }, 'an identity provider with nothing filled in')
   await page.goto(`${base}/admin/developers/import`)
   await page.setInputFiles('#file', { name: 'people.csv', mimeType: 'text/csv', buffer: importFile(`previewed.${LONG_EMAIL}`) })

@@ -30,7 +30,7 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
     const me = signedIn(reply.request)
     const details = await organisations.getForMember(id, me.id)
     return await reply.page('portal/organisations/show', {
-      title: `Organisation: ${details.organisation.name}`, ...details, isOwner: details.role === 'owner', displayName, meId: me.id,
+      title: `${details.organisation.name} (your organisation)`, ...details, isOwner: details.role === 'owner', displayName, meId: me.id,
       subscriptions: await app.services.subscriptions.listForOrganisation(id),
       values: { name: details.organisation.name, description: details.organisation.description }, ...data
     }, status)
@@ -44,7 +44,7 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
     } catch (err) {
       const page = await organisations.getForMember(id, signedIn(reply.request).id)
       return await showFormErrors(reply, err, 'portal/organisations/show', {
-        title: `Organisation: ${page.organisation.name}`, ...page, isOwner: page.role === 'owner', displayName, meId: signedIn(reply.request).id,
+        title: `${page.organisation.name} (your organisation)`, ...page, isOwner: page.role === 'owner', displayName, meId: signedIn(reply.request).id,
         subscriptions: await app.services.subscriptions.listForOrganisation(id),
         values: { name: page.organisation.name, description: page.organisation.description }, ...data
       })

@@ -41,11 +41,13 @@ export default async function subscriptionAdminRoutes (app: FastifyInstance): Pr
     const query = new URLSearchParams(Object.entries({
       state: filter.state ?? '', product: product === undefined ? '' : String(product), developer: raw.developer ?? '', organisation: organisation === undefined ? '' : String(organisation)
     }).filter(([, v]) => v !== ''))
+    const organisations = await app.services.organisations.names()
+    const owner = organisations.find((o) => o.id === organisation)
     return await reply.page('publisher/subscriptions/list', {
-      title: pagedTitle('Subscriptions', result),
+      title: pagedTitle(owner === undefined ? 'Subscriptions' : `Subscriptions of ${owner.name}`, result),
       result,
       filter: { ...filter, product: product === undefined ? '' : String(product), organisation: organisation === undefined ? '' : String(organisation) },
-      organisations: await app.services.organisations.names(),
+      organisations,
       states: SUBSCRIPTION_STATES,
       products: await products.listProducts(),
       pageUrl: (n: number) => `/admin/subscriptions?${new URLSearchParams([...query.entries(), ['page', String(n)]]).toString()}`
