@@ -263,6 +263,7 @@ t.test('every page and error state meets the accessibility goals', async (t) => 
   await visit('/profile/mfa', 'two-step sign-in: enrolment')
   await visit('/organisations')
   await visit(`/organisations/${organisation.id}`)
+  await visit(`/organisations/${organisation.id}/leave`)
   await submit('/organisations', { '#name': '' }, 'creating an organisation with no name', 'form[action="/organisations"] button')
   await submit(`/organisations/${organisation.id}`, { '#email': 'not an email' }, 'inviting a bad address', 'form[action$="/invitations"] button')
   await submit('/profile/mfa', { '#code': '000000' }, 'enrolment with a wrong code')

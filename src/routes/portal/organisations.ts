@@ -100,6 +100,28 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
     }, { inviteEmail: email })
   })
 
+  // Removing and leaving ask first: a page that says what happens, with the button.
+  app.get<{ Params: { id: string, accountId: string } }>('/organisations/:id/members/:accountId/remove', { ...guarded, schema: memberParams }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    const accountId = parseId(request.params.accountId)
+    const details = await organisations.getForMember(id, signedIn(request).id)
+    const member = details.members.find((m) => m.id === accountId)
+    if (details.role !== 'owner' || member === undefined || accountId === signedIn(request).id) return await showPage(reply, id)
+    return await reply.page('portal/organisations/confirm', {
+      title: `Remove ${member.email} from ${details.organisation.name}?`, organisation: details.organisation, action: `/organisations/${id}/members/${accountId}/remove`, button: 'Remove member',
+      text: `${displayName(member)} (${member.email}) no longer sees ${details.organisation.name} or the keys of its subscriptions, from their next page. The keys keep working: the organisation holds them.`
+    })
+  })
+
+  app.get<{ Params: { id: string } }>('/organisations/:id/leave', { ...guarded, schema: idParams }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    const { organisation } = await organisations.getForMember(id, signedIn(request).id)
+    return await reply.page('portal/organisations/confirm', {
+      title: `Leave ${organisation.name}?`, organisation, action: `/organisations/${id}/leave`, button: 'Leave the organisation',
+      text: `You no longer see ${organisation.name} or the keys of its subscriptions. Its owners can invite you again.`
+    })
+  })
+
   app.post<{ Params: { id: string, accountId: string } }>('/organisations/:id/members/:accountId/remove', {
     ...guarded, schema: { ...memberParams, ...formSchema({}) }
   }, async (request, reply) => {

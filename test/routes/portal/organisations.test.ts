@@ -68,7 +68,8 @@ t.test('create (owner), invite an existing account, join once; non-members get 4
 
   // IDOR: a developer who is not a member gets 404 for the page and every action.
   for (const [method, url, fields] of [
-    ['GET', `/organisations/${orgId}`, {}], ['POST', `/organisations/${orgId}`, { name: 'Mine now', description: '' }], ['POST', `/organisations/${orgId}/invitations`, { email: 'x@example.com' }],
+    ['GET', `/organisations/${orgId}`, {}], ['GET', `/organisations/${orgId}/leave`, {}], ['GET', `/organisations/${orgId}/members/${sam.id}/remove`, {}],
+    ['POST', `/organisations/${orgId}`, { name: 'Mine now', description: '' }], ['POST', `/organisations/${orgId}/invitations`, { email: 'x@example.com' }],
     ['POST', `/organisations/${orgId}/members/${sam.id}/remove`, {}], ['POST', `/organisations/${orgId}/members/${sam.id}/role`, { role: 'owner' }], ['POST', `/organisations/${orgId}/leave`, {}]
   ] as const) {
     await eveClient.get('/organisations')
@@ -140,7 +141,9 @@ t.test('roles; the last owner can neither leave nor be demoted, also under 20 si
     await otherClient.post(await inviteExisting(ownerClient, smtp, orgId, other.email))
   }
   t.equal((await otherClient.get(`/organisations/${orgId}`)).statusCode, 200)
-  await ownerClient.get(`/organisations/${orgId}`)
+  t.match((await otherClient.get(`/organisations/${orgId}/leave`)).body, /Leave Acme Team\?/, 'leaving asks first')
+  const confirm = await ownerClient.get(`/organisations/${orgId}/members/${other.id}/remove`)
+  t.match(confirm.body, new RegExp(`Remove ${other.email.replace('.', '\\.')} from Acme Team\\?`), 'removing asks first')
   t.equal((await ownerClient.post(`/organisations/${orgId}/members/${other.id}/remove`)).statusCode, 303)
   t.equal((await otherClient.get(`/organisations/${orgId}`)).statusCode, 404, 'removed: the page is gone at once')
   t.ok(await app.db('audit_events').where({ action: 'organisation.member-removed', target_id: orgId }).first())
