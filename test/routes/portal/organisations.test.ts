@@ -165,3 +165,22 @@ t.test('developersCreateOrganisations off: only administrators create them', asy
   t.equal((await admin.post('/organisations', { name: 'By the admin', description: '' })).statusCode, 303, 'administrators always may')
   t.equal(await countOf(app.db('organisations')), 1)
 })
+
+t.test('every organisation route: signed out to /signin, no POST without its CSRF token', async (t) => {
+  const { app, sam, owner, orgId } = await setup(t)
+  const visitor = new Client(app)
+  for (const url of ['/organisations', `/organisations/${orgId}`, `/organisations/${orgId}/leave`, `/organisations/${orgId}/members/${sam.id}/remove`, `/organisations/join/${'a'.repeat(43)}`]) {
+    const res = await visitor.get(url)
+    t.equal(res.statusCode, 303, `signed out: GET ${url}`)
+    t.match(String(res.headers.location), /^\/signin\?next=/)
+  }
+  const posts = ['/organisations', `/organisations/${orgId}`, `/organisations/${orgId}/invitations`, `/organisations/${orgId}/members/${sam.id}/remove`, `/organisations/${orgId}/members/${sam.id}/role`, `/organisations/${orgId}/leave`, `/organisations/join/${'a'.repeat(43)}`]
+  for (const url of posts) {
+    await visitor.get('/signin')
+    t.equal((await visitor.post(url, { name: 'x', description: '', email: 'x@example.com', role: 'owner' })).statusCode, 303, `signed out: POST ${url}`)
+    const noToken = await owner.request({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Hijacked&description=&email=x%40example.com&role=member' })
+    t.equal(noToken.statusCode, 403, `no CSRF token: POST ${url}`)
+  }
+  t.equal(await countOf(app.db('organisations').where('name', 'Hijacked')), 0)
+  t.equal(await countOf(app.db('organisation_members').where('organisation_id', orgId)), 1, 'nothing changed')
+})
