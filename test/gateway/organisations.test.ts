@@ -79,3 +79,21 @@ t.test('an organisation\'s subscription: every member sees the keys, owners mana
   t.equal((await app.db('subscriptions').where('id', row.id).first()).state, 'cancelled')
   t.equal(await call(), 401)
 })
+
+t.test('the account that made an organisation\'s subscription is deleted: the subscription and its keys stay the organisation\'s', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const sam = await createDeveloper(app, SAM)
+  const organisation = await app.services.organisations.createOrganisation(world.dev, { name: 'Acme', description: '' }, SYSTEM)
+  await app.services.organisations.addMember(organisation.id, sam.id, 'owner', SYSTEM)
+  const subscription = await app.services.subscriptions.subscribeOrganisation(organisation.id, { productId: world.productId, displayName: 'Team app' }, SYSTEM)
+  const [shown] = (await app.services.subscriptions.listOwn(sam.id)).filter((s) => s.id === subscription.id)
+  const call = async (key: string): Promise<number> => (await app.inject({ url: '/gateway/books/x', headers: { 'ocp-apim-subscription-key': key } })).statusCode
+  t.equal(await call(shown.keys.primary ?? ''), 200)
+  await app.services.accounts.deleteAccount(world.dev.id, { id: world.admin.id, label: world.admin.email, ip: null })
+  t.equal((await app.db('subscriptions').where('id', subscription.id).first()).state, 'active', 'not cancelled with the account')
+  t.equal(await call(shown.keys.primary ?? ''), 200, 'its key still works')
+  t.equal(await call(world.primary), 401, 'the deleted developer\'s own subscription is cancelled')
+  t.equal((await app.services.subscriptions.listOwn(sam.id)).filter((s) => s.id === subscription.id).length, 1, 'the other owner still sees it')
+})

@@ -9,5 +9,6 @@ export const LIVE_STATES: readonly SubscriptionState[] = ['submitted', 'active',
 
 /** Deleting an account: its live subscriptions are cancelled in the same transaction. */
 export async function cancelSubscriptionsOf (q: Knex | Knex.Transaction, developerIds: Knex.QueryBuilder | number[], now: string): Promise<number> {
-  return await q('subscriptions').whereIn('developer_id', developerIds).whereIn('state', LIVE_STATES).update({ state: 'cancelled', ended_at: now, updated_at: now })
+  // An organisation's subscriptions are its own: the account that made one leaving changes nothing.
+  return await q('subscriptions').whereIn('developer_id', developerIds).whereNull('organisation_id').whereIn('state', LIVE_STATES).update({ state: 'cancelled', ended_at: now, updated_at: now })
 }
