@@ -11,6 +11,7 @@ import { formId, idParams, pageProperty, pagedTitle, parseId, querySchema } from
 const createForm = formSchema({ name: ORGANISATION_NAME_MAX * 4, description: ORGANISATION_DESCRIPTION_MAX * 4, ownerEmail: EMAIL_MAX_LENGTH * 4 })
 const editForm = formSchema({ name: ORGANISATION_NAME_MAX * 4, description: ORGANISATION_DESCRIPTION_MAX * 4 })
 const subscribeForm = formSchema({ productId: 20, displayName: DISPLAY_NAME_MAX * 4 })
+const roleForm = formSchema({ role: 20 })
 const memberParams = { params: { type: 'object', properties: { id: { type: 'string', maxLength: 40 }, accountId: { type: 'string', maxLength: 40 } }, required: ['id', 'accountId'] } }
 
 /** /admin/organisations: search, create, one organisation (members, subscriptions, block, activate, delete, subscribe on its behalf). */
@@ -86,6 +87,17 @@ export default async function organisationAdminRoutes (app: FastifyInstance): Pr
     try {
       await organisations.removeMember(id, null, parseId(request.params.accountId), actorOf(request))
       request.session.flash = 'The member was removed.'
+      return await reply.code(303).redirect(`/admin/organisations/${id}`)
+    } catch (err) {
+      return await showFormErrors(reply, err, 'publisher/organisations/show', await detailsPage(id))
+    }
+  })
+
+  app.post<{ Params: { id: string, accountId: string }, Body: FormBody<typeof roleForm> }>('/:id/members/:accountId/role', { schema: { ...memberParams, ...roleForm } }, async (request, reply) => {
+    const id = parseId(request.params.id)
+    try {
+      await organisations.changeRole(id, null, parseId(request.params.accountId), request.body.role, actorOf(request))
+      request.session.flash = request.body.role === 'owner' ? 'They are now an owner.' : 'They are now a member.'
       return await reply.code(303).redirect(`/admin/organisations/${id}`)
     } catch (err) {
       return await showFormErrors(reply, err, 'publisher/organisations/show', await detailsPage(id))

@@ -65,6 +65,11 @@ t.test('administrators manage organisations', async (t) => {
   t.equal(analytics.statusCode, 200)
   t.match(analytics.body, new RegExp(`<option value="${id}" selected>Acme</option>`))
 
+  // Roles from here too; the last owner keeps the role.
+  const demoted = await admin.post(`/admin/organisations/${id}/members/${dev.id}/role`, { role: 'member' })
+  t.equal(demoted.statusCode, 409)
+  t.match(demoted.body, /always has an owner/)
+
   // Removing the last owner is refused here too.
   const removed = await admin.post(`/admin/organisations/${id}/members/${dev.id}/remove`)
   t.equal(removed.statusCode, 409)
@@ -87,7 +92,7 @@ t.test('administrators manage organisations', async (t) => {
     t.equal((await developer.get(url)).statusCode, 403, `GET ${url}`)
   }
   await developer.get('/organisations')
-  for (const url of ['/admin/organisations', `/admin/organisations/${other}`, `/admin/organisations/${other}/block`, `/admin/organisations/${other}/activate`, `/admin/organisations/${other}/delete`, `/admin/organisations/${other}/subscriptions`, `/admin/organisations/${other}/members/${dev.id}/remove`]) {
+  for (const url of ['/admin/organisations', `/admin/organisations/${other}`, `/admin/organisations/${other}/block`, `/admin/organisations/${other}/activate`, `/admin/organisations/${other}/delete`, `/admin/organisations/${other}/subscriptions`, `/admin/organisations/${other}/members/${dev.id}/remove`, `/admin/organisations/${other}/members/${dev.id}/role`]) {
     t.equal((await developer.post(url, {})).statusCode, 403, `POST ${url}`)
     const noToken = await admin.request({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' })
     t.equal(noToken.statusCode, 403, `no CSRF token: POST ${url}`)
