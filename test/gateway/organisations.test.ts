@@ -97,3 +97,27 @@ t.test('the account that made an organisation\'s subscription is deleted: the su
   t.equal(await call(world.primary), 401, 'the deleted developer\'s own subscription is cancelled')
   t.equal((await app.services.subscriptions.listOwn(sam.id)).filter((s) => s.id === subscription.id).length, 1, 'the other owner still sees it')
 })
+
+t.test('an organisation\'s subscription near its quota: its owners are mailed, its members not', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url, { quotaCalls: '10', quotaPeriod: 'day' })
+  const sam = await createDeveloper(app, SAM)
+  const mia = await createDeveloper(app, { firstName: 'Mia', lastName: 'Member', email: 'mia@example.com', password: 'mia has a long password too' })
+  const organisation = await app.services.organisations.createOrganisation(world.dev, { name: 'Acme', description: '' }, SYSTEM)
+  await app.services.organisations.addMember(organisation.id, sam.id, 'owner', SYSTEM)
+  await app.services.organisations.addMember(organisation.id, mia.id, 'member', SYSTEM)
+  const before = Number((await app.db('outbox_emails').max({ id: 'id' }).first())?.id ?? 0)
+  const subscription = await app.services.subscriptions.subscribeOrganisation(organisation.id, { productId: world.productId, displayName: 'Team app' }, SYSTEM)
+  const approved = await app.db('outbox_emails').where('template', 'subscription-approved').where('id', '>', before).pluck('to_address')
+  t.same(approved.sort(), [DEV.email, SAM.email], 'the approval goes to the owners')
+  const [shown] = (await app.services.subscriptions.listOwn(mia.id)).filter((s) => s.id === subscription.id)
+  for (let i = 0; i < 9; i++) t.equal((await app.inject({ url: '/gateway/books/x', headers: { 'ocp-apim-subscription-key': shown.keys.primary ?? '' } })).statusCode, 200)
+  await app.services.gateway.flush()
+  let warned: string[] = []
+  for (let i = 0; i < 50 && warned.length < 2; i++) {
+    warned = await app.db('outbox_emails').where('template', 'quota-approaching').pluck('to_address')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.same(warned.sort(), [DEV.email, SAM.email], 'quota-approaching goes to the owners, not to the member')
+})
