@@ -40,6 +40,8 @@ t.test('administrators manage organisations', async (t) => {
   t.match(JSON.stringify(mail.to), /dev@example\.com/, 'the organisation\'s owner is mailed')
   const subscription = await app.db('subscriptions').where('organisation_id', id).first()
   t.equal(subscription.state, 'active')
+  const details = await admin.get(`/admin/subscriptions/${subscription.id}`)
+  t.match(details.body, new RegExp(`<dt>Organisation</dt><dd><a href="/admin/organisations/${id}">Acme</a>`), 'its page names the organisation')
   const filtered = await admin.get(`/admin/subscriptions?organisation=${id}`)
   t.match(filtered.body, /Team app/)
   t.match(filtered.body, /1 subscription\b/)
