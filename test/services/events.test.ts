@@ -18,7 +18,9 @@ const MUST_REACH_GATEWAY: EventAction[] = [
   'product.created', 'product.edited', 'product.published', 'product.unpublished', 'product.deleted', 'product.api-added', 'product.api-removed',
   // A key's subscription changing state, and a key replaced.
   'subscription.approved', 'subscription.rejected', 'subscription.suspended', 'subscription.activated', 'subscription.cancelled',
-  'subscription.key-regenerated'
+  'subscription.key-regenerated',
+  // An organisation's keys follow its state; deleting it cancels its subscriptions.
+  'organisation.blocked', 'organisation.activated', 'organisation.deleted'
 ]
 
 async function version (app: Awaited<ReturnType<typeof makeApp>>): Promise<number> {
