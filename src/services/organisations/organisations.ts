@@ -12,6 +12,7 @@ import { Expired } from '../accounts/account-tokens'
 import type { Outbox } from '../mail/outbox'
 import type { Invitations } from '../onboarding/invitations'
 import { formatDate } from '../../format'
+import { LIVE_STATES } from '../subscriptions/subscription-states'
 
 export const ORGANISATION_NAME_MAX = 100
 export const ORGANISATION_DESCRIPTION_MAX = 1000
@@ -377,7 +378,8 @@ export function createOrganisations ({ db, clock, events, outbox, invitations, p
   async function deleteOrganisation (id: number, actor: Actor): Promise<Organisation> {
     return await db.transaction(async (trx) => {
       const organisation = await lock(trx, id)
-      await trx('subscriptions').where('organisation_id', id).whereNot('state', 'cancelled').update({ state: 'cancelled', updated_at: isoNow(clock) })
+      const now = isoNow(clock)
+      await trx('subscriptions').where('organisation_id', id).whereIn('state', LIVE_STATES).update({ state: 'cancelled', ended_at: now, updated_at: now })
       await trx('organisations').where('id', id).del()
       await record(trx, actor, 'organisation.deleted', organisation)
       return organisation

@@ -80,7 +80,9 @@ t.test('administrators manage organisations', async (t) => {
   const confirm = await admin.get(`/admin/organisations/${id}/delete`)
   t.match(confirm.body, /Delete Acme\?/)
   t.equal((await admin.post(`/admin/organisations/${id}/delete`)).statusCode, 303)
-  t.equal((await app.db('subscriptions').where('id', subscription.id).first()).state, 'cancelled')
+  const cancelled = await app.db('subscriptions').where('id', subscription.id).first()
+  t.equal(cancelled.state, 'cancelled')
+  t.ok(cancelled.ended_at, 'with the time it ended')
   t.equal(await call(), 401)
   t.equal(await countOf(app.db('organisations').where('id', id)), 0)
   for (const action of ['organisation.created', 'organisation.blocked', 'organisation.activated', 'organisation.deleted']) {
