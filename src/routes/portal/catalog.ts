@@ -28,7 +28,7 @@ export default async function catalogRoutes (app: FastifyInstance): Promise<void
 
   async function productPage (request: FastifyRequest, id: number, data: Record<string, unknown> = {}) {
     const product = await products.findVisible(id, viewer(request))
-    const mine = request.account === null ? [] : (await subscriptions.listOwn(request.account.id)).filter((s) => s.productId === id && LIVE_STATES.includes(s.state))
+    const mine = request.account === null ? [] : (await subscriptions.listVisible(request.account.id)).filter((s) => s.productId === id && LIVE_STATES.includes(s.state))
     // The organisations this developer owns: the subscription may be theirs instead.
     const owned = request.account === null ? [] : await app.services.organisations.ownedBy(request.account.id)
     return { title: product.name, product, mine, owned, values: { displayName: '', owner: 'me' }, ...data }

@@ -26,15 +26,18 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
     return await reply.page('portal/organisations/list', { title: 'Your organisations', organisations: mine, mayCreate, ...data }, status)
   }
 
-  async function showPage (reply: FastifyReply, id: number, data: Record<string, unknown> = {}, status = 200): Promise<FastifyReply> {
+  /** The organisation's page, for the signed-in member (anyone else: 404). */
+  async function pageData (reply: FastifyReply, id: number, data: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const me = signedIn(reply.request)
     const details = await organisations.getForMember(id, me.id)
-    return await reply.page('portal/organisations/show', {
+    return {
       title: `${details.organisation.name} (your organisation)`, ...details, isOwner: details.role === 'owner', displayName, meId: me.id,
       subscriptions: await app.services.subscriptions.listForOrganisation(id),
       values: { name: details.organisation.name, description: details.organisation.description }, ...data
-    }, status)
+    }
   }
+
+  const showPage = async (reply: FastifyReply, id: number): Promise<FastifyReply> => await reply.page('portal/organisations/show', await pageData(reply, id))
 
   /** An owner's action on the organisation's page: a flash and back, or the page again with the reason. */
   async function act (reply: FastifyReply, id: number, work: () => Promise<string>, data: Record<string, unknown> = {}, then = `/organisations/${id}`): Promise<FastifyReply> {
@@ -42,12 +45,7 @@ export default async function organisationRoutes (app: FastifyInstance): Promise
       reply.request.session.flash = await work()
       return await reply.code(303).redirect(then)
     } catch (err) {
-      const page = await organisations.getForMember(id, signedIn(reply.request).id)
-      return await showFormErrors(reply, err, 'portal/organisations/show', {
-        title: `${page.organisation.name} (your organisation)`, ...page, isOwner: page.role === 'owner', displayName, meId: signedIn(reply.request).id,
-        subscriptions: await app.services.subscriptions.listForOrganisation(id),
-        values: { name: page.organisation.name, description: page.organisation.description }, ...data
-      })
+      return await showFormErrors(reply, err, 'portal/organisations/show', await pageData(reply, id, data))
     }
   }
 

@@ -31,18 +31,8 @@ export interface ProviderInput {
 }
 
 /** A provider as pages show it: never its secret. */
-export interface IdentityProvider {
+export interface IdentityProvider extends Omit<ProviderInput, 'clientSecret'> {
   id: number
-  name: string
-  issuer: string
-  clientId: string
-  scopes: string
-  groupsClaim: string
-  groupMap: string
-  createAccounts: boolean
-  allowedDomains: string
-  enabled: boolean
-  localMfa: boolean
   createdAt: string
   updatedAt: string
 }

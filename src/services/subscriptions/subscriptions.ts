@@ -344,8 +344,8 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     return await changeState(id, 'cancel', actor)
   }
 
-  /** The subscriptions an account sees, with their keys: its own, and its organisations' (owners may manage those). */
-  async function listOwn (viewerId: number): Promise<Array<SubscriptionWithKeys & { canManage: boolean }>> {
+  /** The subscriptions an account sees: its own, and its organisations' (owners may manage those). */
+  async function listVisible (viewerId: number): Promise<Array<Subscription & { canManage: boolean }>> {
     const roles = new Map<number, string>((await db('organisation_members').where('developer_id', viewerId).select('organisation_id', 'role')).map((r: { organisation_id: number, role: string }) => [r.organisation_id, r.role]))
     const rows: SubscriptionRow[] = await base(db)
       .where((w) => {
@@ -353,13 +353,14 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
         if (roles.size > 0) void w.orWhereIn('subscriptions.organisation_id', [...roles.keys()])
       })
       .select(COLUMNS).orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc')
-    const live = rows.filter((r) => LIVE_STATES.includes(r.state)).map((r) => r.id)
-    const revealed = await keys.revealKeys(db, live)
-    return rows.map((row) => ({
-      ...toSubscription(row),
-      keys: revealed.get(row.id) ?? { primary: null, secondary: null },
-      canManage: row.organisation_id === null || roles.get(row.organisation_id) === 'owner'
-    }))
+    return rows.map((row) => ({ ...toSubscription(row), canManage: row.organisation_id === null || roles.get(row.organisation_id) === 'owner' }))
+  }
+
+  /** The same, with the live ones' keys (the Subscriptions page). */
+  async function listOwn (viewerId: number): Promise<Array<SubscriptionWithKeys & { canManage: boolean }>> {
+    const visible = await listVisible(viewerId)
+    const revealed = await keys.revealKeys(db, visible.filter((s) => LIVE_STATES.includes(s.state)).map((s) => s.id))
+    return visible.map((s) => ({ ...s, keys: revealed.get(s.id) ?? { primary: null, secondary: null } }))
   }
 
   /** An organisation's subscriptions, for its page (members) and the publisher's. */
@@ -413,7 +414,7 @@ export function createSubscriptions ({ db, clock, events, outbox, products, keys
     return Number(row?.n ?? 0)
   }
 
-  return { countRequests, showKeys, findSubscription, findOwn, findManaged, subscribeOrganisation, listForOrganisation, recipientsOf, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
+  return { countRequests, showKeys, findSubscription, findOwn, findManaged, listVisible, subscribeOrganisation, listForOrganisation, recipientsOf, subscribe, subscribeOnBehalf, changeState, regenerateKey, rename, cancelOwn, listOwn, listForDeveloper, callingSubscriptions, list }
 }
 
 export type Subscriptions = ReturnType<typeof createSubscriptions>
