@@ -51,8 +51,10 @@ export function splitGatewayUrl (rawUrl: string, basePath: string): GatewayUrl |
   const q = target.indexOf('?')
   const path = q === -1 ? target : target.slice(0, q)
   if (!path.startsWith(basePath) || (path.length > basePath.length && path[basePath.length] !== '/')) return null
-  const rest = path.slice(basePath.length).replace(/^\/+/, '')
-  return { segments: rest.split('/'), query: q === -1 ? '' : target.slice(q + 1) }
+  // The slashes after the base are skipped (a loop: this runs on every call).
+  let start = basePath.length
+  while (path.charCodeAt(start) === 47 /* '/' */) start++
+  return { segments: path.slice(start).split('/'), query: q === -1 ? '' : target.slice(q + 1) }
 }
 
 /**
@@ -82,6 +84,11 @@ export function takeQueryParam (query: string, name: string): { value: string | 
  */
 export function safePath (segments: string[]): boolean {
   for (const segment of segments) {
+    // Without an escape a segment is what it decodes to: the common case, no decoding.
+    if (!segment.includes('%')) {
+      if (segment === '.' || segment === '..' || segment.includes('\\')) return false
+      continue
+    }
     let decoded: string
     try {
       decoded = decodeURIComponent(segment)
@@ -128,6 +135,7 @@ function forwardedNode (ip: string): string {
 
 /** A quoted-string of RFC 7230 (for Forwarded's host, which holds a ':' when it has a port). */
 function quoted (value: string): string {
+  if (!value.includes('"') && !value.includes('\\')) return `"${value}"`
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`
 }
 

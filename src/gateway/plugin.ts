@@ -222,7 +222,9 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
 
     const { policy } = api
     // Which operation of the document the call is (a compiled router: no scan of paths).
-    const matched = api.operations === null ? null : api.operations.match(request.method, `/${decision.rest.join('/')}`)
+    // The path after the API's own, joined once for the router and the backend's URL (null: none at all, not even "/").
+    const restPath = decision.rest.length === 0 ? null : decision.rest.join('/')
+    const matched = api.operations === null ? null : api.operations.match(request.method, `/${restPath ?? ''}`)
     call.operation = matched?.name ?? null
     // Mock answers: from the matched operation's first 2xx example, the backend never called.
     if (policy.mock) {
@@ -252,7 +254,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
         return
       }
       slotTaken = true
-      send(request, reply, call, api, decision.rest, query)
+      send(request, reply, call, api, restPath, query)
     }
     const slot = backendSlots.take(api.origin)
     if (slot === true) forward(true)
@@ -260,7 +262,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
   }
 
   /** Forwards an admitted call to its API's backend with reply-from, and passes its answer on. */
-  function send (request: FastifyRequest, reply: FastifyReply, call: CallState, api: GatewayApi, rest: string[], query: string): void {
+  function send (request: FastifyRequest, reply: FastifyReply, call: CallState, api: GatewayApi, restPath: string | null, query: string): void {
     const { policy } = api
     const origin = request.headers.origin
     if (request.body !== undefined && request.body !== null) {
@@ -271,7 +273,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       corsOnOwnAnswer(own, api, origin)
       return own
     }
-    const target = rest.length === 0 ? api.serviceUrl : `${api.serviceUrl}/${rest.join('/')}`
+    const target = restPath === null ? api.serviceUrl : `${api.serviceUrl}/${restPath}`
     void reply.from(target, {
       timeout: policy.timeoutMs ?? timeoutMs,
       queryString: () => joinQuery(query, policy.backendQuery),

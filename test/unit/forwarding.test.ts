@@ -77,4 +77,10 @@ t.test('URLs: origin form, the key taken out of the query, unsafe paths refused'
   t.equal(splitGatewayUrl('/gatewayother/a', '/gateway'), null, 'a prefix that is not a path segment is not the gateway')
   t.ok(safePath(['weather', 'to%20day']))
   for (const bad of [['..'], ['%2e%2e'], ['a%2F..'], ['%E0%A4%A'], ['a\\b']]) t.notOk(safePath(bad), `${bad[0]} is refused`)
+  // Segments without an escape are checked without decoding, with the same answers.
+  t.ok(safePath(['v1', '...', 'a.b', '']), 'dots inside a name, three dots and an empty segment pass')
+  for (const bad of [['v1', '.', 'x'], ['v1', '..'], ['%2E'], ['a%5Cb'], ['a', '..%2Fetc']]) t.notOk(safePath(bad), `${bad.join('/')} is refused`)
+  t.same(splitGatewayUrl('/gateway///weather/today', '/gateway'), { segments: ['weather', 'today'], query: '' }, 'slashes after the base are skipped')
+  t.same(splitGatewayUrl('//books/1?x', ''), { segments: ['books', '1'], query: 'x' }, 'at the host\'s root')
+  t.same(splitGatewayUrl('/gateway', '/gateway'), { segments: [''], query: '' }, 'the base alone')
 })

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Clock } from '../kernel/clock'
+import { systemClock, type Clock } from '../kernel/clock'
 import type { GatewayChanges } from './changes'
 import type { BackendSecrets } from './policies'
 import type { Metrics } from '../metrics/metrics'
@@ -74,7 +74,9 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
   const rates = createRateLimiter()
   const maxConcurrent = deps.concurrentCalls
   const concurrency = createConcurrencyLimiter(maxConcurrent)
-  const quotas = createQuotaCounter(db, warnOwner, () => clock.now().getTime())
+  // On every call: the system clock's milliseconds without a Date (a test's clock as it is).
+  const nowMs = clock === systemClock ? Date.now : () => clock.now().getTime()
+  const quotas = createQuotaCounter(db, warnOwner, nowMs)
   const usage = createUsageRecorder(db)
   let flusher: NodeJS.Timeout | null = null
   let flushing: Promise<void> | null = null
@@ -142,7 +144,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
 
   /** The key's checks, in order: valid for this API, the product's client addresses, rate limit, quota. */
   function judge ({ api, rest }: FoundApi, entry: GatewayKey | null, client: string): Admission | Promise<Admission> {
-    const now = clock.now().getTime()
+    const now = nowMs()
     if (entry === null) return refuse(401, MESSAGES.invalidKey, 'invalid-key', { ...NOBODY, apiId: api.id }, undefined, api)
     const owner: CallOwner = { apiId: api.id, productId: entry.productId, subscriptionId: entry.subscriptionId, developerId: entry.developerId }
     if (!entry.usable || (entry.expiresAt !== null && entry.expiresAt <= now) || !entry.apiIds.has(api.id)) {
@@ -176,7 +178,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
 
   /** Counts a call that ended; `operation` is its matched operation ("GET /pets/{petId}"), '' for none. */
   function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number, operation = ''): void {
-    usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, operation, latencyMs, at: clock.now().getTime() })
+    usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, operation, latencyMs, at: nowMs() })
     deps.metrics?.gatewayCall(owner.apiId, owner.productId, status, outcome, latencyMs)
   }
 
