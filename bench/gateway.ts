@@ -9,7 +9,7 @@
  *   6. policies on: an API with GitHub's REST document (1,223 operations, each call matched to its
  *      operation by the compiled router), CORS for the calling origin and backend credentials
  *      added to every call.
- * autocannon: 50 connections, 12 s each in four turns (BENCH_SECONDS, BENCH_ROUNDS to change). Prints requests/s,
+ * autocannon: 50 connections, 12 s each in eight turns after a 2 s warm-up (BENCH_SECONDS, BENCH_ROUNDS to change; BENCH_VERBOSE=1 prints each turn). Prints requests/s,
  * p50/p99 latency, the serving process's CPU time per call, and 3, 4 and 6 against 2 (the median over
  * the rounds of each round's turn against the bare proxy's turn of the same round). Target: 3 and 6 ≥ 80% of 2, p99 within 2 ms of 2; 5 at least as fast as 2.
  * Run: npm run bench:gateway
