@@ -2,6 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { CORS_MAX_AGE_SECONDS } from '../services/gateway/policies'
 import type { GatewayPolicy } from '../services/gateway/key-cache'
 
+export type CorsPolicy = NonNullable<GatewayPolicy['cors']>
+
 /** What a browser's preflight may ask for: every method a backend may take. */
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
 
@@ -11,12 +13,12 @@ export function isPreflight (method: string, headers: IncomingHttpHeaders): bool
 }
 
 /** Whether the API's CORS policy lets this origin call it from a browser. */
-export function originAllowed (cors: NonNullable<GatewayPolicy['cors']>, origin: string | undefined): origin is string {
+export function originAllowed (cors: CorsPolicy, origin: string | undefined): origin is string {
   return origin !== undefined && (cors.origins === '*' || cors.origins.has(origin))
 }
 
 /** The preflight's answer headers for an allowed origin (credentials are never allowed). */
-export function preflightHeaders (cors: NonNullable<GatewayPolicy['cors']>, origin: string): Record<string, string> {
+export function preflightHeaders (cors: CorsPolicy, origin: string): Record<string, string> {
   return {
     'access-control-allow-origin': origin,
     'access-control-allow-methods': ALLOWED_METHODS,
@@ -32,17 +34,4 @@ export function varyOrigin (vary: string | string[] | undefined): string {
   const given = (Array.isArray(vary) ? vary.join(', ') : vary).split(',').map((v) => v.trim()).filter((v) => v !== '')
   if (given.includes('*') || given.some((v) => v.toLowerCase() === 'origin')) return given.join(', ')
   return [...given, 'Origin'].join(', ')
-}
-
-/**
- * An answer's headers under the API's CORS policy: the backend's own CORS headers dropped (the
- * gateway decides, and never allows credentials), Access-Control-Allow-Origin for an allowed
- * origin, and Vary: Origin always (the answer depends on it).
- */
-export function withCors (headers: IncomingHttpHeaders, cors: NonNullable<GatewayPolicy['cors']>, origin: string | undefined): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {}
-  for (const name in headers) if (!name.startsWith('access-control-')) out[name] = headers[name]
-  if (originAllowed(cors, origin)) out['access-control-allow-origin'] = origin
-  out.vary = varyOrigin(headers.vary)
-  return out
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { SESSION_COOKIE, CSRF_COOKIE } from '../http/cookies'
+import { originAllowed, varyOrigin, type CorsPolicy } from './cors'
 
 import { DEFAULT_KEY_HEADER, DEFAULT_KEY_QUERY } from '../services/gateway/policies'
 
@@ -144,19 +145,20 @@ function quoted (value: string): string {
  * cookies; X-Forwarded-For, -Host, -Proto, Forwarded and X-Real-IP set from what the gateway
  * believes, whatever the client sent; then the API's backend credentials, over anything the
  * client sent in their names.
+ *
+ * `headers` is reply-from's own copy of the request's, changed in place and returned (this runs on
+ * every call: no second copy). A header that may not pass is set to undefined, which undici
+ * leaves out, rather than deleted, which would slow every later read of the object.
  */
 export function requestHeadersForBackend (headers: IncomingHttpHeaders, client: CallerAddress, keyHeader = KEY_HEADER, credentials: ReadonlyArray<[string, string]> = []): IncomingHttpHeaders {
-  // One pass over the headers, copying what may pass (this runs on every call: no spread lists, no deletes).
   const listed = connectionListed(headers.connection)
-  const out: IncomingHttpHeaders = {}
-  for (const name in headers) {
-    if (NOT_FORWARDED.has(name) || name === keyHeader || (listed !== null && listed.has(name))) continue
-    out[name] = headers[name]
+  const out = headers
+  for (const name in out) {
+    if (NOT_FORWARDED.has(name) || name === keyHeader || (listed !== null && listed.has(name))) out[name] = undefined
   }
   if (typeof out.cookie === 'string') {
     const cookie = withoutOwnCookies(out.cookie)
-    if (cookie === '') delete out.cookie
-    else out.cookie = cookie
+    out.cookie = cookie === '' ? undefined : cookie
   }
   // The client first, then every trusted proxy, ending with the peer that reached this gateway.
   out['x-forwarded-for'] = client.ips === undefined || client.ips.length < 2 ? client.ip : [...client.ips].reverse().join(', ')
@@ -195,18 +197,29 @@ function backendCookies (setCookie: string | string[]): string[] {
   })
 }
 
+/** An API's CORS policy and the calling origin, for the answer's headers. */
+export interface AnswerCors { policy: CorsPolicy, origin: string | undefined }
+
 /**
  * What the caller receives from the backend: no hop-by-hop headers, no header that acts on the
  * portal's origin (its cookies, Clear-Site-Data, HSTS, Alt-Svc), and a sandbox policy, so a page a
  * backend returns cannot act as the portal. undici hands a header sent once as a string and one
  * sent several times as an array, Set-Cookie included: both are handled.
+ *
+ * Under an API's CORS policy (in the same pass): the backend's own CORS headers dropped (the
+ * gateway decides, and never allows credentials), Access-Control-Allow-Origin for an allowed
+ * origin, and Vary: Origin always (the answer depends on it).
  */
-export function responseHeadersFromBackend (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+export function responseHeadersFromBackend (headers: IncomingHttpHeaders, cors: AnswerCors | null = null): IncomingHttpHeaders {
   const listed = connectionListed(headers.connection)
   const out: IncomingHttpHeaders = {}
   for (const name in headers) {
-    if (NOT_PASSED_BACK.has(name) || (listed !== null && listed.has(name))) continue
+    if (NOT_PASSED_BACK.has(name) || (listed !== null && listed.has(name)) || (cors !== null && name.startsWith('access-control-'))) continue
     out[name] = headers[name]
+  }
+  if (cors !== null) {
+    if (originAllowed(cors.policy, cors.origin)) out['access-control-allow-origin'] = cors.origin
+    out.vary = varyOrigin(headers.vary)
   }
   const setCookie = headers['set-cookie']
   if (setCookie !== undefined) {

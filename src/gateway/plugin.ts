@@ -2,13 +2,13 @@ import type { IncomingMessage } from 'node:http'
 import { Transform } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
-import type { Admission, Gateway, CallOwner, KeyOf } from '../services/gateway/gateway'
+import type { Admission, Gateway, Caller, CallOwner, KeyOf } from '../services/gateway/gateway'
 import type { FoundApi, GatewayApi } from '../services/gateway/key-cache'
 import { MESSAGES } from '../services/gateway/gateway'
 import type { Outcome } from '../services/usage/usage-recorder'
 import type { BackendSlots } from './backend-slots'
 import { requestHeadersForBackend, responseHeadersFromBackend, safePath, splitGatewayUrl, takeQueryParam, type GatewayUrl } from './forwarding'
-import { isPreflight, originAllowed, preflightHeaders, varyOrigin, withCors } from './cors'
+import { isPreflight, originAllowed, preflightHeaders, varyOrigin } from './cors'
 
 export interface GatewayPluginOptions {
   gateway: Gateway
@@ -24,8 +24,22 @@ export interface GatewayPluginOptions {
   connectionsPerBackend: number
 }
 
-/** What the gateway knows of a call once admitted: whose it is, how it ended, and its operation in the API's document ("GET /pets/{petId}", or null). */
-interface CallState { owner: CallOwner, outcome: Outcome, operation?: string | null }
+/**
+ * What the gateway knows of a call: whose it is, how it ended, its operation in the API's document
+ * ("GET /pets/{petId}", or ''), and what it holds until its answer is over (a slot of its
+ * caller's concurrent calls, one of its backend's connections).
+ */
+interface CallState {
+  owner: CallOwner
+  outcome: Outcome
+  operation: string
+  caller: Caller | null
+  /** The backend's origin, while the call holds one of its connections. */
+  backend: string | null
+  over: boolean
+  /** When the gateway took the call (performance.now(), ms): its latency runs to the answer's end. */
+  started: number
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -117,21 +131,34 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
   })
   app.decorateRequest('gatewayCall', null)
 
-  app.addHook('onResponse', (request, reply, done) => {
-    const call = request.gatewayCall ?? { owner: NOBODY, outcome: reply.statusCode === 404 ? 'no-api' : 'bad-path' }
-    gateway.record(call.owner, reply.statusCode, call.outcome, reply.elapsedTime, call.operation ?? '')
-    done()
-  })
+  /**
+   * A call's state, and the one listener that ends it once its answer is over, sent or cut short:
+   * what it held is released, and an answer sent is counted (usage, metrics). One listener on
+   * the answer rather than an onResponse hook: without a hook (or a logger) fastify adds no
+   * listeners of its own and runs no hook runner, on every call.
+   */
+  function track (request: FastifyRequest, reply: FastifyReply, outcome: Outcome): CallState {
+    const call: CallState = { owner: NOBODY, outcome, operation: '', caller: null, backend: null, over: false, started: performance.now() }
+    request.gatewayCall = call
+    const res = reply.raw
+    res.once('close', () => {
+      call.over = true
+      if (call.caller !== null) gateway.release(call.caller)
+      if (call.backend !== null) backendSlots.release(call.backend)
+      if (res.writableEnded || res.errored !== null) gateway.record(call.owner, reply.statusCode, call.outcome, performance.now() - call.started, call.operation)
+    })
+    return call
+  }
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
     if (status === 500) request.log.error({ err: error }, 'gateway call failed')
-    if (request.gatewayCall === null) request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
+    if (request.gatewayCall === null) track(request, reply, 'bad-path')
     return sendError(reply, status, status === 500 ? 'The gateway could not handle this call.' : 'The request could not be read.')
   })
 
   app.setNotFoundHandler(async (request, reply) => {
-    request.gatewayCall = { owner: NOBODY, outcome: 'no-api' }
+    track(request, reply, 'no-api')
     return sendError(reply, 404, MESSAGES.noApi)
   })
 
@@ -143,15 +170,14 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
    * every call.
    */
   function handle (request: FastifyRequest, reply: FastifyReply): void {
+    const call = track(request, reply, 'bad-path')
     const url = splitGatewayUrl(request.raw.url ?? '', basePath)
     if (url === null) {
-      request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
       sendError(reply, 400, 'The request target must be a path (or an absolute URL whose path is) under the gateway\'s address.')
       return
     }
     // Before anything is counted against a key: a call that could climb out of its API's backend path.
     if (!safePath(url.segments)) {
-      request.gatewayCall = { owner: NOBODY, outcome: 'bad-path' }
       sendError(reply, 400, 'The path may not contain "." or ".." segments or malformed escapes.')
       return
     }
@@ -159,32 +185,32 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
     if (isPreflight(request.method, request.headers)) {
       const found = gateway.findApi(url.segments)
       if (found !== null && 'then' in found) {
-        carryOn(reply, found.then((loaded) => { if (!preflight(request, reply, loaded)) admit(request, reply, url) }))
+        carryOn(reply, found.then((loaded) => { if (!preflight(request, reply, call, loaded)) admit(request, reply, call, url) }))
         return
       }
-      if (preflight(request, reply, found)) return
+      if (preflight(request, reply, call, found)) return
     }
-    admit(request, reply, url)
+    admit(request, reply, call, url)
   }
 
   /** Answers a preflight for an API with a CORS policy; false when there is none (the call goes on as any other). */
-  function preflight (request: FastifyRequest, reply: FastifyReply, found: FoundApi | null): boolean {
+  function preflight (request: FastifyRequest, reply: FastifyReply, call: CallState, found: FoundApi | null): boolean {
     const cors = found?.api.policy.cors ?? null
     if (found === null || cors === null) return false
-    const owner = { ...NOBODY, apiId: found.api.id }
+    call.owner = { ...NOBODY, apiId: found.api.id }
     const origin = request.headers.origin
     if (!originAllowed(cors, origin)) {
-      request.gatewayCall = { owner, outcome: 'cors-refused' }
+      call.outcome = 'cors-refused'
       sendError(reply.header('vary', 'Origin'), 403, BACKEND_ERRORS.originRefused)
       return true
     }
-    request.gatewayCall = { owner, outcome: 'cors-preflight' }
+    call.outcome = 'cors-preflight'
     void reply.code(204).headers(preflightHeaders(cors, origin)).send()
     return true
   }
 
   /** The key's checks, then the call's answer: a refusal, a mock answer, or the backend's. */
-  function admit (request: FastifyRequest, reply: FastifyReply, url: GatewayUrl): void {
+  function admit (request: FastifyRequest, reply: FastifyReply, call: CallState, url: GatewayUrl): void {
     // The key: the API's header first, then its query parameter (an empty key is no key); the
     // parameter never reaches the backend.
     let query = url.query
@@ -195,37 +221,36 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       return typeof header === 'string' && header !== '' ? header : taken.value === '' ? null : taken.value
     }
     const admission = gateway.admit(url.segments, keyOf, request.ip)
-    if ('then' in admission) carryOn(reply, admission.then((decision) => { answer(request, reply, decision, query) }))
-    else answer(request, reply, admission, query)
+    if ('then' in admission) carryOn(reply, admission.then((decision) => { answer(request, reply, call, decision, query) }))
+    else answer(request, reply, call, admission, query)
   }
 
-  function answer (request: FastifyRequest, reply: FastifyReply, decision: Admission, query: string): void {
+  function answer (request: FastifyRequest, reply: FastifyReply, call: CallState, decision: Admission, query: string): void {
     const origin = request.headers.origin
+    call.owner = decision.owner
     if (!decision.admitted) {
-      request.gatewayCall = { owner: decision.owner, outcome: decision.outcome }
+      call.outcome = decision.outcome
       if (decision.retryAfter !== undefined) void reply.header('retry-after', String(decision.retryAfter))
       corsOnOwnAnswer(reply, decision.api, origin)
       sendError(reply, decision.status, decision.message)
       return
     }
-    const { api, caller } = decision
-    const call: CallState = { owner: decision.owner, outcome: 'forwarded' }
-    request.gatewayCall = call
-    // One listener for whatever the call holds, released once the answer is over, sent or cut short.
-    let over = false
-    let slotTaken = false
-    reply.raw.once('close', () => {
-      over = true
-      gateway.release(caller)
-      if (slotTaken) backendSlots.release(api.origin)
-    })
+    const { api } = decision
+    call.outcome = 'forwarded'
+    // Held until the answer is over (track's listener); the caller may have gone while its key was looked up.
+    call.caller = decision.caller
+    if (call.over) {
+      gateway.release(decision.caller)
+      call.caller = null
+      return
+    }
 
     const { policy } = api
     // Which operation of the document the call is (a compiled router: no scan of paths).
     // The path after the API's own, joined once for the router and the backend's URL (null: none at all, not even "/").
     const restPath = decision.rest.length === 0 ? null : decision.rest.join('/')
     const matched = api.operations === null ? null : api.operations.match(request.method, `/${restPath ?? ''}`)
-    call.operation = matched?.name ?? null
+    call.operation = matched === null ? '' : matched.name
     // Mock answers: from the matched operation's first 2xx example, the backend never called.
     if (policy.mock) {
       request.raw.resume()
@@ -249,11 +274,11 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
         return
       }
       // The caller went away while it waited: the connection goes to the next in line.
-      if (over) {
+      if (call.over) {
         backendSlots.release(api.origin)
         return
       }
-      slotTaken = true
+      call.backend = api.origin
       send(request, reply, call, api, restPath, query)
     }
     const slot = backendSlots.take(api.origin)
@@ -281,8 +306,7 @@ export default async function gatewayPlugin (app: FastifyInstance, options: Gate
       rewriteHeaders: (headers) => {
         // Runs inside undici's callback, where a throw would end the process: this call gets a 502 instead.
         try {
-          const passed = responseHeadersFromBackend(headers)
-          return policy.cors === null ? passed : withCors(passed, policy.cors, origin)
+          return responseHeadersFromBackend(headers, policy.cors === null ? null : { policy: policy.cors, origin })
         } catch (err) {
           call.outcome = 'backend-invalid'
           request.log.warn({ err, api: api.path }, 'backend answer headers could not be passed on')

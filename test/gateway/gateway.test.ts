@@ -285,6 +285,22 @@ t.test('usage: every call counted by subscription, API, hour, status class and o
   t.ok(Number(find('forwarded')[0].latency_ms) >= 0)
 })
 
+t.test('usage that cannot be written is kept and added to what is counted next: no call lost', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t)
+  const world = await gatewayWorld(app, backend.url)
+  const call = async (path: string): Promise<number> => (await app.inject({ url: `/gateway/books/${path}`, headers: { 'ocp-apim-subscription-key': world.primary } })).statusCode
+  // The table out of reach: every write fails (the gateway logs it and keeps its counts).
+  await app.db.schema.renameTable('gateway_usage', 'gateway_usage_away')
+  t.same([await call('x'), await call('x'), await call('missing')], [200, 200, 404])
+  await app.services.gateway.flush()
+  t.same([await call('x'), await call('missing')], [200, 404], 'counted after the failed write')
+  await app.db.schema.renameTable('gateway_usage_away', 'gateway_usage')
+  await app.services.gateway.flush()
+  const rows = await app.db('gateway_usage').where({ subscription_id: world.subscriptionId }).orderBy('status').select('status', 'outcome', 'calls')
+  t.same(rows.map((r) => [Number(r.status), r.outcome, Number(r.calls)]), [[200, 'forwarded', 3], [404, 'forwarded', 2]], 'one row per status, every call in it')
+})
+
 t.test('the gateway is served under GATEWAY_URL\'s path; at a host\'s root, under /gateway in the portal\'s server', async (t) => {
   const backend = await startBackend(t)
   const app = await makeApp(t, { GATEWAY_URL: 'https://api.example.com/calls/' })

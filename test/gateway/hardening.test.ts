@@ -252,3 +252,26 @@ t.test('a caller that leaves while it waits for a connection gives its place bac
   const next = await app.inject({ url: '/gateway/books/x', headers })
   t.equal(next.statusCode, 200, 'the next call gets the connection, not a 503 after the wait')
 })
+
+t.test('a caller that leaves while its quota is reserved gives its slot back, and nothing is forwarded', async (t) => {
+  const backend = await startBackend(t)
+  const app = await makeApp(t, { GATEWAY_CONCURRENT_CALLS: '1' })
+  const world = await gatewayWorld(app, backend.url, { quotaCalls: '1000', quotaPeriod: 'day' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const headers = { 'ocp-apim-subscription-key': world.primary }
+  // The first call of the day reserves its quota in the database: held up here by a lock on the quota table.
+  const lock = await app.db.transaction()
+  if (app.db.client.config.client === 'pg') await lock.raw('lock table quota_usage in exclusive mode')
+  else await lock('quota_usage').where({ subscription_id: -1 }).update({ calls: 0 })
+  const leaving = tricklingUpload(port, '/gateway/books/left', headers, 0, 0)
+  await sleep(300)
+  t.equal(leaving.sofar(), '', 'the call waits on its quota')
+  leaving.abort()
+  await sleep(100)
+  await lock.rollback()
+  await sleep(300)
+  t.notOk(backend.seen.some((s) => s.url === '/v1/left'), 'the call of a caller gone is not forwarded')
+  const next = await app.inject({ url: '/gateway/books/x', headers })
+  t.equal(next.statusCode, 200, 'the subscription\'s one slot was given back: no 429')
+})

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { checkApiPolicy, ipAllowMatcher, ipAllowProblem, type ApiPolicyInput } from '../../src/services/gateway/policies'
-import { isPreflight, preflightHeaders, varyOrigin, withCors } from '../../src/gateway/cors'
+import { isPreflight, preflightHeaders, varyOrigin } from '../../src/gateway/cors'
+import { responseHeadersFromBackend } from '../../src/gateway/forwarding'
 
 const blank: ApiPolicyInput = { corsOrigins: '', corsHeaders: '', keyHeader: '', keyQuery: '', backendHeaders: '', backendQuery: '', backendClear: false, suppliedSchemes: '', timeoutSeconds: '', mock: false }
 const fieldsOf = (input: Partial<ApiPolicyInput>): Record<string, string> => {
@@ -68,8 +69,11 @@ t.test('CORS: preflights recognised; allowed origins answered, the backend\'s ow
   const cors = { origins: new Set(['https://a.example']), allowHeaders: 'x-api-key, content-type' }
   t.match(preflightHeaders(cors, 'https://a.example'), { 'access-control-allow-origin': 'https://a.example', 'access-control-allow-headers': 'x-api-key, content-type', 'access-control-max-age': '3600', vary: 'Origin' })
   const backend = { 'access-control-allow-origin': '*', 'access-control-allow-credentials': 'true', vary: 'Accept-Encoding', 'content-type': 'application/json' }
-  t.same(withCors(backend, cors, 'https://a.example'), { vary: 'Accept-Encoding, Origin', 'content-type': 'application/json', 'access-control-allow-origin': 'https://a.example' })
-  t.same(withCors(backend, cors, 'https://evil.example'), { vary: 'Accept-Encoding, Origin', 'content-type': 'application/json' }, 'another origin: no CORS headers at all')
+  const sandbox = { 'content-security-policy': 'sandbox' }
+  t.same(responseHeadersFromBackend(backend, { policy: cors, origin: 'https://a.example' }), { vary: 'Accept-Encoding, Origin', 'content-type': 'application/json', 'access-control-allow-origin': 'https://a.example', ...sandbox })
+  t.same(responseHeadersFromBackend(backend, { policy: cors, origin: 'https://evil.example' }), { vary: 'Accept-Encoding, Origin', 'content-type': 'application/json', ...sandbox }, 'another origin: no CORS headers at all')
+  t.same(responseHeadersFromBackend(backend, { policy: cors, origin: undefined }), { vary: 'Accept-Encoding, Origin', 'content-type': 'application/json', ...sandbox }, 'no origin (not a browser): no CORS headers, Vary still')
+  t.same(responseHeadersFromBackend(backend), { ...backend, ...sandbox }, 'no CORS policy: the backend\'s CORS headers pass as they are')
   t.equal(varyOrigin('origin'), 'origin')
   t.equal(varyOrigin(undefined), 'Origin')
 })

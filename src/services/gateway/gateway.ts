@@ -178,7 +178,7 @@ export function createGateway (deps: GatewayDeps, options: GatewayOptions = {}) 
 
   /** Counts a call that ended; `operation` is its matched operation ("GET /pets/{petId}"), '' for none. */
   function record (owner: CallOwner, status: number, outcome: Outcome, latencyMs: number, operation = ''): void {
-    usage.record({ apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId, status, outcome, operation, latencyMs, at: nowMs() })
+    usage.record(owner, status, outcome, operation, latencyMs, nowMs())
     deps.metrics?.gatewayCall(owner.apiId, owner.productId, status, outcome, latencyMs)
   }
 

@@ -6,18 +6,12 @@ export const OUTCOMES = ['forwarded', 'no-api', 'missing-key', 'invalid-key', 'r
   'backend-busy', 'backend-unreachable', 'backend-timeout', 'backend-invalid', 'ip-refused', 'cors-preflight', 'cors-refused', 'mocked', 'mock-unmatched'] as const
 export type Outcome = typeof OUTCOMES[number]
 
-/** One call, as the gateway saw it; 0 stands for "none" (no API matched, no key given). */
-export interface CallRecord {
+/** Whose call it was; 0 stands for "none" (no API matched, no key given). */
+export interface UsageOwner {
   apiId: number
   productId: number
   subscriptionId: number
   developerId: number
-  status: number
-  outcome: Outcome
-  /** The matched operation of the API's document, as "GET /pets/{petId}"; '' for none. */
-  operation: string
-  latencyMs: number
-  at: number
 }
 
 interface Tally {
@@ -40,8 +34,27 @@ const ROWS_PER_STATEMENT = 200
 const KEY_COLUMNS = ['hour', 'api_id', 'product_id', 'subscription_id', 'developer_id', 'status', 'outcome', 'operation']
 const OPERATION_MAX = 600
 
-const keyOf = (t: Omit<Tally, 'calls' | 'latencyMs' | 'buckets'>): string =>
-  `${t.hour}|${t.apiId}|${t.productId}|${t.subscriptionId}|${t.developerId}|${t.status}|${t.outcome}|${t.operation}`
+/**
+ * The tallies since the last flush, as a tree with one level per part of a tally's key (hour, API,
+ * product, subscription, developer, status, outcome, operation): a call walks it by numbers and by
+ * strings the gateway already holds, so no key string is built, and hashed, per call.
+ */
+interface Branch { next: Map<number | string, Branch>, tally: Tally | null }
+
+const branch = (): Branch => ({ next: new Map(), tally: null })
+
+function step (from: Branch, key: number | string): Branch {
+  let to = from.next.get(key)
+  if (to === undefined) {
+    to = branch()
+    from.next.set(key, to)
+  }
+  return to
+}
+
+function leaf (root: Branch, hour: number, owner: UsageOwner, status: number, outcome: Outcome, operation: string): Branch {
+  return step(step(step(step(step(step(step(step(root, hour), owner.apiId), owner.productId), owner.subscriptionId), owner.developerId), status), outcome), operation)
+}
 
 /**
  * Usage, counted in memory per hour × API × product × subscription × developer × status code ×
@@ -53,45 +66,58 @@ const MERGE = (db: Knex): Record<string, Knex.Raw> => Object.fromEntries(['calls
   .map((column) => [column, db.raw('?? + ??', [`gateway_usage.${column}`, `excluded.${column}`])]))
 
 export function createUsageRecorder (db: Knex) {
-  let tallies = new Map<string, Tally>()
+  let root = branch()
+  /** The tallies in the tree, in the order they were first counted. */
+  let tallies: Tally[] = []
 
+  /** A tally a failed write gives back: merged with what was counted since. */
   function add (t: Tally): void {
-    const key = keyOf(t)
-    const tally = tallies.get(key)
-    if (tally === undefined) tallies.set(key, t)
-    else {
-      tally.calls += t.calls
-      tally.latencyMs += t.latencyMs
-      for (let i = 0; i < t.buckets.length; i++) tally.buckets[i] += t.buckets[i]
+    const at = leaf(root, t.hour, t, t.status, t.outcome, t.operation)
+    const tally = at.tally
+    if (tally === null) {
+      at.tally = t
+      tallies.push(t)
+      return
     }
+    tally.calls += t.calls
+    tally.latencyMs += t.latencyMs
+    for (let i = 0; i < t.buckets.length; i++) tally.buckets[i] += t.buckets[i]
   }
 
-  /** Counts one call: on the hot path, one string and one map look-up; an object only for a new combination. */
-  function record (call: CallRecord): void {
-    const hour = call.at - (call.at % HOUR_MS)
-    const status = call.status >= 100 && call.status <= 599 ? call.status : 500
-    const key = `${hour}|${call.apiId}|${call.productId}|${call.subscriptionId}|${call.developerId}|${status}|${call.outcome}|${call.operation}`
-    const bucket = bucketOf(call.latencyMs)
-    const tally = tallies.get(key)
-    if (tally !== undefined) {
+  /**
+   * Counts one call that ended at `at` (ms): on the hot path, a walk down the tree and three
+   * additions; objects only for a new combination. `operation` is the matched operation of the
+   * API's document ("GET /pets/{petId}"), '' for none.
+   */
+  function record (owner: UsageOwner, status: number, outcome: Outcome, operation: string, latencyMs: number, at: number): void {
+    const hour = at - (at % HOUR_MS)
+    const code = status >= 100 && status <= 599 ? status : 500
+    // Cut as the column keeps it, so two names alike up to there are one row of one statement.
+    const name = operation.length > OPERATION_MAX ? operation.slice(0, OPERATION_MAX) : operation
+    const found = leaf(root, hour, owner, code, outcome, name)
+    const bucket = bucketOf(latencyMs)
+    const tally = found.tally
+    if (tally !== null) {
       tally.calls++
-      tally.latencyMs += call.latencyMs
+      tally.latencyMs += latencyMs
       tally.buckets[bucket]++
       return
     }
     const buckets = new Array<number>(BUCKET_COLUMNS.length).fill(0)
     buckets[bucket] = 1
-    tallies.set(key, {
-      hour, apiId: call.apiId, productId: call.productId, subscriptionId: call.subscriptionId, developerId: call.developerId,
-      status, outcome: call.outcome, operation: call.operation.slice(0, OPERATION_MAX), calls: 1, latencyMs: call.latencyMs, buckets
-    })
+    found.tally = {
+      hour, apiId: owner.apiId, productId: owner.productId, subscriptionId: owner.subscriptionId, developerId: owner.developerId,
+      status: code, outcome, operation: name, calls: 1, latencyMs, buckets
+    }
+    tallies.push(found.tally)
   }
 
   /** Adds what was counted since the last flush; on failure it is kept for the next one. */
   async function flush (): Promise<void> {
-    if (tallies.size === 0) return
-    const batch = [...tallies.values()]
-    tallies = new Map()
+    if (tallies.length === 0) return
+    const batch = tallies
+    root = branch()
+    tallies = []
     let written = 0
     try {
       for (let i = 0; i < batch.length; i += ROWS_PER_STATEMENT) {
