@@ -22,6 +22,7 @@ import fastify from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import { run, withApp } from './lib/app'
 import { githubDocument } from '../test/fixtures/openapi'
+import { SERVER_NODE_FLAGS } from '../src/node-flags'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 12)
 const CONNECTIONS = 50
@@ -117,9 +118,11 @@ function pin (pid: number | undefined, cpus: string): void {
 }
 
 async function start (role: Role, backendUrl = ''): Promise<Started> {
-  // BENCH_APP_FLAGS: node flags for the app's process alone (say --cpu-prof --cpu-prof-dir=/tmp/prof, or --trace-gc).
-  const profile = role === 'portico' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : []
-  const child = fork(__filename, [role, backendUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...profile] })
+  // Portico runs with the server's node flags (as `npm start` does); the bare proxy and the backend
+  // with node's defaults. BENCH_APP_FLAGS: more node flags for the app's process alone (say
+  // --cpu-prof --cpu-prof-dir=/tmp/prof, or --trace-gc).
+  const app = role === 'portico' ? [...SERVER_NODE_FLAGS, ...(process.env.BENCH_APP_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : []
+  const child = fork(__filename, [role, backendUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...app] })
   pin(child.pid, role === 'backend' ? OTHER_CPUS : PROXY_CPU)
   return await new Promise((resolve, reject) => {
     child.once('message', (message: { url: string, keys?: Record<string, string> }) => { resolve({ child, ...message }) })

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { freePort } from '../../test/fixtures/instance'
+import { SERVER_NODE_FLAGS } from '../../src/node-flags'
 
 export interface Instance {
   gatewayUrl: string
@@ -8,11 +9,11 @@ export interface Instance {
   stop: (signal: NodeJS.Signals) => Promise<void>
 }
 
-/** A Portico process (`npm start`'s compiled server) on this data, its gateway also on a port of its own. */
+/** A Portico process (`npm start`'s compiled server, with its node flags) on this data, its gateway also on a port of its own. */
 export async function startInstance (env: Record<string, string>): Promise<Instance> {
   const port = await freePort()
   const gatewayPort = await freePort()
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', join(__dirname, '..', '..', 'src', 'server.js')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(__dirname, '..', '..', 'src', 'server.js')], {
     env: { PATH: process.env.PATH, PORT: String(port), GATEWAY_PORT: String(gatewayPort), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
