@@ -8,8 +8,8 @@
  * calls use, their short-lived objects are kept alive from the old generation: a few KB a call is
  * promoted (60 times more than usual), each young collection takes 8 ms instead of 1, and gateway
  * calls cost 30–60% more CPU with p99 6–15 ms higher, for as long as the process runs. Which
- * process falls into it is chance: 6 of 7 benchmark runs did on 2026-12-08, none of 8 with the flag
- * (bench/BENCHMARKS.md, the gateway).
+ * process falls into it is chance: 6 of 7 benchmark runs did on 2026-12-08, none of 11 with the
+ * flag (bench/BENCHMARKS.md, the gateway).
  *
  * Not `--max-semi-space-size=2` any more (it was here for the Developers list's memory, about 30 MB
  * off its peak): it costs the gateway 8–10% of its calls a second (more, smaller young
