@@ -1,8 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { SESSION_COOKIE, CSRF_COOKIE } from '../http/cookies'
-import { originAllowed, varyOrigin, type CorsPolicy } from './cors'
-
 import { DEFAULT_KEY_HEADER, DEFAULT_KEY_QUERY } from '../services/gateway/policies'
+import { originAllowed, varyOrigin, type CorsPolicy } from './cors'
 
 /** The key's names when an API's policy does not rename them. */
 export const KEY_HEADER = DEFAULT_KEY_HEADER

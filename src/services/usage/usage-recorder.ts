@@ -56,15 +56,15 @@ function leaf (root: Branch, hour: number, owner: UsageOwner, status: number, ou
   return step(step(step(step(step(step(step(step(root, hour), owner.apiId), owner.productId), owner.subscriptionId), owner.developerId), status), outcome), operation)
 }
 
+/** What a row counted again adds to the stored one. */
+const MERGE = (db: Knex): Record<string, Knex.Raw> => Object.fromEntries(['calls', 'latency_ms', ...BUCKET_COLUMNS]
+  .map((column) => [column, db.raw('?? + ??', [`gateway_usage.${column}`, `excluded.${column}`])]))
+
 /**
  * Usage, counted in memory per hour × API × product × subscription × developer × status code ×
  * outcome × operation, with latency buckets, and added to `gateway_usage` in batches (a few
  * statements a second at most, never one per call).
  */
-/** What a row counted again adds to the stored one. */
-const MERGE = (db: Knex): Record<string, Knex.Raw> => Object.fromEntries(['calls', 'latency_ms', ...BUCKET_COLUMNS]
-  .map((column) => [column, db.raw('?? + ??', [`gateway_usage.${column}`, `excluded.${column}`])]))
-
 export function createUsageRecorder (db: Knex) {
   let root = branch()
   /** The tallies in the tree, in the order they were first counted. */
