@@ -121,8 +121,8 @@ async function start (role: Role, backendUrl = ''): Promise<Started> {
   // Portico runs with the server's node flags (as `npm start` does); the bare proxy and the backend
   // with node's defaults. BENCH_APP_FLAGS: more node flags for the app's process alone (say
   // --cpu-prof --cpu-prof-dir=/tmp/prof, or --trace-gc).
-  const app = role === 'portico' ? [...SERVER_NODE_FLAGS, ...(process.env.BENCH_APP_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : []
-  const child = fork(__filename, [role, backendUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...app] })
+  const flags = role === 'portico' ? [...SERVER_NODE_FLAGS, ...(process.env.BENCH_APP_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : []
+  const child = fork(__filename, [role, backendUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...flags] })
   pin(child.pid, role === 'backend' ? OTHER_CPUS : PROXY_CPU)
   return await new Promise((resolve, reject) => {
     child.once('message', (message: { url: string, keys?: Record<string, string> }) => { resolve({ child, ...message }) })

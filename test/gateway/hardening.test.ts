@@ -8,6 +8,7 @@ import { productFor } from '../fixtures/catalog'
 import { gatewayWorld, rawHttp, startBackend, tricklingUpload, SYSTEM, type Seen } from '../fixtures/gateway'
 import { startSecondInstance } from '../fixtures/instance'
 import { MESSAGES } from '../../src/services/gateway/gateway'
+import { isPostgres } from '../../src/db/knex'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -262,7 +263,7 @@ t.test('a caller that leaves while its quota is reserved gives its slot back, an
   const headers = { 'ocp-apim-subscription-key': world.primary }
   // The first call of the day reserves its quota in the database: held up here by a lock on the quota table.
   const lock = await app.db.transaction()
-  if (app.db.client.config.client === 'pg') await lock.raw('lock table quota_usage in exclusive mode')
+  if (isPostgres(lock)) await lock.raw('lock table quota_usage in exclusive mode')
   else await lock('quota_usage').where({ subscription_id: -1 }).update({ calls: 0 })
   const leaving = tricklingUpload(port, '/gateway/books/left', headers, 0, 0)
   await sleep(300)
